@@ -1,0 +1,40 @@
+//! probe: container health checks and dependency waits in one static binary.
+
+use std::process::ExitCode;
+
+mod app;
+mod cli;
+mod deadline;
+mod duration;
+mod expand;
+mod mode;
+mod net;
+mod outcome;
+mod probe;
+mod redact;
+mod report;
+mod target;
+
+use outcome::Exit;
+
+fn main() -> ExitCode {
+    // panic = "abort" would end the process with SIGABRT (134): say what happened and
+    // exit 1 instead, so that an orchestrator reads "unhealthy", never a strange code.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("probe: internal error: {}", redact::scrub(&info.to_string()));
+        std::process::exit(Exit::Unhealthy.code().into());
+    }));
+
+    let args: Result<Vec<String>, _> = std::env::args_os().skip(1).map(|a| a.into_string()).collect();
+    let exit = match args {
+        Ok(args) => app::run(args).unwrap_or_else(|error| {
+            eprintln!("probe: {}", redact::scrub(&error.to_string()));
+            Exit::Usage
+        }),
+        Err(arg) => {
+            eprintln!("probe: argument {arg:?} is not valid UTF-8");
+            Exit::Usage
+        }
+    };
+    ExitCode::from(exit.code())
+}

@@ -1,0 +1,3 @@
+//! The modes compose checks; they never re-implement one.
+
+pub mod check;

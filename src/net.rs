@@ -1,0 +1,174 @@
+//! Name resolution and connecting, bounded by the check's deadline, and the short reasons
+//! for network errors that every check shares.
+
+use std::io;
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::deadline::Deadline;
+use crate::outcome::{usage, Outcome, UsageError};
+
+/// Splits `host:port`, `[v6]:port` or `tcp://host:port` into host and port.
+pub fn split_host_port(text: &str) -> Result<(String, u16), UsageError> {
+    let bare = text.strip_prefix("tcp://").unwrap_or(text);
+    let bare = bare.strip_suffix('/').unwrap_or(bare);
+    let invalid = || UsageError::new(format!("invalid address {text:?} (expected HOST:PORT)"));
+    let (host, port) = bare.rsplit_once(':').ok_or_else(invalid)?;
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.strip_suffix(']').ok_or_else(invalid)?,
+        None if host.contains(':') => return usage(format!(
+            "invalid address {text:?} (write IPv6 addresses in brackets: [::1]:5432)"
+        )),
+        None => host,
+    };
+    if host.is_empty() || host.contains(['/', '@', ' ']) {
+        return Err(invalid());
+    }
+    let port = match port.parse::<u16>() {
+        Ok(port) if port > 0 => port,
+        _ => return usage(format!("invalid port {port:?} in {text:?} (1-65535)")),
+    };
+    Ok((host.to_string(), port))
+}
+
+/// Resolves `host`, giving up at the deadline. getaddrinfo cannot be cancelled, so a name
+/// runs on a helper thread that is left behind if the resolver is slower than the deadline;
+/// IP literals are answered at once.
+pub fn resolve(host: &str, port: u16, deadline: &Deadline) -> Result<Vec<SocketAddr>, Outcome> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let remaining = deadline
+        .remaining()
+        .ok_or_else(|| deadline.timed_out("resolving the name"))?;
+    let (sender, receiver) = mpsc::sync_channel(1);
+    let query = (host.to_string(), port);
+    std::thread::spawn(move || {
+        let _ = sender.send(query.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
+    });
+    match receiver.recv_timeout(remaining) {
+        Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
+        Ok(Ok(_)) => Err(Outcome::unhealthy(format!("{host} does not resolve"))),
+        Ok(Err(error)) => Err(Outcome::unhealthy(format!(
+            "{host} does not resolve ({})",
+            resolve_reason(&error)
+        ))),
+        Err(_) => Err(deadline.timed_out(&format!("resolving {host}"))),
+    }
+}
+
+/// Connects to the first address that accepts. With several addresses (IPv6 and IPv4 for
+/// `localhost`), each but the last gets half of the time left, so one black-holed address
+/// cannot use up the whole budget.
+pub fn connect(addrs: &[SocketAddr], deadline: &Deadline) -> Result<TcpStream, Outcome> {
+    let mut last_failure = None;
+    for (index, addr) in addrs.iter().enumerate() {
+        let Some(remaining) = deadline.remaining() else {
+            break;
+        };
+        let is_last = index + 1 == addrs.len();
+        let budget = if is_last {
+            remaining
+        } else {
+            (remaining / 2).max(Duration::from_millis(10)).min(remaining)
+        };
+        match TcpStream::connect_timeout(addr, budget) {
+            Ok(stream) => return Ok(stream),
+            Err(error) => last_failure = Some((addr, error)),
+        }
+    }
+    Err(match last_failure {
+        Some((addr, error)) if error.kind() != io::ErrorKind::TimedOut || !deadline.expired() => {
+            Outcome::unhealthy(format!("{} ({addr})", io_reason(&error)))
+        }
+        Some((addr, _)) => deadline.timed_out(&format!("connecting to {addr}")),
+        None => deadline.timed_out("connecting"),
+    })
+}
+
+/// Closes a connection politely: FIN, not RST. Linux answers a close() with RST when
+/// received data was never read (a server banner, say), and some servers log those.
+pub fn close_gracefully(stream: TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    if stream.set_nonblocking(true).is_ok() {
+        let mut buffer = [0u8; 512];
+        let mut reader = &stream;
+        while matches!(io::Read::read(&mut reader, &mut buffer), Ok(n) if n > 0) {}
+    }
+}
+
+/// A short, lowercase reason for a network error, without "(os error 111)".
+pub fn io_reason(error: &io::Error) -> String {
+    use io::ErrorKind::*;
+    let known = match error.kind() {
+        ConnectionRefused => "connection refused",
+        ConnectionReset => "connection reset by peer",
+        ConnectionAborted => "connection aborted",
+        HostUnreachable => "no route to host",
+        NetworkUnreachable => "network unreachable",
+        NetworkDown => "network down",
+        AddrNotAvailable => "address not available",
+        TimedOut | WouldBlock => "timed out",
+        UnexpectedEof => "connection closed by peer",
+        BrokenPipe => "connection closed by peer (broken pipe)",
+        PermissionDenied => "permission denied",
+        NotFound => "no such file or directory",
+        _ => "",
+    };
+    if known.is_empty() {
+        lowercase_first(&strip_os_error(&error.to_string()))
+    } else {
+        known.to_string()
+    }
+}
+
+fn resolve_reason(error: &io::Error) -> String {
+    let text = strip_os_error(&error.to_string());
+    let text = text
+        .strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&text);
+    lowercase_first(text)
+}
+
+fn strip_os_error(text: &str) -> String {
+    match text.find(" (os error") {
+        Some(cut) => text[..cut].to_string(),
+        None => text.to_string(),
+    }
+}
+
+pub fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_hosts_and_ports() {
+        assert_eq!(split_host_port("db:5432").unwrap(), ("db".into(), 5432));
+        assert_eq!(split_host_port("[::1]:6379").unwrap(), ("::1".into(), 6379));
+        assert_eq!(split_host_port("tcp://db:1/").unwrap(), ("db".into(), 1));
+    }
+
+    #[test]
+    fn rejects_malformed_addresses() {
+        for bad in ["db", "db:", ":80", "db:0", "db:70000", "::1:80", "[::1:80", "a b:1"] {
+            assert!(split_host_port(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn network_reasons_are_short() {
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert_eq!(io_reason(&refused), "connection refused");
+        let other = io::Error::other("Something Odd (os error 99)");
+        assert_eq!(io_reason(&other), "something Odd");
+    }
+}

@@ -1,0 +1,21 @@
+//! The checks. Each file holds one check: how its parsed arguments become a [`Probe`], and
+//! how it runs once within a [`Deadline`]. Modes (`check`, `wait-for`, `migrate-then-exec`)
+//! only ever see `dyn Probe`; adding a check is one file here and one arm in `target.rs`.
+
+use crate::deadline::Deadline;
+use crate::outcome::Outcome;
+
+pub mod tcp;
+
+/// One configured check, ready to run any number of times.
+pub trait Probe: Send + Sync {
+    /// The check's name as users type it: `http`, `tcp`, `postgres`, ...
+    fn kind(&self) -> &'static str;
+
+    /// What is checked, for reports: a URL (password masked), `host:port`, a path.
+    fn target(&self) -> String;
+
+    /// Runs the check once. Must return by the deadline (give or take a few
+    /// milliseconds) and must not panic; every failure is an [`Outcome`].
+    fn run(&self, deadline: &Deadline) -> Outcome;
+}

@@ -1,0 +1,107 @@
+//! Secrets never reach the output.
+//!
+//! Every password, token or secret header that probe learns while parsing its input is
+//! registered here, and every line probe prints goes through [`scrub`]. Library error
+//! texts can quote a URL or a server message containing a secret; scrubbing the finished
+//! line catches them wherever they hide, instead of trusting each error path.
+
+use std::sync::Mutex;
+
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+const MASK: &str = "***";
+
+/// Remembers a secret so that no output line shows it. Empty strings are ignored.
+pub fn register(secret: &str) {
+    if secret.is_empty() || secret == MASK {
+        return;
+    }
+    let mut secrets = SECRETS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !secrets.iter().any(|known| known == secret) {
+        secrets.push(secret.to_string());
+        // Longest first, so that a secret containing a shorter one is masked whole.
+        secrets.sort_by_key(|known| std::cmp::Reverse(known.len()));
+    }
+}
+
+/// Registers the password of a URL's userinfo, percent-encoded and decoded, and returns
+/// the URL with the password masked.
+pub fn url_password(url: &str) -> String {
+    match userinfo_password(url) {
+        Some((start, end)) => {
+            let encoded = &url[start..end];
+            register(encoded);
+            register(&percent_decode(encoded));
+            format!("{}{MASK}{}", &url[..start], &url[end..])
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Byte range of the password in `scheme://user:password@host...`, if there is one.
+fn userinfo_password(url: &str) -> Option<(usize, usize)> {
+    let authority_start = url.find("://")? + 3;
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |end| authority_start + end);
+    let authority = &url[authority_start..authority_end];
+    let at = authority.rfind('@')?;
+    let colon = authority[..at].find(':')?;
+    Some((authority_start + colon + 1, authority_start + at))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        });
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The text with every registered secret masked.
+pub fn scrub(text: &str) -> String {
+    let secrets = SECRETS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut text = text.to_string();
+    for secret in secrets.iter() {
+        if text.contains(secret.as_str()) {
+            text = text.replace(secret.as_str(), MASK);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_url_passwords_and_remembers_them() {
+        let shown = url_password("postgres://app:s%40cret@db:5432/app?sslmode=require");
+        assert_eq!(shown, "postgres://app:***@db:5432/app?sslmode=require");
+        assert_eq!(scrub("login as app with s@cret failed"), "login as app with *** failed");
+        assert_eq!(scrub("s%40cret"), "***");
+    }
+
+    #[test]
+    fn leaves_urls_without_password_alone() {
+        for url in ["redis://db:6379/0", "http://user@host/", "http://host/a:b@c"] {
+            assert_eq!(url_password(url), url);
+        }
+    }
+}

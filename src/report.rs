@@ -1,0 +1,135 @@
+//! Turning outcomes into what people and machines read: one text line or one JSON object
+//! per check, secrets scrubbed, always far below Docker's 4096-byte health-log limit.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::duration::human;
+use crate::outcome::{Outcome, Verdict};
+use crate::redact;
+
+/// Longest detail kept in a line; library errors and server messages can be long.
+const MAX_DETAIL: usize = 400;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Quiet,
+}
+
+impl Format {
+    pub fn from_flags(json: bool, quiet: bool) -> Self {
+        match (json, quiet) {
+            (_, true) => Format::Quiet,
+            (true, false) => Format::Json,
+            (false, false) => Format::Text,
+        }
+    }
+}
+
+/// One finished check, ready to print.
+pub struct Report<'a> {
+    pub check: &'a str,
+    pub target: &'a str,
+    pub outcome: &'a Outcome,
+    pub elapsed: Duration,
+}
+
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    check: &'a str,
+    target: &'a str,
+    healthy: bool,
+    fatal: bool,
+    detail: &'a str,
+    elapsed_ms: f64,
+}
+
+impl Report<'_> {
+    /// The line to print, or `None` for `-q`.
+    pub fn render(&self, format: Format) -> Option<String> {
+        let target = redact::scrub(self.target);
+        let detail = shorten(&redact::scrub(&self.outcome.detail));
+        match format {
+            Format::Quiet => None,
+            Format::Text => Some(format!(
+                "{}: {} {}: {} ({})",
+                verdict_word(self.outcome.verdict),
+                self.check,
+                target,
+                detail,
+                human(self.elapsed)
+            )),
+            Format::Json => serde_json::to_string(&JsonLine {
+                check: self.check,
+                target: &target,
+                healthy: self.outcome.is_healthy(),
+                fatal: self.outcome.is_fatal(),
+                detail: &detail,
+                elapsed_ms: (self.elapsed.as_secs_f64() * 1e6).round() / 1e3,
+            })
+            .ok(),
+        }
+    }
+}
+
+pub fn verdict_word(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Healthy => "healthy",
+        Verdict::Unhealthy => "unhealthy",
+        Verdict::Fatal => "unhealthy (fatal)",
+    }
+}
+
+/// One line, at most [`MAX_DETAIL`] characters: newlines from server messages are folded.
+fn shorten(detail: &str) -> String {
+    let single_line = detail.split_whitespace().collect::<Vec<_>>().join(" ");
+    match single_line.char_indices().nth(MAX_DETAIL) {
+        Some((cut, _)) => format!("{}...", &single_line[..cut]),
+        None => single_line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(outcome: &Outcome) -> Report<'_> {
+        Report {
+            check: "http",
+            target: "http://localhost:8000/health",
+            outcome,
+            elapsed: Duration::from_micros(1200),
+        }
+    }
+
+    #[test]
+    fn text_line_names_verdict_check_target_reason_and_time() {
+        let outcome = Outcome::unhealthy("status 503");
+        assert_eq!(
+            report(&outcome).render(Format::Text).unwrap(),
+            "unhealthy: http http://localhost:8000/health: status 503 (1.2ms)"
+        );
+        assert_eq!(report(&outcome).render(Format::Quiet), None);
+    }
+
+    #[test]
+    fn json_line_has_the_contract_fields() {
+        let outcome = Outcome::fatal("certificate rejected:\nunknown issuer");
+        let line = report(&outcome).render(Format::Json).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["check"], "http");
+        assert_eq!(value["healthy"], false);
+        assert_eq!(value["fatal"], true);
+        assert_eq!(value["detail"], "certificate rejected: unknown issuer");
+        assert_eq!(value["elapsed_ms"], 1.2);
+    }
+
+    #[test]
+    fn long_details_are_cut() {
+        let outcome = Outcome::unhealthy("x".repeat(10_000));
+        assert!(report(&outcome).render(Format::Text).unwrap().len() < 600);
+    }
+}

@@ -1,0 +1,141 @@
+//! From words to checks: the one place where a command line (`probe http URL ...`) or a
+//! TARGET (`http://...`, `'redis redis://cache --role master'`) becomes a list of
+//! [`Probe`]s. TARGETs go through the very same argh structs as the subcommands, so a flag
+//! means the same thing in a HEALTHCHECK line and inside `check` or `wait-for`.
+
+use std::time::Duration;
+
+use argh::FromArgs;
+
+use crate::cli::{Cli, Command, Common};
+use crate::outcome::{usage, UsageError};
+use crate::probe::tcp::TcpCheck;
+use crate::probe::Probe;
+
+/// One check to run, with its own time limit if the user gave one.
+pub struct Target {
+    pub probe: Box<dyn Probe>,
+    pub timeout: Option<Duration>,
+}
+
+/// The checks of a one-shot command line, and its shared flags.
+pub struct Checks {
+    pub targets: Vec<Target>,
+    pub common: Common,
+}
+
+/// Builds the checks a one-shot subcommand describes (`check`, `wait-for` and other modes
+/// are not checks, and are rejected here).
+pub fn checks_from_command(command: Command) -> Result<Checks, UsageError> {
+    let (probes, common): (Vec<Box<dyn Probe>>, Common) = match command {
+        Command::Tcp(args) => (TcpCheck::from_args(&args)?, args.common()),
+        #[cfg(feature = "http")]
+        Command::Http(args) => (
+            vec![Box::new(crate::probe::http::HttpCheck::from_args(&args)?)],
+            args.common(),
+        ),
+        #[cfg(not(feature = "http"))]
+        Command::Http(_) => return usage(not_built("http")),
+        Command::Check(_) => return usage("`check` cannot be used inside a TARGET"),
+    };
+    let timeout = common.timeout.map(|span| span.0);
+    let targets = probes
+        .into_iter()
+        .map(|probe| Target { probe, timeout })
+        .collect();
+    Ok(Checks { targets, common })
+}
+
+#[allow(dead_code)]
+fn not_built(check: &str) -> String {
+    format!("this probe binary was built without the {check:?} feature")
+}
+
+/// Parses one TARGET of `check` or `wait-for`: a URL whose scheme names the check, or a
+/// check command line split with shell-like quoting (never by a shell).
+pub fn parse(text: &str) -> Result<Vec<Target>, UsageError> {
+    let words = match shorthand(text) {
+        Some(words) => words,
+        None => shlex::split(text)
+            .filter(|words| !words.is_empty())
+            .ok_or_else(|| UsageError::new(format!("target {text:?}: unbalanced quotes or empty")))?,
+    };
+    let checks = parse_words(&words).map_err(|error| {
+        UsageError::new(format!("target {text:?}: {error}"))
+    })?;
+    if checks.common.json || checks.common.quiet {
+        return usage(format!(
+            "target {text:?}: --json and -q belong before the targets, not inside one"
+        ));
+    }
+    Ok(checks.targets)
+}
+
+/// `tcp://db:5432` → `tcp db:5432`; `https://x/` → `http https://x/`; and so on.
+fn shorthand(text: &str) -> Option<Vec<String>> {
+    if text.contains(char::is_whitespace) {
+        return None;
+    }
+    let (scheme, rest) = text.split_once("://")?;
+    let check = match scheme.to_ascii_lowercase().as_str() {
+        "tcp" => return Some(vec!["tcp".into(), rest.trim_end_matches('/').into()]),
+        "http" | "https" => "http",
+        "postgres" | "postgresql" => "postgres",
+        "redis" | "rediss" | "redis+unix" | "unix" => "redis",
+        _ => return None,
+    };
+    Some(vec![check.into(), text.into()])
+}
+
+/// Parses check words (`["http", "http://x", "--timeout", "2s"]`) with the argh structs.
+pub fn parse_words(words: &[String]) -> Result<Checks, UsageError> {
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let cli = Cli::from_args(&["probe"], &words).map_err(|exit| argh_error(&exit.output))?;
+    match cli.command {
+        Some(command) => checks_from_command(command),
+        None => usage("missing the check name (http, tcp, postgres, redis, process, file)"),
+    }
+}
+
+/// argh's usage text, as one line.
+pub fn argh_error(output: &str) -> UsageError {
+    let line = output
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or("invalid arguments");
+    UsageError::new(crate::net::lowercase_first(line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_shorthands_pick_the_check() {
+        assert_eq!(shorthand("tcp://db:5432").unwrap(), ["tcp", "db:5432"]);
+        assert_eq!(shorthand("https://x/h").unwrap(), ["http", "https://x/h"]);
+        assert_eq!(shorthand("postgresql://db/app").unwrap()[0], "postgres");
+        assert_eq!(shorthand("rediss://cache").unwrap()[0], "redis");
+        assert!(shorthand("ftp://x").is_none());
+        assert!(shorthand("http http://x").is_none());
+    }
+
+    #[test]
+    fn command_line_targets_reuse_the_subcommand_flags() {
+        let targets = parse("tcp db:5432 cache:6379 --timeout 2s").unwrap();
+        assert_eq!(targets.len(), 2);
+        assert_eq!(targets[1].probe.target(), "cache:6379");
+        assert_eq!(targets[0].timeout, Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn bad_targets_are_usage_errors() {
+        assert!(parse("tcp db").is_err());
+        assert!(parse("'tcp db:1").is_err());
+        assert!(parse("nope x").is_err());
+        assert!(parse("tcp db:1 --json").err().unwrap().0.contains("--json"));
+        assert!(parse("check tcp://x:1").is_err());
+        assert!(parse("ftp://x").is_err());
+    }
+}

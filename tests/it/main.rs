@@ -1,0 +1,7 @@
+//! The one integration-test binary: runs the built `probe` against real servers and
+//! processes started on free ports (see `support/`).
+
+mod support;
+
+mod cli;
+mod tcp;

@@ -1,0 +1,133 @@
+//! Test support: run the built binary, find free ports, make temp dirs, a test PKI, and
+//! start real servers (each stopped on Drop).
+
+#![allow(dead_code)]
+
+pub mod pki;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The probe binary cargo built for these tests.
+pub fn probe_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_probe")
+}
+
+/// Variables that would change what probe does, removed from every run unless a test
+/// sets them on purpose.
+const AMBIENT_VARS: &[&str] = &[
+    "DATABASE_URL", "REDIS_URL", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE",
+    "PGSSLMODE", "PGCONNECT_TIMEOUT", "PGAPPNAME", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY",
+    "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy",
+];
+
+/// What one probe run produced.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    /// Asserts the exit code, printing everything on failure.
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Self {
+        assert_eq!(self.code, expected, "unexpected exit code; run: {self:#?}");
+        self
+    }
+
+    /// Asserts that stdout+stderr contains `text`.
+    #[track_caller]
+    pub fn says(&self, text: &str) -> &Self {
+        assert!(self.output().contains(text), "output lacks {text:?}; run: {self:#?}");
+        self
+    }
+
+    #[track_caller]
+    pub fn does_not_say(&self, text: &str) -> &Self {
+        assert!(!self.output().contains(text), "output contains {text:?}; run: {self:#?}");
+        self
+    }
+
+    /// Docker keeps at most 4096 bytes of a health check's output.
+    #[track_caller]
+    pub fn short(&self) -> &Self {
+        assert!(self.output().len() < 4096, "output is {} bytes", self.output().len());
+        self
+    }
+
+    /// Asserts the run ended within `limit` (a generous bound, never a tight timing).
+    #[track_caller]
+    pub fn within(&self, limit: Duration) -> &Self {
+        assert!(self.elapsed < limit, "took {:?}, limit {limit:?}; run: {self:#?}", self.elapsed);
+        self
+    }
+}
+
+/// A probe command with a clean environment for probe's own variables.
+pub fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(probe_bin());
+    command.args(args).stdin(Stdio::null());
+    for var in AMBIENT_VARS {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// Runs probe with `args` and waits for it.
+pub fn probe(args: &[&str]) -> Run {
+    run(command(args))
+}
+
+/// Runs probe with extra environment variables.
+pub fn probe_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = command(args);
+    command.envs(env.iter().copied());
+    run(command)
+}
+
+pub fn run(mut command: Command) -> Run {
+    let started = Instant::now();
+    let Output { status, stdout, stderr } = command.output().expect("run probe");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// A port that nothing listens on right now (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port`.
+pub fn wait_for_port(port: u16, limit: Duration) {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < limit, "nothing listens on port {port} after {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until `path` exists (a Unix socket, a pid file).
+pub fn wait_for_path(path: &Path, limit: Duration) {
+    let started = Instant::now();
+    while !path.exists() {
+        assert!(started.elapsed() < limit, "{} did not appear after {limit:?}", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
