@@ -14,6 +14,8 @@ mod probe;
 mod redact;
 mod report;
 mod target;
+#[cfg(feature = "tls")]
+mod tls;
 
 use outcome::Exit;
 

@@ -6,6 +6,8 @@ use crate::deadline::Deadline;
 use crate::outcome::Outcome;
 
 pub mod tcp;
+#[cfg(feature = "http")]
+pub mod http;
 
 /// One configured check, ready to run any number of times.
 pub trait Probe: Send + Sync {
