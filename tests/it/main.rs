@@ -5,4 +5,5 @@ mod support;
 
 mod cli;
 mod http;
+mod static_binary;
 mod tcp;
