@@ -192,7 +192,7 @@ fn sigterm_ends_the_wait_promptly_even_as_pid_1() {
 #[test]
 fn sigint_ends_a_plain_wait_with_130() {
     let closed = format!("tcp://127.0.0.1:{}", free_port());
-    let mut child = command(&["wait-for", &closed, "--timeout", "60s"])
+    let child = command(&["wait-for", &closed, "--timeout", "60s"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
