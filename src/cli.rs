@@ -30,6 +30,7 @@ pub enum Command {
     Tcp(TcpArgs),
     Check(CheckArgs),
     WaitFor(WaitForArgs),
+    MigrateThenExec(MigrateArgs),
 }
 
 /// The flags every one-shot check shares, wherever it is written.
@@ -203,6 +204,54 @@ pub struct WaitForArgs {
     /// keep waiting after a fatal result (login failed, certificate rejected)
     #[argh(switch)]
     pub retry_fatal: bool,
+
+    /// print progress as JSON lines
+    #[argh(switch)]
+    pub json: bool,
+
+    /// print nothing
+    #[argh(switch, short = 'q')]
+    pub quiet: bool,
+}
+
+/// Wait for dependencies, run a migration (one replica at a time with --lock), and if it
+/// exits 0, run CMD in probe's place (exec). The migration's exit code is probe's when it
+/// fails; CMD never runs after a failed wait or migration.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "migrate-then-exec")]
+pub struct MigrateArgs {
+    /// the migration command, split into words like a shell would but never run by one,
+    /// e.g. 'alembic upgrade head'
+    #[argh(option)]
+    pub migrate: String,
+
+    /// a dependency to wait for first, as in wait-for (repeatable)
+    #[argh(option)]
+    pub wait: Vec<String>,
+
+    /// hold a PostgreSQL advisory lock while migrating, so replicas migrate one at a time
+    #[argh(switch)]
+    pub lock: bool,
+
+    /// the PostgreSQL URL for the lock (default: the postgres --wait target, else DATABASE_URL and PG* variables)
+    #[argh(option)]
+    pub lock_url: Option<String>,
+
+    /// the lock key: an integer, or a name hashed to one (default: probe-migrate)
+    #[argh(option)]
+    pub lock_key: Option<String>,
+
+    /// longest wait for the lock (default: --timeout)
+    #[argh(option)]
+    pub lock_timeout: Option<Span>,
+
+    /// limit for waiting for the dependencies and the lock (default 60s; 0 waits forever)
+    #[argh(option)]
+    pub timeout: Option<Span>,
+
+    /// stop the migration (SIGTERM, SIGKILL 10s later) if it runs longer; default: no limit
+    #[argh(option)]
+    pub migrate_timeout: Option<Span>,
 
     /// print progress as JSON lines
     #[argh(switch)]

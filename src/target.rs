@@ -36,7 +36,7 @@ pub fn checks_from_command(command: Command) -> Result<Checks, UsageError> {
         ),
         #[cfg(not(feature = "http"))]
         Command::Http(_) => return usage(not_built("http")),
-        Command::Check(_) | Command::WaitFor(_) => {
+        Command::Check(_) | Command::WaitFor(_) | Command::MigrateThenExec(_) => {
             return usage("only checks (http, tcp, postgres, ...) can be TARGETs")
         }
     };
