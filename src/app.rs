@@ -184,7 +184,9 @@ fn wait_spec(args: &WaitForArgs) -> Result<mode::wait_for::Wait, UsageError> {
 fn migrate_plan(args: &MigrateArgs) -> Result<mode::migrate::Migrate, UsageError> {
     let migration = shlex::split(&args.migrate)
         .filter(|words| !words.is_empty())
-        .ok_or_else(|| UsageError::new("--migrate needs a command, e.g. --migrate 'alembic upgrade head'"))?;
+        .ok_or_else(|| {
+            UsageError::new("--migrate needs a command, e.g. --migrate 'alembic upgrade head'")
+        })?;
     let timeout = args.timeout.map_or(DEFAULT_WAIT_TIMEOUT, |span| span.0);
     let timeout = (!timeout.is_zero()).then_some(timeout);
     let format = Format::from_flags(args.json, args.quiet);
@@ -203,7 +205,8 @@ fn migrate_plan(args: &MigrateArgs) -> Result<mode::migrate::Migrate, UsageError
             format,
         }),
     };
-    let lock_flags = args.lock_url.is_some() || args.lock_key.is_some() || args.lock_timeout.is_some();
+    let lock_flags =
+        args.lock_url.is_some() || args.lock_key.is_some() || args.lock_timeout.is_some();
     if lock_flags && !args.lock {
         return usage("--lock-url, --lock-key and --lock-timeout need --lock");
     }
@@ -220,19 +223,26 @@ fn migrate_plan(args: &MigrateArgs) -> Result<mode::migrate::Migrate, UsageError
             None => timeout,
         },
         migration,
-        migrate_timeout: args.migrate_timeout.map(|span| span.0).filter(|limit| !limit.is_zero()),
+        migrate_timeout: args
+            .migrate_timeout
+            .map(|span| span.0)
+            .filter(|limit| !limit.is_zero()),
         format,
     })
 }
 
 #[cfg(feature = "postgres")]
-fn migration_lock(_args: &MigrateArgs) -> Result<Box<dyn mode::migrate::MigrationLock>, UsageError> {
+fn migration_lock(
+    _args: &MigrateArgs,
+) -> Result<Box<dyn mode::migrate::MigrationLock>, UsageError> {
     usage("--lock: not yet")
 }
 
 #[cfg(not(feature = "postgres"))]
 fn migration_lock(_: &MigrateArgs) -> Result<Box<dyn mode::migrate::MigrationLock>, UsageError> {
-    usage("--lock needs PostgreSQL, and this probe binary was built without the \"postgres\" feature")
+    usage(
+        "--lock needs PostgreSQL, and this probe binary was built without the \"postgres\" feature",
+    )
 }
 
 /// Targets in PROBE_WAIT_TARGETS may be separated by commas as well as spaces; a comma

@@ -73,7 +73,10 @@ pub fn run_child(command: &[String], limit: Option<std::time::Duration>) -> Resu
         });
     }
     let mut child = child_command.spawn().map_err(|error| {
-        eprintln!("probe: cannot run {program}: {}", crate::net::io_reason(&error));
+        eprintln!(
+            "probe: cannot run {program}: {}",
+            crate::net::io_reason(&error)
+        );
         failure_exit(error.kind())
     })?;
     let pid = child.id();

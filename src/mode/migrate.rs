@@ -51,7 +51,10 @@ pub fn run(mut plan: Migrate, app: &[String]) -> Exit {
 
     if let Some(wait) = plan.wait.take() {
         if !wait_for::wait(wait) {
-            say("wait", "dependencies not ready: the migration did not run".into());
+            say(
+                "wait",
+                "dependencies not ready: the migration did not run".into(),
+            );
             return Exit::Unhealthy;
         }
     }
@@ -59,13 +62,22 @@ pub fn run(mut plan: Migrate, app: &[String]) -> Exit {
     if let Some(lock) = plan.lock.as_mut() {
         let asked = Instant::now();
         if let Err(outcome) = lock.acquire(plan.lock_timeout) {
-            say("lock", format!("could not take the migration lock: {}", outcome.detail));
+            say(
+                "lock",
+                format!("could not take the migration lock: {}", outcome.detail),
+            );
             return Exit::Unhealthy;
         }
-        say("lock", format!("lock acquired after {}", human(asked.elapsed())));
+        say(
+            "lock",
+            format!("lock acquired after {}", human(asked.elapsed())),
+        );
     }
 
-    say("migrate", format!("running {}", shell_words(&plan.migration)));
+    say(
+        "migrate",
+        format!("running {}", shell_words(&plan.migration)),
+    );
     let ran = Instant::now();
     let ended = exec::run_child(&plan.migration, plan.migrate_timeout);
     if let Some(lock) = plan.lock.take() {
@@ -75,10 +87,13 @@ pub fn run(mut plan: Migrate, app: &[String]) -> Exit {
         Err(exit) => return exit,
         Ok(Ended::Exited(0)) => {}
         Ok(Ended::TimedOut) => {
-            say("migrate", format!(
-                "migration killed: still running after {}",
-                human(plan.migrate_timeout.unwrap_or_default())
-            ));
+            say(
+                "migrate",
+                format!(
+                    "migration killed: still running after {}",
+                    human(plan.migrate_timeout.unwrap_or_default())
+                ),
+            );
             return Exit::Unhealthy;
         }
         Ok(ended) => {
@@ -87,15 +102,27 @@ pub fn run(mut plan: Migrate, app: &[String]) -> Exit {
                 Ended::Exited(code) => format!("exit code {code}"),
                 Ended::TimedOut => unreachable!("handled above"),
             };
-            say("migrate", format!("migration failed ({how}) after {}: not starting the app", human(ran.elapsed())));
+            say(
+                "migrate",
+                format!(
+                    "migration failed ({how}) after {}: not starting the app",
+                    human(ran.elapsed())
+                ),
+            );
             return ended.exit();
         }
     }
     if let Some(signal) = signals::stop_requested() {
-        say("migrate", format!("stopped by signal {signal} during the migration: not starting the app"));
+        say(
+            "migrate",
+            format!("stopped by signal {signal} during the migration: not starting the app"),
+        );
         return Exit::signal(signal);
     }
-    say("migrate", format!("migration ran in {}", human(ran.elapsed())));
+    say(
+        "migrate",
+        format!("migration ran in {}", human(ran.elapsed())),
+    );
     if app.is_empty() {
         return Exit::Healthy;
     }

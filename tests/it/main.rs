@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod http;
+mod migrate;
 mod static_binary;
 mod tcp;
 mod wait_for;
