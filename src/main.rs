@@ -13,6 +13,7 @@ mod outcome;
 mod probe;
 mod redact;
 mod report;
+mod size;
 mod target;
 #[cfg(feature = "tls")]
 mod tls;

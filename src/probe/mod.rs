@@ -5,9 +5,11 @@
 use crate::deadline::Deadline;
 use crate::outcome::Outcome;
 
-pub mod tcp;
+pub mod file;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod process;
+pub mod tcp;
 
 /// One configured check, ready to run any number of times.
 pub trait Probe: Send + Sync {

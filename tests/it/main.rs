@@ -4,4 +4,6 @@
 mod support;
 
 mod cli;
+mod file;
+mod process;
 mod tcp;
