@@ -54,9 +54,12 @@ pub fn parse(text: &str) -> Result<u64, String> {
     }
 }
 
-/// Short human form: `512 bytes`, `64KiB`, `1.5MiB`, `612.4MiB`, `2GiB`.
+/// Short human form: `1 byte`, `512 bytes`, `64KiB`, `1.5MiB`, `612.4MiB`, `2GiB`.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes == 1 {
+        return "1 byte".to_string();
+    }
     if bytes < 1024 {
         return format!("{bytes} bytes");
     }
@@ -96,6 +99,7 @@ mod tests {
 
     #[test]
     fn prints_short_forms() {
+        assert_eq!(human_bytes(1), "1 byte");
         assert_eq!(human_bytes(12), "12 bytes");
         assert_eq!(human_bytes(64 << 10), "64KiB");
         assert_eq!(human_bytes(3 << 19), "1.5MiB");
