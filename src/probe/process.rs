@@ -117,26 +117,27 @@ impl ProcessCheck {
     }
 
     /// Whether `pid` matches NAME and `--cmdline`; `None` when it does not (or is gone).
-    /// `me` is given when scanning, to skip probes and their wrappers.
+    /// `me` is given when scanning, to skip probes and their wrappers. Reads as little as
+    /// it can: the command line only when `--cmdline` or an unmatched `comm` needs it.
     fn examine(&self, pid: u32, me: Option<&Me>, reader: &mut Reader) -> Option<Found> {
-        let stat = reader.stat(pid).ok()?;
         let mut command_line = None;
-        if let Some(name) = &self.name {
-            if stat.comm.as_bytes() != name.as_bytes() {
-                let line = command_line.insert(reader.cmdline(pid).ok()?);
-                if line.program != name.as_bytes() {
-                    return None;
-                }
-            }
-        }
         if let Some(text) = &self.cmdline {
-            let line = match command_line {
-                Some(line) => line,
-                None => reader.cmdline(pid).ok()?,
-            };
+            let line = command_line.insert(reader.cmdline(pid).ok()?);
             let at = position(&line.text, text.as_bytes())?;
             if me.is_some_and(|me| me.runs_probe_before(&line.text, at)) {
                 return None;
+            }
+        }
+        let stat = reader.stat(pid).ok()?;
+        if let Some(name) = &self.name {
+            if stat.comm.as_bytes() != name.as_bytes() {
+                let line = match command_line {
+                    Some(line) => line,
+                    None => reader.cmdline(pid).ok()?,
+                };
+                if line.program != name.as_bytes() {
+                    return None;
+                }
             }
         }
         Some(Found {
@@ -546,13 +547,16 @@ struct CommandLine {
 #[derive(Default)]
 struct Reader {
     buffer: Vec<u8>,
+    path: String,
 }
 
 impl Reader {
     fn read(&mut self, pid: u32, file: &str, limit: u64) -> io::Result<&[u8]> {
+        use std::fmt::Write;
         self.buffer.clear();
-        let path = format!("{PROC}/{pid}/{file}");
-        File::open(path)?
+        self.path.clear();
+        let _ = write!(self.path, "{PROC}/{pid}/{file}");
+        File::open(&self.path)?
             .take(limit)
             .read_to_end(&mut self.buffer)?;
         Ok(&self.buffer)
