@@ -197,8 +197,8 @@ check_args! {
 }
 
 check_args! {
-    /// Check a file, e.g. a worker's heartbeat: healthy when PATH exists and (with --max-age)
-    /// was modified within D. A modification time more than 5s in the future is unhealthy.
+    /// Check a file, e.g. a worker's heartbeat: healthy when it exists and (with --max-age)
+    /// was modified recently enough. A modification time more than 5s in the future is unhealthy.
     #[argh(subcommand, name = "file")]
     pub struct FileArgs {
         /// the file, e.g. /tmp/worker-heartbeat
