@@ -46,6 +46,9 @@ const PROC: &str = "/proc";
 /// for processes with megabytes of arguments.
 const CMDLINE_LIMIT: u64 = 128 << 10;
 
+/// Reading up to here is enough to know argv\[0\].
+const ARGV0_LIMIT: u64 = 4096;
+
 /// Matches listed in a reason; the rest are counted.
 const LISTED: usize = 5;
 
@@ -128,18 +131,18 @@ impl ProcessCheck {
                 return None;
             }
         }
-        let stat = reader.stat(pid).ok()?;
         if let Some(name) = &self.name {
-            if stat.comm.as_bytes() != name.as_bytes() {
-                let line = match command_line {
-                    Some(line) => line,
-                    None => reader.cmdline(pid).ok()?,
+            let name = name.as_bytes();
+            let matched = reader.comm_is(pid, name).ok()?
+                || match &command_line {
+                    Some(line) => line.program == name,
+                    None => reader.argv0_is(pid, name).ok()?,
                 };
-                if line.program != name.as_bytes() {
-                    return None;
-                }
+            if !matched {
+                return None;
             }
         }
+        let stat = reader.stat(pid).ok()?;
         Some(Found {
             pid,
             comm: stat.comm,
@@ -514,6 +517,10 @@ fn quoted(text: &str) -> String {
     }
 }
 
+fn argv0(cmdline: &[u8]) -> &[u8] {
+    cmdline.split(|&byte| byte == 0).next().unwrap_or_default()
+}
+
 fn basename(path: &[u8]) -> &[u8] {
     match path.iter().rposition(|&byte| byte == b'/') {
         Some(slash) => &path[slash + 1..],
@@ -543,7 +550,8 @@ struct CommandLine {
     text: Vec<u8>,
 }
 
-/// Reads /proc files into one reused buffer: a scan reads two small files per process.
+/// Reads /proc files into one reused buffer: a scan reads one or two small files per
+/// process, and `stat` (the costly one) only for those that match.
 #[derive(Default)]
 struct Reader {
     buffer: Vec<u8>,
@@ -574,14 +582,25 @@ impl Reader {
             Some(last) => &bytes[..=last],
             None => &[],
         };
-        let argv0 = bytes.split(|&byte| byte == 0).next().unwrap_or_default();
         Ok(CommandLine {
-            program: basename(argv0).to_vec(),
+            program: basename(argv0(bytes)).to_vec(),
             text: bytes
                 .iter()
                 .map(|&byte| if byte == 0 { b' ' } else { byte })
                 .collect(),
         })
+    }
+
+    /// Whether the kernel's name for `pid` is `name`: a cheap read, unlike `stat`.
+    fn comm_is(&mut self, pid: u32, name: &[u8]) -> io::Result<bool> {
+        let bytes = self.read(pid, "comm", 64)?;
+        Ok(bytes.strip_suffix(b"\n").unwrap_or(bytes) == name)
+    }
+
+    /// Whether the basename of `pid`'s argv\[0\] is `name`.
+    fn argv0_is(&mut self, pid: u32, name: &[u8]) -> io::Result<bool> {
+        let bytes = self.read(pid, "cmdline", ARGV0_LIMIT)?;
+        Ok(basename(argv0(bytes)) == name)
     }
 
     /// Resident memory in bytes (`VmRSS`; kernel threads have none: 0).
