@@ -6,9 +6,15 @@ bench_process() {
     ln -sf "$(command -v sleep)" "$WORK/$name"
     "$WORK/$name" 3600 &
     local worker=$!
-    if ! "$PROBE" process --cmdline "$name 3600" -q; then
-        echo "bench_process: probe does not see the worker" >&2
-    fi
+    local tries=0
+    until "$PROBE" process --cmdline "$name 3600" -q; do
+        tries=$((tries + 1))
+        if [ "$tries" -gt 100 ]; then
+            echo "bench_process: probe does not see the worker" >&2
+            break
+        fi
+        sleep 0.02
+    done
     row "process --cmdline (vs pgrep -f)" \
         "$PROBE" process --cmdline "$name 3600" -- pgrep -f "$name 3600"
     row "process NAME (vs pgrep -x)" \
