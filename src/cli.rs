@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use argh::FromArgs;
 
 use crate::duration::Span;
+use crate::size::Size;
 
 /// Health checks and dependency waits for containers: one static binary, no shell needed.
 /// Exit codes: 0 healthy, 1 unhealthy, 3 usage error, 126/127 command not executable/found.
@@ -28,6 +29,8 @@ pub struct Cli {
 pub enum Command {
     Http(HttpArgs),
     Tcp(TcpArgs),
+    Process(ProcessArgs),
+    File(FileArgs),
     Check(CheckArgs),
     WaitFor(WaitForArgs),
     MigrateThenExec(MigrateArgs),
@@ -152,6 +155,71 @@ check_args! {
         /// HOST:PORT targets, e.g. db:5432 or [::1]:6379
         #[argh(positional)]
         pub targets: Vec<String>,
+    }
+}
+
+check_args! {
+    /// Check for a live process in /proc (replaces pgrep -f): healthy when at least one
+    /// process (or --min/--max) matches NAME and/or --cmdline, or the pid of --pid/--pidfile
+    /// is alive. Zombies never count, stopped processes only with --allow-stopped. Probe never
+    /// matches itself, another probe, or a shell or wrapper whose command line runs a probe.
+    #[argh(subcommand, name = "process")]
+    pub struct ProcessArgs {
+        /// executable name, exact: the kernel's process name (comm) or the basename of argv[0]
+        #[argh(positional)]
+        pub name: Option<String>,
+
+        /// text that must appear in the command line (its arguments joined by spaces)
+        #[argh(option)]
+        pub cmdline: Option<String>,
+
+        /// file holding the pid to check (its first word); with NAME or --cmdline that process
+        /// must match them too, which catches a pid reused by another program
+        #[argh(option)]
+        pub pidfile: Option<PathBuf>,
+
+        /// the pid to check, e.g. 1 for the container's main process
+        #[argh(option)]
+        pub pid: Option<u32>,
+
+        /// at least this many processes must match (default 1, or 0 with --max 0)
+        #[argh(option)]
+        pub min: Option<u32>,
+
+        /// at most this many processes may match
+        #[argh(option)]
+        pub max: Option<u32>,
+
+        /// count stopped (SIGSTOP, traced) processes as running
+        #[argh(switch)]
+        pub allow_stopped: bool,
+
+        /// unhealthy when a matching process's resident memory is above this, e.g. 512M
+        #[argh(option)]
+        pub max_rss: Option<Size>,
+    }
+}
+
+check_args! {
+    /// Check a file, e.g. a worker's heartbeat: healthy when it exists and (with --max-age)
+    /// was modified recently enough. A modification time more than 5s in the future is unhealthy.
+    #[argh(subcommand, name = "file")]
+    pub struct FileArgs {
+        /// the file, e.g. /tmp/worker-heartbeat
+        #[argh(positional)]
+        pub path: PathBuf,
+
+        /// the file must have been modified within this long, e.g. 60s or 2m
+        #[argh(option)]
+        pub max_age: Option<Span>,
+
+        /// the file must hold at least this many bytes, e.g. 1 or 4k
+        #[argh(option)]
+        pub min_size: Option<Size>,
+
+        /// the file's first MiB must contain this text
+        #[argh(option)]
+        pub contains: Option<String>,
     }
 }
 

@@ -9,6 +9,8 @@ use argh::FromArgs;
 
 use crate::cli::{Cli, Command, Common};
 use crate::outcome::{usage, UsageError};
+use crate::probe::file::FileCheck;
+use crate::probe::process::ProcessCheck;
 use crate::probe::tcp::TcpCheck;
 use crate::probe::Probe;
 
@@ -29,6 +31,11 @@ pub struct Checks {
 pub fn checks_from_command(command: Command) -> Result<Checks, UsageError> {
     let (probes, common): (Vec<Box<dyn Probe>>, Common) = match command {
         Command::Tcp(args) => (TcpCheck::from_args(&args)?, args.common()),
+        Command::Process(args) => (
+            vec![Box::new(ProcessCheck::from_args(&args)?)],
+            args.common(),
+        ),
+        Command::File(args) => (vec![Box::new(FileCheck::from_args(&args)?)], args.common()),
         #[cfg(feature = "http")]
         Command::Http(args) => (
             vec![Box::new(crate::probe::http::HttpCheck::from_args(&args)?)],

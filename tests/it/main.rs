@@ -4,8 +4,10 @@
 mod support;
 
 mod cli;
+mod file;
 mod http;
 mod migrate;
+mod process;
 mod static_binary;
 mod tcp;
 mod wait_for;
