@@ -50,7 +50,7 @@ fn userinfo_password(url: &str) -> Option<(usize, usize)> {
     Some((authority_start + colon + 1, authority_start + at))
 }
 
-fn percent_decode(text: &str) -> String {
+pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

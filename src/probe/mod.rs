@@ -8,6 +8,8 @@ use crate::outcome::Outcome;
 pub mod tcp;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 /// One configured check, ready to run any number of times.
 pub trait Probe: Send + Sync {
