@@ -31,6 +31,7 @@ pub enum Command {
     Tcp(TcpArgs),
     Process(ProcessArgs),
     File(FileArgs),
+    Redis(RedisArgs),
     Check(CheckArgs),
     WaitFor(WaitForArgs),
     MigrateThenExec(MigrateArgs),
@@ -222,6 +223,47 @@ check_args! {
         pub contains: Option<String>,
     }
 }
+
+check_args! {
+    /// Check a Redis or Valkey server: healthy only when PING answers PONG (NOAUTH, LOADING,
+    /// BUSY, MASTERDOWN and other error replies are unhealthy). Without a URL, uses $REDIS_URL,
+    /// else redis://127.0.0.1:6379.
+    #[argh(subcommand, name = "redis")]
+    pub struct RedisArgs {
+        /// redis://[user[:password]@]host[:port][/db], rediss://... (TLS), unix:///path or redis+unix:///path
+        #[argh(positional)]
+        pub url: Option<String>,
+
+        /// ACL user to authenticate as (Redis 6 or later; needs a password)
+        #[argh(option)]
+        pub user: Option<String>,
+
+        /// read the password from this file, e.g. a Docker secret (one trailing newline is ignored)
+        #[argh(option)]
+        pub password_file: Option<PathBuf>,
+
+        /// healthy only with this role: master, or replica (whose link to its master must be up)
+        #[argh(option)]
+        pub role: Option<String>,
+
+        /// PEM file of CA certificates to trust instead of the built-in web roots (rediss://)
+        #[argh(option)]
+        pub ca_file: Option<PathBuf>,
+
+        /// do not verify the server's certificate (rediss://)
+        #[argh(switch, short = 'k')]
+        pub insecure: bool,
+
+        /// client certificate chain (PEM) for mutual TLS
+        #[argh(option)]
+        pub cert: Option<PathBuf>,
+
+        /// client private key (PEM) for mutual TLS
+        #[argh(option)]
+        pub key: Option<PathBuf>,
+    }
+}
+
 
 check_args! {
     /// Run several checks in parallel under one deadline: healthy when all are (with --any:

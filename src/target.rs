@@ -43,6 +43,13 @@ pub fn checks_from_command(command: Command) -> Result<Checks, UsageError> {
         ),
         #[cfg(not(feature = "http"))]
         Command::Http(_) => return usage(not_built("http")),
+        #[cfg(feature = "redis")]
+        Command::Redis(args) => (
+            vec![Box::new(crate::probe::redis::RedisCheck::from_args(&args)?)],
+            args.common(),
+        ),
+        #[cfg(not(feature = "redis"))]
+        Command::Redis(_) => return usage(not_built("redis")),
         Command::Check(_) | Command::WaitFor(_) | Command::MigrateThenExec(_) => {
             return usage("only checks (http, tcp, postgres, ...) can be TARGETs")
         }

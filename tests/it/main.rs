@@ -8,6 +8,7 @@ mod file;
 mod http;
 mod migrate;
 mod process;
+mod redis;
 mod static_binary;
 mod tcp;
 mod wait_for;
