@@ -264,7 +264,6 @@ check_args! {
     }
 }
 
-
 check_args! {
     /// Run several checks in parallel under one deadline: healthy when all are (with --any:
     /// when one is). A TARGET is a URL (tcp://host:port, http(s)://..., postgres://...,
