@@ -26,7 +26,12 @@ impl Deadline {
     /// `--timeout` inside `check`, or one attempt inside wait-for).
     pub fn capped(&self, cap: Duration) -> Self {
         let remaining = self.remaining().unwrap_or(Duration::ZERO);
-        Deadline::start(remaining.min(cap))
+        if remaining <= cap {
+            // Keep our own budget, so a timeout reads "after 1s", not "after 999.98ms".
+            *self
+        } else {
+            Deadline::start(cap)
+        }
     }
 
     pub fn budget(&self) -> Duration {

@@ -8,6 +8,8 @@ use crate::outcome::Outcome;
 pub mod tcp;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 /// One configured check, ready to run any number of times.
 pub trait Probe: Send + Sync {
