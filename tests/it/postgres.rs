@@ -21,7 +21,10 @@ fn default_mode_is_up_without_credentials_and_sends_no_password() {
         .short();
     std::thread::sleep(Duration::from_millis(300));
     let log = server.log_text();
-    assert!(!log.contains("quiet_probe_role"), "the server logged the check:\n{log}");
+    assert!(
+        !log.contains("quiet_probe_role"),
+        "the server logged the check:\n{log}"
+    );
 }
 
 #[test]
@@ -35,14 +38,20 @@ fn default_mode_logs_in_when_given_a_password() {
 
 #[test]
 fn wrong_password_is_up_by_default_and_fatal_when_logging_in() {
-    let url = format!("postgres://{USER}:not-the-password-xyz@127.0.0.1:{}/{DB}", plain().port);
+    let url = format!(
+        "postgres://{USER}:not-the-password-xyz@127.0.0.1:{}/{DB}",
+        plain().port
+    );
     probe(&["postgres", &url])
         .code(0)
         .says("up; login failed for user app: password authentication failed (28P01)")
         .does_not_say("not-the-password-xyz")
         .short();
     let run = probe(&["postgres", &url, "--query", "select 1", "--json"]);
-    run.code(1).says("28P01").does_not_say("not-the-password-xyz").short();
+    run.code(1)
+        .says("28P01")
+        .does_not_say("not-the-password-xyz")
+        .short();
     let line: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
     assert_eq!(line["healthy"], false);
     assert_eq!(line["fatal"], true);
@@ -50,7 +59,10 @@ fn wrong_password_is_up_by_default_and_fatal_when_logging_in() {
 
 #[test]
 fn unknown_database_is_up_by_default_and_fatal_when_logging_in() {
-    let url = format!("postgres://{USER}:{PASSWORD}@127.0.0.1:{}/no_such_db", plain().port);
+    let url = format!(
+        "postgres://{USER}:{PASSWORD}@127.0.0.1:{}/no_such_db",
+        plain().port
+    );
     probe(&["postgres", &url])
         .code(0)
         .says("up; login failed for user app: database \"no_such_db\" does not exist (3D000)");
@@ -63,61 +75,107 @@ fn unknown_database_is_up_by_default_and_fatal_when_logging_in() {
 
 #[test]
 fn a_query_needs_a_password_when_the_server_asks() {
-    probe(&["postgres", &plain().url_without_password(""), "--query", "select 1"])
-        .code(1)
-        .says("unhealthy (fatal)")
-        .says("wants a password for user app");
+    probe(&[
+        "postgres",
+        &plain().url_without_password(""),
+        "--query",
+        "select 1",
+    ])
+    .code(1)
+    .says("unhealthy (fatal)")
+    .says("wants a password for user app");
 }
 
 #[test]
 fn queries_need_a_row_and_the_expected_value() {
     let url = plain().url("");
-    probe(&["postgres", &url, "--query", "select 1"]).code(0).says("query returned 1");
+    probe(&["postgres", &url, "--query", "select 1"])
+        .code(0)
+        .says("query returned 1");
     probe(&["postgres", &url, "--query", "select 1 where false"])
         .code(1)
         .says("query returned no rows");
-    probe(&["postgres", &url, "--query", "select version from migrations", "--expect", "abc123"])
-        .code(0)
-        .says("query returned abc123");
-    probe(&["postgres", &url, "--query", "select version from migrations", "--expect", "def456"])
+    probe(&[
+        "postgres",
+        &url,
+        "--query",
+        "select version from migrations",
+        "--expect",
+        "abc123",
+    ])
+    .code(0)
+    .says("query returned abc123");
+    probe(&[
+        "postgres",
+        &url,
+        "--query",
+        "select version from migrations",
+        "--expect",
+        "def456",
+    ])
+    .code(1)
+    .says("expected def456, got abc123");
+    probe(&["postgres", &url, "--query", "select * from empty"])
         .code(1)
-        .says("expected def456, got abc123");
-    probe(&["postgres", &url, "--query", "select * from empty"]).code(1).says("no rows");
+        .says("no rows");
 }
 
 #[test]
 fn sql_errors_name_the_sqlstate() {
     let url = plain().url("");
     // A missing table may be created by a migration still running: retryable.
-    let run = probe(&["postgres", &url, "--query", "select * from not_migrated_yet", "--json"]);
+    let run = probe(&[
+        "postgres",
+        &url,
+        "--query",
+        "select * from not_migrated_yet",
+        "--json",
+    ]);
     run.code(1).says("42P01");
     let line: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
     assert_eq!(line["fatal"], false);
-    probe(&["postgres", &url, "--query", "selec 1"]).code(1).says("unhealthy (fatal)").says("42601");
+    probe(&["postgres", &url, "--query", "selec 1"])
+        .code(1)
+        .says("unhealthy (fatal)")
+        .says("42601");
 }
 
 #[test]
 fn primary_and_replica_ask_the_server() {
     let url = plain().url("");
-    probe(&["postgres", &url, "--primary"]).code(0).says("server is the primary");
-    probe(&["postgres", &url, "--replica"]).code(1).says("server is the primary, not a replica");
+    probe(&["postgres", &url, "--primary"])
+        .code(0)
+        .says("server is the primary");
+    probe(&["postgres", &url, "--replica"])
+        .code(1)
+        .says("server is the primary, not a replica");
 }
 
 #[test]
 fn a_stopped_server_is_refused() {
     let url = format!("postgres://app@127.0.0.1:{}/", free_port());
-    probe(&["postgres", &url]).code(1).says("connection refused").short();
+    probe(&["postgres", &url])
+        .code(1)
+        .says("connection refused")
+        .short();
 }
 
 #[test]
 fn database_url_and_libpq_variables() {
     let server = plain();
-    probe_env(&["postgres", "--query", "select 1"], &[("DATABASE_URL", &server.url(""))])
-        .code(0)
-        .does_not_say(PASSWORD);
+    probe_env(
+        &["postgres", "--query", "select 1"],
+        &[("DATABASE_URL", &server.url(""))],
+    )
+    .code(0)
+    .does_not_say(PASSWORD);
     let port = server.port.to_string();
     probe_env(
-        &["postgres", "--query", "select current_user || '@' || current_database()"],
+        &[
+            "postgres",
+            "--query",
+            "select current_user || '@' || current_database()",
+        ],
         &[
             ("PGHOST", "127.0.0.1"),
             ("PGPORT", &port),
@@ -133,7 +191,12 @@ fn database_url_and_libpq_variables() {
     .does_not_say(PASSWORD);
     // The URL leaves the password out; PGPASSWORD fills it in, as with libpq.
     probe_env(
-        &["postgres", &server.url_without_password(""), "--query", "select current_setting('application_name')"],
+        &[
+            "postgres",
+            &server.url_without_password(""),
+            "--query",
+            "select current_setting('application_name')",
+        ],
         &[("PGPASSWORD", PASSWORD)],
     )
     .code(0)
@@ -160,16 +223,31 @@ fn password_file_with_a_trailing_newline() {
 #[test]
 fn unix_socket_directory_in_the_url() {
     let server = plain();
-    let url = format!("postgres://{USER}@:{}/{DB}?host={}", server.port, server.socket_dir.display());
-    probe(&["postgres", &url, "--query", "select 1"]).code(0).says("?host=");
+    let url = format!(
+        "postgres://{USER}@:{}/{DB}?host={}",
+        server.port,
+        server.socket_dir.display()
+    );
+    probe(&["postgres", &url, "--query", "select 1"])
+        .code(0)
+        .says("?host=");
 }
 
 #[test]
 fn check_and_targets_take_postgres_urls() {
-    probe(&["check", &plain().url("")]).code(0).says("healthy: postgres").does_not_say(PASSWORD);
-    probe(&["check", &format!("postgres {} --query 'select 1 where false'", plain().url(""))])
-        .code(1)
-        .says("no rows");
+    probe(&["check", &plain().url("")])
+        .code(0)
+        .says("healthy: postgres")
+        .does_not_say(PASSWORD);
+    probe(&[
+        "check",
+        &format!(
+            "postgres {} --query 'select 1 where false'",
+            plain().url("")
+        ),
+    ])
+    .code(1)
+    .says("no rows");
 }
 
 #[test]
@@ -185,7 +263,9 @@ fn bad_urls_and_flags_are_usage_errors() {
     ] {
         probe(&args).code(3);
     }
-    probe(&["postgres", "postgres://u:hunter2@db:port/"]).code(3).does_not_say("hunter2");
+    probe(&["postgres", "postgres://u:hunter2@db:port/"])
+        .code(3)
+        .does_not_say("hunter2");
 }
 
 // --- TLS -------------------------------------------------------------------------------
@@ -195,14 +275,35 @@ fn tls_verify_full_against_the_test_ca() {
     let server = tls();
     let ca = pki().ca.cert.to_str().unwrap();
     let ssl_used = "select ssl from pg_stat_ssl where pid = pg_backend_pid()";
-    probe(&["postgres", &server.url("?sslmode=verify-full"), "--ca-file", ca, "--query", ssl_used, "--expect", "t"])
-        .code(0);
+    probe(&[
+        "postgres",
+        &server.url("?sslmode=verify-full"),
+        "--ca-file",
+        ca,
+        "--query",
+        ssl_used,
+        "--expect",
+        "t",
+    ])
+    .code(0);
     // A CA file alone means verify-full.
     probe(&["postgres", &server.url(""), "--ca-file", ca]).code(0);
     // sslrootcert in the URL works like --ca-file.
-    probe(&["postgres", &server.url(&format!("?sslmode=verify-full&sslrootcert={ca}"))]).code(0);
+    probe(&[
+        "postgres",
+        &server.url(&format!("?sslmode=verify-full&sslrootcert={ca}")),
+    ])
+    .code(0);
     // prefer (the default) and require encrypt without verifying.
-    probe(&["postgres", &server.url(""), "--query", ssl_used, "--expect", "t"]).code(0);
+    probe(&[
+        "postgres",
+        &server.url(""),
+        "--query",
+        ssl_used,
+        "--expect",
+        "t",
+    ])
+    .code(0);
     probe(&["postgres", &server.url("?sslmode=require")]).code(0);
 }
 
@@ -211,21 +312,46 @@ fn tls_rejects_an_unknown_ca_and_a_wrong_name() {
     let server = tls();
     let other = pki().other_ca.cert.to_str().unwrap();
     let ca = pki().ca.cert.to_str().unwrap();
-    probe(&["postgres", &server.url("?sslmode=verify-full"), "--ca-file", other])
-        .code(1)
-        .says("unhealthy (fatal)")
-        .says("unknown issuer")
-        .does_not_say("error performing TLS handshake")
-        .does_not_say(PASSWORD);
+    probe(&[
+        "postgres",
+        &server.url("?sslmode=verify-full"),
+        "--ca-file",
+        other,
+    ])
+    .code(1)
+    .says("unhealthy (fatal)")
+    .says("unknown issuer")
+    .does_not_say("error performing TLS handshake")
+    .does_not_say(PASSWORD);
     // Without --ca-file the built-in web roots do not know the test CA either.
-    probe(&["postgres", &server.url("?sslmode=verify-full")]).code(1).says("unknown issuer");
-    let wrong_name = format!("postgres://{USER}:{PASSWORD}@127.0.0.2:{}/{DB}", server.port);
-    probe(&["postgres", &wrong_name, "--sslmode", "verify-full", "--ca-file", ca])
+    probe(&["postgres", &server.url("?sslmode=verify-full")])
         .code(1)
-        .says("unhealthy (fatal)")
-        .says("not valid for name 127.0.0.2");
+        .says("unknown issuer");
+    let wrong_name = format!(
+        "postgres://{USER}:{PASSWORD}@127.0.0.2:{}/{DB}",
+        server.port
+    );
+    probe(&[
+        "postgres",
+        &wrong_name,
+        "--sslmode",
+        "verify-full",
+        "--ca-file",
+        ca,
+    ])
+    .code(1)
+    .says("unhealthy (fatal)")
+    .says("not valid for name 127.0.0.2");
     // verify-ca checks the chain only.
-    probe(&["postgres", &wrong_name, "--sslmode", "verify-ca", "--ca-file", ca]).code(0);
+    probe(&[
+        "postgres",
+        &wrong_name,
+        "--sslmode",
+        "verify-ca",
+        "--ca-file",
+        ca,
+    ])
+    .code(0);
 }
 
 #[test]
@@ -267,7 +393,12 @@ fn read_startup(stream: &mut TcpStream) {
 
 fn error_response(code: &str, message: &str) -> Vec<u8> {
     let mut fields = Vec::new();
-    for (tag, value) in [(b'S', "FATAL"), (b'V', "FATAL"), (b'C', code), (b'M', message)] {
+    for (tag, value) in [
+        (b'S', "FATAL"),
+        (b'V', "FATAL"),
+        (b'C', code),
+        (b'M', message),
+    ] {
         fields.push(tag);
         fields.extend_from_slice(value.as_bytes());
         fields.push(0);
@@ -281,13 +412,20 @@ fn error_response(code: &str, message: &str) -> Vec<u8> {
 
 #[test]
 fn a_server_starting_up_is_unhealthy_and_retryable() {
-    for code_and_message in [("57P03", "the database system is starting up"), ("53300", "sorry, too many clients already")] {
+    for code_and_message in [
+        ("57P03", "the database system is starting up"),
+        ("53300", "sorry, too many clients already"),
+    ] {
         let (code, message) = code_and_message;
         let port = fake_peer(move |mut stream| {
             read_startup(&mut stream);
             stream.write_all(&error_response(code, message)).unwrap();
         });
-        let run = probe(&["postgres", &format!("postgres://app@127.0.0.1:{port}/"), "--json"]);
+        let run = probe(&[
+            "postgres",
+            &format!("postgres://app@127.0.0.1:{port}/"),
+            "--json",
+        ]);
         run.code(1).says(code).short();
         let line: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
         assert_eq!(line["fatal"], false, "{run:?}");
@@ -303,22 +441,34 @@ fn a_silent_peer_cannot_outlast_the_deadline() {
         std::thread::sleep(Duration::from_secs(10));
         drop(stream);
     });
-    probe(&["postgres", &format!("postgres://app@127.0.0.1:{port}/"), "--timeout", "1s"])
-        .code(1)
-        .says("timed out after 1s during startup")
-        .within(Duration::from_secs(4));
+    probe(&[
+        "postgres",
+        &format!("postgres://app@127.0.0.1:{port}/"),
+        "--timeout",
+        "1s",
+    ])
+    .code(1)
+    .says("timed out after 1s during startup")
+    .within(Duration::from_secs(4));
 }
 
 #[test]
 fn garbage_is_not_a_postgres_server() {
     let port = fake_peer(|mut stream| {
         read_startup(&mut stream);
-        stream.write_all(b"!\x00\x00\x00\x08garbage and more garbage").unwrap();
+        stream
+            .write_all(b"!\x00\x00\x00\x08garbage and more garbage")
+            .unwrap();
         std::thread::sleep(Duration::from_millis(500));
     });
-    probe(&["postgres", &format!("postgres://app@127.0.0.1:{port}/"), "--timeout", "3s"])
-        .code(1)
-        .says("not a PostgreSQL server")
-        .short()
-        .within(Duration::from_secs(6));
+    probe(&[
+        "postgres",
+        &format!("postgres://app@127.0.0.1:{port}/"),
+        "--timeout",
+        "3s",
+    ])
+    .code(1)
+    .says("not a PostgreSQL server")
+    .short()
+    .within(Duration::from_secs(6));
 }

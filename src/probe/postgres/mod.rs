@@ -59,7 +59,11 @@ impl PostgresCheck {
         if args.expect.is_some() && args.query.is_none() {
             return usage("--expect needs --query");
         }
-        if args.query.as_deref().is_some_and(|sql| sql.trim().is_empty()) {
+        if args
+            .query
+            .as_deref()
+            .is_some_and(|sql| sql.trim().is_empty())
+        {
             return usage("--query is empty");
         }
         let overrides = Overrides {
@@ -178,9 +182,17 @@ mod tests {
     #[test]
     fn flags_are_checked_before_anything_runs() {
         assert!(check(&["--primary", "--replica"]).is_err());
-        assert!(check(&["--expect", "x"]).err().unwrap().0.contains("--query"));
+        assert!(check(&["--expect", "x"])
+            .err()
+            .unwrap()
+            .0
+            .contains("--query"));
         assert!(check(&["--query", " "]).is_err());
-        assert!(check(&["--sslmode", "maybe"]).err().unwrap().0.contains("--sslmode"));
+        assert!(check(&["--sslmode", "maybe"])
+            .err()
+            .unwrap()
+            .0
+            .contains("--sslmode"));
         assert!(check(&["--password-file", "/nonexistent/pw"]).is_err());
         assert!(check(&["postgres://db/", "--query", "select 1"]).is_ok());
     }

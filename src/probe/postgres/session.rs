@@ -17,7 +17,6 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
-use tokio_postgres::tls::TlsConnect;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::settings::{Host, Settings, SslMode};
@@ -119,7 +118,9 @@ impl Server {
                     stream
                         .set_nonblocking(true)
                         .and_then(|()| tokio::net::TcpStream::from_std(stream))
-                        .map_err(|error| Failure::Down(Outcome::unhealthy(net::io_reason(&error))))?
+                        .map_err(|error| {
+                            Failure::Down(Outcome::unhealthy(net::io_reason(&error)))
+                        })?
                 };
                 self.handshake(&runtime, &config, stream, host, &connect_deadline)?
             }
@@ -137,7 +138,9 @@ impl Server {
                     stream
                         .set_nonblocking(true)
                         .and_then(|()| tokio::net::UnixStream::from_std(stream))
-                        .map_err(|error| Failure::Down(Outcome::unhealthy(net::io_reason(&error))))?
+                        .map_err(|error| {
+                            Failure::Down(Outcome::unhealthy(net::io_reason(&error)))
+                        })?
                 };
                 self.handshake(&runtime, &config, stream, "localhost", &connect_deadline)?
             }
@@ -209,7 +212,10 @@ impl Server {
     }
 
     #[cfg(feature = "tls")]
-    fn tls_connect<S>(&self, server_name: &str) -> impl TlsConnect<S, Stream: Send + 'static> + 'static
+    fn tls_connect<S>(
+        &self,
+        server_name: &str,
+    ) -> impl tokio_postgres::tls::TlsConnect<S, Stream: Send + 'static> + 'static
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -239,11 +245,15 @@ fn tls_config(settings: &Settings) -> Result<rustls::ClientConfig, UsageError> {
     let (roots, verify) = match settings.sslmode {
         SslMode::Disable => (Roots::Custom(Vec::new()), Verify::Nothing),
         // libpq: with a root certificate, require behaves like verify-ca.
-        SslMode::Prefer | SslMode::Require if custom_ca => {
-            (tls::load_roots(settings.ca_file.as_deref())?, Verify::ChainOnly)
-        }
+        SslMode::Prefer | SslMode::Require if custom_ca => (
+            tls::load_roots(settings.ca_file.as_deref())?,
+            Verify::ChainOnly,
+        ),
         SslMode::Prefer | SslMode::Require => (Roots::Custom(Vec::new()), Verify::Nothing),
-        SslMode::VerifyCa => (tls::load_roots(settings.ca_file.as_deref())?, Verify::ChainOnly),
+        SslMode::VerifyCa => (
+            tls::load_roots(settings.ca_file.as_deref())?,
+            Verify::ChainOnly,
+        ),
         SslMode::VerifyFull => (tls::load_roots(settings.ca_file.as_deref())?, Verify::Full),
     };
     tls::client_config(&roots, verify, identity.as_ref())
@@ -260,7 +270,11 @@ impl Session {
     /// Runs `sql` (simple protocol: text results, several statements allowed) and returns
     /// the first column of the first row: `Ok(None)` when there is no row, `Some(None)`
     /// for NULL.
-    pub fn first_value(&self, sql: &str, deadline: &Deadline) -> Result<Option<Option<String>>, Outcome> {
+    pub fn first_value(
+        &self,
+        sql: &str,
+        deadline: &Deadline,
+    ) -> Result<Option<Option<String>>, Outcome> {
         let messages = self.simple_query(sql, deadline)?;
         Ok(messages.iter().find_map(|message| match message {
             SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_string)),
@@ -274,7 +288,11 @@ impl Session {
         self.simple_query(sql, deadline).map(drop)
     }
 
-    fn simple_query(&self, sql: &str, deadline: &Deadline) -> Result<Vec<SimpleQueryMessage>, Outcome> {
+    fn simple_query(
+        &self,
+        sql: &str,
+        deadline: &Deadline,
+    ) -> Result<Vec<SimpleQueryMessage>, Outcome> {
         let client = self.client.as_ref().expect("client is present until close");
         let remaining = deadline
             .remaining()
@@ -291,7 +309,10 @@ impl Session {
 
     /// Sends Terminate and waits (within the deadline) for the connection to end.
     pub fn close(mut self, deadline: &Deadline) {
-        let grace = deadline.remaining().unwrap_or(Duration::from_millis(1)).min(CLOSE_GRACE);
+        let grace = deadline
+            .remaining()
+            .unwrap_or(Duration::from_millis(1))
+            .min(CLOSE_GRACE);
         self.shut(grace);
     }
 
@@ -365,12 +386,17 @@ fn classify_startup(error: &tokio_postgres::Error, settings: &Settings) -> Failu
                 settings.user,
                 without_user(message, &settings.user)
             )),
-            _ => Failure::Rejected(format!("the server refused the connection: {message} ({code})")),
+            _ => Failure::Rejected(format!(
+                "the server refused the connection: {message} ({code})"
+            )),
         };
     }
     // tokio-postgres gives up before sending anything when a password is asked for and
     // none is configured; its error kind is not public, only this text.
-    if error.source().is_some_and(|cause| cause.to_string() == "password missing") {
+    if error
+        .source()
+        .is_some_and(|cause| cause.to_string() == "password missing")
+    {
         return Failure::PasswordNeeded;
     }
     Failure::Down(describe_error(error, "during startup"))
@@ -405,10 +431,12 @@ fn describe_error(error: &tokio_postgres::Error, phase: &str) -> Outcome {
     let text = error.to_string();
     if let Some(io) = io_cause(error) {
         return match io.kind() {
-            io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => Outcome::unhealthy(format!(
-                "not a PostgreSQL server? invalid reply {phase} ({})",
-                net::lowercase_first(&io.to_string())
-            )),
+            io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
+                Outcome::unhealthy(format!(
+                    "not a PostgreSQL server? invalid reply {phase} ({})",
+                    net::lowercase_first(&io.to_string())
+                ))
+            }
             io::ErrorKind::UnexpectedEof => {
                 Outcome::unhealthy(format!("connection closed by the server {phase}"))
             }
@@ -469,7 +497,10 @@ mod tests {
             without_user("password authentication failed for user \"app\"", "app"),
             "password authentication failed"
         );
-        assert_eq!(without_user("role \"x\" does not exist", "x"), "role \"x\" does not exist");
+        assert_eq!(
+            without_user("role \"x\" does not exist", "x"),
+            "role \"x\" does not exist"
+        );
     }
 
     #[test]

@@ -259,11 +259,27 @@ struct Parts {
 /// Parameters of libpq or of ORMs that change nothing about whether the server is
 /// healthy; accepted so that an application's own `DATABASE_URL` works as it is.
 const IGNORED_PARAMS: &[&str] = &[
-    "options", "client_encoding", "keepalives", "keepalives_idle", "keepalives_interval",
-    "keepalives_count", "tcp_user_timeout", "target_session_attrs", "gssencmode",
-    "channel_binding", "sslcompression", "sslsni", "sslnegotiation", "fallback_application_name",
-    "load_balance_hosts", "schema", "connection_limit", "pool_timeout", "pgbouncer",
-    "statement_cache_size", "socket_timeout",
+    "options",
+    "client_encoding",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+    "target_session_attrs",
+    "gssencmode",
+    "channel_binding",
+    "sslcompression",
+    "sslsni",
+    "sslnegotiation",
+    "fallback_application_name",
+    "load_balance_hosts",
+    "schema",
+    "connection_limit",
+    "pool_timeout",
+    "pgbouncer",
+    "statement_cache_size",
+    "socket_timeout",
 ];
 
 /// `postgres[ql][+driver]://[user[:password]@][host][:port][/dbname][?param=value&...]`.
@@ -275,7 +291,10 @@ fn parse_url(url: &str, source: &str) -> Result<Parts, UsageError> {
         .ok_or_else(|| bad("expected postgres://[user[:password]@]host[:port][/dbname]"))?;
     // SQLAlchemy-style schemes name a driver: postgresql+psycopg://.
     let base_scheme = scheme.split_once('+').map_or(scheme, |(base, _)| base);
-    if !matches!(base_scheme.to_ascii_lowercase().as_str(), "postgres" | "postgresql") {
+    if !matches!(
+        base_scheme.to_ascii_lowercase().as_str(),
+        "postgres" | "postgresql"
+    ) {
         return Err(bad("the scheme must be postgres:// or postgresql://"));
     }
     let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
@@ -298,7 +317,9 @@ fn parse_url(url: &str, source: &str) -> Result<Parts, UsageError> {
         parts.password = password.map(|p| decode(p, &bad)).transpose()?;
     }
     if hostport.contains(',') {
-        return Err(bad("several hosts are not supported: probe one server per check"));
+        return Err(bad(
+            "several hosts are not supported: probe one server per check",
+        ));
     }
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
         let (host, after) = v6
@@ -319,7 +340,8 @@ fn parse_url(url: &str, source: &str) -> Result<Parts, UsageError> {
     };
     parts.host = non_empty(host);
     if let Some(port) = port.filter(|port| !port.is_empty()) {
-        parts.port = Some(parse_port(port, source).map_err(|_| bad(&format!("invalid port {port:?}")))?);
+        parts.port =
+            Some(parse_port(port, source).map_err(|_| bad(&format!("invalid port {port:?}")))?);
     }
     parts.dbname = non_empty(decode(path, &bad)?);
 
@@ -419,8 +441,10 @@ mod tests {
     use super::*;
 
     fn settings(url: Option<&str>, vars: &[(&str, &str)]) -> Result<Settings, UsageError> {
-        let vars: Vec<(String, String)> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         connection_settings(url, &Overrides::default(), &move |name| {
             vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         })
@@ -459,7 +483,10 @@ mod tests {
     fn sockets_ipv6_and_driver_schemes() {
         let s = settings(Some("postgres://app@/shop?host=/run/postgresql"), &[]).unwrap();
         assert_eq!(s.host, Host::Unix("/run/postgresql".into()));
-        assert_eq!(s.socket_path().unwrap(), PathBuf::from("/run/postgresql/.s.PGSQL.5432"));
+        assert_eq!(
+            s.socket_path().unwrap(),
+            PathBuf::from("/run/postgresql/.s.PGSQL.5432")
+        );
         let s = settings(Some("postgres://[::1]:5433"), &[]).unwrap();
         assert_eq!((s.host, s.port), (Host::Tcp("::1".into()), 5433));
         let s = settings(Some("postgresql+psycopg://u@h/d?schema=public"), &[]).unwrap();
@@ -487,7 +514,11 @@ mod tests {
         let s = settings(None, &[("DATABASE_URL", "postgres://u@dbhost/x"), vars[3]]).unwrap();
         assert_eq!(s.host, Host::Tcp("dbhost".into()));
         assert_eq!(s.password.as_deref(), Some("envpass"));
-        let s = settings(Some("postgres://explicit/"), &[("DATABASE_URL", "postgres://u@dbhost/x")]).unwrap();
+        let s = settings(
+            Some("postgres://explicit/"),
+            &[("DATABASE_URL", "postgres://u@dbhost/x")],
+        )
+        .unwrap();
         assert_eq!(s.host, Host::Tcp("explicit".into()));
     }
 
@@ -505,7 +536,10 @@ mod tests {
             let error = settings(Some(url), &[]).unwrap_err();
             assert!(error.0.contains(says), "{url}: {error}");
         }
-        assert!(settings(None, &[("PGPORT", "x")]).unwrap_err().0.contains("PGPORT"));
+        assert!(settings(None, &[("PGPORT", "x")])
+            .unwrap_err()
+            .0
+            .contains("PGPORT"));
     }
 
     #[test]

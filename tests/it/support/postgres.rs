@@ -27,6 +27,8 @@ pub struct Postgres {
     /// The server's stderr: what it logs.
     pub log: PathBuf,
     _dir: tempfile::TempDir,
+    /// The shell that stops the server once the test process is gone.
+    _watchdog: std::process::Child,
 }
 
 /// The shared plain-text server.
@@ -49,11 +51,15 @@ fn bin(name: &str) -> PathBuf {
         .filter(|path| path.exists())
         .collect();
     versions.sort();
-    versions.pop().unwrap_or_else(|| panic!("no {name} under /usr/lib/postgresql/*/bin"))
+    versions
+        .pop()
+        .unwrap_or_else(|| panic!("no {name} under /usr/lib/postgresql/*/bin"))
 }
 
 fn is_root() -> bool {
-    std::fs::metadata("/proc/self").map(|meta| meta.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|meta| meta.uid() == 0)
+        .unwrap_or(false)
 }
 
 /// A command run as the postgres user when we are root.
@@ -69,7 +75,11 @@ fn as_server_user(program: &Path) -> Command {
 
 fn chown_to_server_user(path: &Path) {
     if is_root() {
-        let status = Command::new("chown").args(["-R", "postgres:postgres"]).arg(path).status().unwrap();
+        let status = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(path)
+            .status()
+            .unwrap();
         assert!(status.success(), "chown {}", path.display());
     }
 }
@@ -86,12 +96,24 @@ impl Postgres {
         let output = as_server_user(&bin("initdb"))
             .arg("-D")
             .arg(&data)
-            .args(["-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"])
+            .args([
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+            ])
             .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
             .stdin(Stdio::null())
             .output()
             .expect("run initdb");
-        assert!(output.status.success(), "initdb: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
 
         let port = free_port();
         let mut settings = vec![
@@ -110,18 +132,34 @@ impl Postgres {
             std::fs::write(data.join("server.crt"), &pki.server.cert_pem).unwrap();
             std::fs::write(data.join("server.key"), &pki.server.key_pem).unwrap();
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+            std::fs::set_permissions(
+                data.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .unwrap();
             chown_to_server_user(&data);
             settings[0] = "listen_addresses=127.0.0.1,127.0.0.2".into();
-            settings.extend(["ssl=on".into(), "ssl_cert_file=server.crt".into(), "ssl_key_file=server.key".into()]);
+            settings.extend([
+                "ssl=on".into(),
+                "ssl_cert_file=server.crt".into(),
+                "ssl_key_file=server.key".into(),
+            ]);
         }
 
-        let mut postgres = vec![bin("postgres").display().to_string(), "-D".into(), data.display().to_string()];
+        let mut postgres = vec![
+            bin("postgres").display().to_string(),
+            "-D".into(),
+            data.display().to_string(),
+        ];
         postgres.extend(["-p".into(), port.to_string()]);
         for setting in &settings {
             postgres.extend(["-c".into(), setting.clone()]);
         }
-        let run_as = if is_root() { "runuser -u postgres -- " } else { "" };
+        let run_as = if is_root() {
+            "runuser -u postgres -- "
+        } else {
+            ""
+        };
         let quoted: Vec<String> = postgres.iter().map(|word| format!("'{word}'")).collect();
         // The watchdog: start the server, then stop it (fast shutdown) when the test
         // process is gone.
@@ -135,7 +173,7 @@ impl Postgres {
             std::process::id(),
             data.display(),
         );
-        Command::new("sh")
+        let watchdog = Command::new("sh")
             .args(["-c", &script])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -143,7 +181,13 @@ impl Postgres {
             .spawn()
             .expect("start postgres");
 
-        let server = Postgres { port, socket_dir, log, _dir: dir };
+        let server = Postgres {
+            _watchdog: watchdog,
+            port,
+            socket_dir,
+            log,
+            _dir: dir,
+        };
         server.set_up();
         server
     }
@@ -152,8 +196,16 @@ impl Postgres {
     /// server accepts connections.
     fn set_up(&self) {
         // One statement per psql: CREATE DATABASE cannot run in a transaction block.
-        self.psql("postgres", "postgres", &format!("create role {USER} login password '{PASSWORD}'"));
-        self.psql("postgres", "postgres", &format!("create database {DB} owner {USER}"));
+        self.psql(
+            "postgres",
+            "postgres",
+            &format!("create role {USER} login password '{PASSWORD}'"),
+        );
+        self.psql(
+            "postgres",
+            "postgres",
+            &format!("create database {DB} owner {USER}"),
+        );
         self.psql(
             USER,
             DB,
@@ -191,7 +243,10 @@ impl Postgres {
 
     /// `postgres://app:PASSWORD@127.0.0.1:PORT/appdb` plus `extra` (e.g. `?sslmode=disable`).
     pub fn url(&self, extra: &str) -> String {
-        format!("postgres://{USER}:{PASSWORD}@127.0.0.1:{}/{DB}{extra}", self.port)
+        format!(
+            "postgres://{USER}:{PASSWORD}@127.0.0.1:{}/{DB}{extra}",
+            self.port
+        )
     }
 
     /// The same without the password.
