@@ -188,7 +188,13 @@ impl Server {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        #[cfg(feature = "tls")]
         let tls = self.tls_connect::<S>(server_name);
+        #[cfg(not(feature = "tls"))]
+        let tls = {
+            let _ = server_name;
+            tokio_postgres::NoTls
+        };
         let remaining = deadline
             .remaining()
             .ok_or_else(|| Failure::Down(deadline.timed_out("before startup")))?;
@@ -225,14 +231,6 @@ impl Server {
             Ok(connect) => connect,
             Err(never) => match never {},
         }
-    }
-
-    #[cfg(not(feature = "tls"))]
-    fn tls_connect<S>(&self, _: &str) -> tokio_postgres::NoTls
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        tokio_postgres::NoTls
     }
 }
 
