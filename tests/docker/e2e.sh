@@ -110,7 +110,7 @@ base_images() {
         fail "image: Dockerfile.scratch has no 'FROM scratch' stage with one 'COPY --from=build' line"
         return 1
     fi
-    if grep -q -- '--from=' "$ctx/Dockerfile"; then
+    if grep -v '^[[:space:]]*#' "$ctx/Dockerfile" | grep -q -- '--from='; then
         fail "image: the final stage of Dockerfile.scratch copies from another stage besides the build"
         return 1
     fi
@@ -240,45 +240,57 @@ health_start() {
     if [[ $first == starting ]]; then pass "health/$kind: starts as 'starting'"; else fail "health/$kind: first status '$first', want 'starting'"; fi
 }
 
-health_follow() {
-    local kind=$1 break_cmd=$2 reason_re=$3 c="$PREFIX-health-$kind"
-    local t0 status
-    t0=$SECONDS
-    while status=$(health "$c"); [[ $status != healthy ]] && ((SECONDS - t0 < 30)); do sleep 0.1; done
-    if [[ $status != healthy ]]; then
-        fail "health/$kind: not healthy after 30s (status '$status', last log: $(health_entry "$c" last | cut -f3))"
-        return 1
-    fi
-    local started first end
-    started=$(inspect "$c" '{{.State.StartedAt}}')
-    first=$(health_entry "$c" first-healthy)
-    end=$(cut -f2 <<<"$first")
-    SUMMARY[healthy_$kind]=$(ts_diff "$started" "$end")
-    pass "health/$kind: starting -> healthy ${SUMMARY[healthy_$kind]}s after start: $(cut -f3 <<<"$first")"
+# await_health STATUS SECONDS KIND...: polls the kinds' containers together until each shows
+# STATUS; records the seconds each took (from docker's StartedAt to the first log entry with
+# that result when STATUS is healthy, else from the call) in AWAITED[kind]. Returns the kinds
+# that never got there in LATE.
+declare -A AWAITED=()
+await_health() {
+    local want=$1 limit=$2 t0=$SECONDS start kind c status first
+    shift 2
+    start=$(now)
+    local pending=("$@")
+    LATE=()
+    while ((${#pending[@]})); do
+        local still=()
+        for kind in "${pending[@]}"; do
+            c="$PREFIX-health-$kind"
+            status=$(health "$c")
+            if [[ $status == "$want" ]]; then
+                if [[ $want == healthy ]]; then
+                    # caught within a poll of the change, so the entry is still in the 5-entry log
+                    first=$(health_entry "$c" first-healthy)
+                    AWAITED[$kind]=$(ts_diff "$(inspect "$c" '{{.State.StartedAt}}')" "$(cut -f2 <<<"$first")")
+                    AWAITED[${kind}_out]=$(cut -f3- <<<"$first")
+                else
+                    AWAITED[$kind]=$(elapsed "$start" "$(now)")
+                fi
+            else
+                still+=("$kind")
+            fi
+        done
+        pending=("${still[@]}")
+        if ((${#pending[@]} && SECONDS - t0 >= limit)); then
+            LATE=("${pending[@]}")
+            return 1
+        fi
+        ((${#pending[@]})) && sleep 0.1
+    done
+    return 0
+}
 
-    docker exec "$c" $break_cmd || { fail "health/$kind: break the service ($break_cmd)"; return 1; }
-    local t1
-    t1=$(now)
-    t0=$SECONDS
-    while status=$(health "$c"); [[ $status != unhealthy ]] && ((SECONDS - t0 < 30)); do sleep 0.1; done
-    if [[ $status != unhealthy ]]; then
-        fail "health/$kind: not unhealthy 30s after the break (status '$status')"
-        return 1
-    fi
-    SUMMARY[unhealthy_$kind]=$(elapsed "$t1" "$(now)")
-    pass "health/$kind: healthy -> unhealthy ${SUMMARY[unhealthy_$kind]}s after the break"
-
-    local last code output
+# reason_check KIND REGEX: the last health log entry is probe's one-line reason, exit code 1
+reason_check() {
+    local kind=$1 reason_re=$2 c="$PREFIX-health-$1" last code output lines bytes
     last=$(health_entry "$c" last)
     code=$(cut -f1 <<<"$last")
     output=$(cut -f3- <<<"$last" | python3 -c 'import json, sys; sys.stdout.write(json.loads(sys.stdin.read()))')
-    local lines bytes
     lines=$(printf '%s' "$output" | awk 'END { print NR }')
     bytes=$(printf '%s' "$output" | wc -c)
     if [[ $code == 1 ]]; then pass "health/$kind: failing check exit code 1"; else fail "health/$kind: failing check exit code $code, want 1"; fi
     if ((bytes > 0 && bytes < 4096 && lines == 1)) && ! grep -qi 'exceeded timeout' <<<"$output" &&
         grep -Eqi -- "$reason_re" <<<"$output"; then
-        pass "health/$kind: health log shows one line, $bytes bytes: $output"
+        pass "health/$kind: health log shows probe's reason in one line, $bytes bytes: $output"
     else
         fail "health/$kind: health log output ($lines lines, $bytes bytes, want one line matching /$reason_re/): $output"
     fi
@@ -286,17 +298,56 @@ health_follow() {
 
 step_health() {
     base_images || return 1
-    local hc='HEALTHCHECK --interval=1s --timeout=5s --retries=2 CMD'
+    local hc='HEALTHCHECK --interval=1s --timeout=5s --retries=2 CMD' kind
+    local kinds=(http tcp file)
+    declare -A breaks=() reasons=()
+    # http: a JSON status endpoint, broken by turning the status to "down"
     health_start http "$hc [\"/probe\", \"http\", \"http://localhost:8080/health\", \"--expect-json\", \"/status=ok\", \"--timeout\", \"2s\"]
-ENTRYPOINT [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]"
+ENTRYPOINT [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]" || return 1
+    breaks[http]='echo "{\"status\":\"down\"}" >/www/health'
+    reasons[http]='status|down'
+    # tcp: a listener, broken by killing it
     health_start tcp "$hc [\"/probe\", \"tcp\", \"localhost:9000\", \"--timeout\", \"2s\"]
-ENTRYPOINT [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox httpd -p 9000 -h /www && exec /bin/busybox sleep 100000\"]"
+ENTRYPOINT [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox mkdir -p /tmp; /bin/busybox httpd -f -p 9000 -h /www & echo \$! >/tmp/server.pid; exec /bin/busybox sleep 100000\"]" || return 1
+    breaks[tcp]='kill $(cat /tmp/server.pid)'
+    reasons[tcp]='refused'
+    # file: a worker's heartbeat file, broken by the worker no longer touching it
     health_start file "$hc [\"/probe\", \"file\", \"/tmp/heartbeat\", \"--max-age\", \"3s\"]
-ENTRYPOINT [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox mkdir -p /tmp; while [ ! -e /tmp/stop ]; do /bin/busybox touch /tmp/heartbeat; /bin/busybox sleep 1; done; exec /bin/busybox sleep 100000\"]"
-    # The service breaks: a JSON status that is not ok / the listener dies / the heartbeat stops.
-    health_follow http "/bin/busybox sh -c echo\ {\"status\":\"down\"}\ >/www/health" 'status|down'
-    health_follow tcp "/bin/busybox killall httpd" 'refused'
-    health_follow file "/bin/busybox touch /tmp/stop" 'stale|old|ago|age'
+ENTRYPOINT [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox mkdir -p /tmp; while [ ! -e /tmp/stop ]; do /bin/busybox touch /tmp/heartbeat; /bin/busybox sleep 1; done; exec /bin/busybox sleep 100000\"]" || return 1
+    breaks[file]='touch /tmp/stop'
+    reasons[file]='stale|old|ago|age'
+
+    await_health healthy 30 "${kinds[@]}"
+    local ok=()
+    for kind in "${kinds[@]}"; do
+        if [[ " ${LATE[*]} " == *" $kind "* ]]; then
+            fail "health/$kind: not healthy after 30s (status '$(health "$PREFIX-health-$kind")', last log: $(health_entry "$PREFIX-health-$kind" last | cut -f3-))"
+        else
+            SUMMARY[healthy_$kind]=${AWAITED[$kind]}
+            pass "health/$kind: starting -> healthy ${AWAITED[$kind]}s after start: ${AWAITED[${kind}_out]}"
+            ok+=("$kind")
+        fi
+    done
+    ((${#ok[@]})) || return 1
+    local broken=()
+    for kind in "${ok[@]}"; do
+        if docker exec "$PREFIX-health-$kind" /bin/busybox sh -c "${breaks[$kind]}"; then
+            broken+=("$kind")
+        else
+            fail "health/$kind: break the service (${breaks[$kind]})"
+        fi
+    done
+    ((${#broken[@]})) || return 1
+    await_health unhealthy 30 "${broken[@]}"
+    for kind in "${broken[@]}"; do
+        if [[ " ${LATE[*]} " == *" $kind "* ]]; then
+            fail "health/$kind: not unhealthy 30s after the break (status '$(health "$PREFIX-health-$kind")')"
+        else
+            SUMMARY[unhealthy_$kind]=${AWAITED[$kind]}
+            pass "health/$kind: healthy -> unhealthy ${AWAITED[$kind]}s after the break"
+            reason_check "$kind" "${reasons[$kind]}"
+        fi
+    done
 }
 
 # ---------------------------------------------------------------------------------------
