@@ -23,14 +23,15 @@ impl Deadline {
     }
 
     /// The same end as `self`, or earlier when `cap` ends sooner (a target's own
-    /// `--timeout` inside `check`, or one attempt inside wait-for).
+    /// `--timeout` inside `check`, or one attempt inside wait-for). Whichever wins keeps
+    /// its own budget for messages: "timed out after 2s" names what the user wrote.
     pub fn capped(&self, cap: Duration) -> Self {
         let remaining = self.remaining().unwrap_or(Duration::ZERO);
-        Deadline::start(remaining.min(cap))
-    }
-
-    pub fn budget(&self) -> Duration {
-        self.budget
+        if cap < remaining {
+            Deadline::start(cap)
+        } else {
+            *self
+        }
     }
 
     pub fn elapsed(&self) -> Duration {
@@ -51,10 +52,7 @@ impl Deadline {
 
     /// The unhealthy outcome "timed out after 5s during TLS handshake".
     pub fn timed_out(&self, phase: &str) -> Outcome {
-        Outcome::unhealthy(format!(
-            "timed out after {} {phase}",
-            human(self.budget)
-        ))
+        Outcome::unhealthy(format!("timed out after {} {phase}", human(self.budget)))
     }
 }
 
@@ -65,9 +63,12 @@ mod tests {
     #[test]
     fn capped_never_extends() {
         let deadline = Deadline::start(Duration::from_millis(100));
-        assert!(deadline.capped(Duration::from_secs(10)).budget() <= Duration::from_millis(100));
         assert_eq!(
-            deadline.capped(Duration::from_millis(10)).budget(),
+            deadline.capped(Duration::from_secs(10)).budget,
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            deadline.capped(Duration::from_millis(10)).budget,
             Duration::from_millis(10)
         );
     }

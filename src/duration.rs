@@ -65,7 +65,7 @@ pub fn human(duration: Duration) -> String {
         "0s".to_string()
     } else if secs < 0.01 {
         format!("{:.1}ms", secs * 1e3)
-    } else if secs < 1.0 {
+    } else if secs < 0.9995 {
         format!("{:.0}ms", secs * 1e3)
     } else if secs < 60.0 {
         let text = format!("{secs:.2}");

@@ -50,7 +50,10 @@ fn matching_brace(inner: &str) -> Option<usize> {
     None
 }
 
-fn substitute(expression: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, UsageError> {
+fn substitute(
+    expression: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, UsageError> {
     let (name, default) = match expression.split_once(":-") {
         Some((name, default)) => (name, Some(default)),
         None => (expression, None),

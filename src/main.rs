@@ -23,11 +23,17 @@ fn main() -> ExitCode {
     // panic = "abort" would end the process with SIGABRT (134): say what happened and
     // exit 1 instead, so that an orchestrator reads "unhealthy", never a strange code.
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("probe: internal error: {}", redact::scrub(&info.to_string()));
+        eprintln!(
+            "probe: internal error: {}",
+            redact::scrub(&info.to_string())
+        );
         std::process::exit(Exit::Unhealthy.code().into());
     }));
 
-    let args: Result<Vec<String>, _> = std::env::args_os().skip(1).map(|a| a.into_string()).collect();
+    let args: Result<Vec<String>, _> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string())
+        .collect();
     let exit = match args {
         Ok(args) => app::run(args).unwrap_or_else(|error| {
             eprintln!("probe: {}", redact::scrub(&error.to_string()));

@@ -17,9 +17,11 @@ pub fn split_host_port(text: &str) -> Result<(String, u16), UsageError> {
     let (host, port) = bare.rsplit_once(':').ok_or_else(invalid)?;
     let host = match host.strip_prefix('[') {
         Some(v6) => v6.strip_suffix(']').ok_or_else(invalid)?,
-        None if host.contains(':') => return usage(format!(
-            "invalid address {text:?} (write IPv6 addresses in brackets: [::1]:5432)"
-        )),
+        None if host.contains(':') => {
+            return usage(format!(
+                "invalid address {text:?} (write IPv6 addresses in brackets: [::1]:5432)"
+            ))
+        }
         None => host,
     };
     if host.is_empty() || host.contains(['/', '@', ' ']) {
@@ -71,7 +73,9 @@ pub fn connect(addrs: &[SocketAddr], deadline: &Deadline) -> Result<TcpStream, O
         let budget = if is_last {
             remaining
         } else {
-            (remaining / 2).max(Duration::from_millis(10)).min(remaining)
+            (remaining / 2)
+                .max(Duration::from_millis(10))
+                .min(remaining)
         };
         match TcpStream::connect_timeout(addr, budget) {
             Ok(stream) => return Ok(stream),
@@ -138,6 +142,29 @@ fn strip_os_error(text: &str) -> String {
     }
 }
 
+/// Decodes `%XX` escapes (URL userinfo); invalid escapes stay as they are.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = bytes
+            .get(i + 1..i + 3)
+            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
+        match (bytes[i], escaped) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 pub fn lowercase_first(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
@@ -159,7 +186,9 @@ mod tests {
 
     #[test]
     fn rejects_malformed_addresses() {
-        for bad in ["db", "db:", ":80", "db:0", "db:70000", "::1:80", "[::1:80", "a b:1"] {
+        for bad in [
+            "db", "db:", ":80", "db:0", "db:70000", "::1:80", "[::1:80", "a b:1",
+        ] {
             assert!(split_host_port(bad).is_err(), "{bad}");
         }
     }

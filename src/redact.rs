@@ -16,7 +16,9 @@ pub fn register(secret: &str) {
     if secret.is_empty() || secret == MASK {
         return;
     }
-    let mut secrets = SECRETS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut secrets = SECRETS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if !secrets.iter().any(|known| known == secret) {
         secrets.push(secret.to_string());
         // Longest first, so that a secret containing a shorter one is masked whole.
@@ -31,7 +33,7 @@ pub fn url_password(url: &str) -> String {
         Some((start, end)) => {
             let encoded = &url[start..end];
             register(encoded);
-            register(&percent_decode(encoded));
+            register(&crate::net::percent_decode(encoded));
             format!("{}{MASK}{}", &url[..start], &url[end..])
         }
         None => url.to_string(),
@@ -50,33 +52,11 @@ fn userinfo_password(url: &str) -> Option<(usize, usize)> {
     Some((authority_start + colon + 1, authority_start + at))
 }
 
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|pair| {
-            std::str::from_utf8(pair)
-                .ok()
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        });
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// The text with every registered secret masked.
 pub fn scrub(text: &str) -> String {
-    let secrets = SECRETS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let secrets = SECRETS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut text = text.to_string();
     for secret in secrets.iter() {
         if text.contains(secret.as_str()) {
@@ -94,13 +74,20 @@ mod tests {
     fn masks_url_passwords_and_remembers_them() {
         let shown = url_password("postgres://app:s%40cret@db:5432/app?sslmode=require");
         assert_eq!(shown, "postgres://app:***@db:5432/app?sslmode=require");
-        assert_eq!(scrub("login as app with s@cret failed"), "login as app with *** failed");
+        assert_eq!(
+            scrub("login as app with s@cret failed"),
+            "login as app with *** failed"
+        );
         assert_eq!(scrub("s%40cret"), "***");
     }
 
     #[test]
     fn leaves_urls_without_password_alone() {
-        for url in ["redis://db:6379/0", "http://user@host/", "http://host/a:b@c"] {
+        for url in [
+            "redis://db:6379/0",
+            "http://user@host/",
+            "http://host/a:b@c",
+        ] {
             assert_eq!(url_password(url), url);
         }
     }

@@ -58,11 +58,12 @@ pub fn parse(text: &str) -> Result<Vec<Target>, UsageError> {
         Some(words) => words,
         None => shlex::split(text)
             .filter(|words| !words.is_empty())
-            .ok_or_else(|| UsageError::new(format!("target {text:?}: unbalanced quotes or empty")))?,
+            .ok_or_else(|| {
+                UsageError::new(format!("target {text:?}: unbalanced quotes or empty"))
+            })?,
     };
-    let checks = parse_words(&words).map_err(|error| {
-        UsageError::new(format!("target {text:?}: {error}"))
-    })?;
+    let checks = parse_words(&words)
+        .map_err(|error| UsageError::new(format!("target {text:?}: {error}")))?;
     if checks.common.json || checks.common.quiet {
         return usage(format!(
             "target {text:?}: --json and -q belong before the targets, not inside one"

@@ -15,7 +15,9 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 
 use crate::outcome::{usage, Outcome, UsageError};
 
@@ -79,14 +81,20 @@ pub fn load_roots(ca_file: Option<&Path>) -> Result<Roots, UsageError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| UsageError::new(format!("--ca-file {}: {error}", path.display())))?;
     if certs.is_empty() {
-        return usage(format!("--ca-file {}: no PEM certificate in it", path.display()));
+        return usage(format!(
+            "--ca-file {}: no PEM certificate in it",
+            path.display()
+        ));
     }
     Ok(Roots::Custom(certs))
 }
 
 /// `--cert` and `--key` for mutual TLS: both or neither, and they must belong together
 /// (checked now, so that a mismatch is a usage error, not a failed handshake later).
-pub fn load_identity(cert: Option<&Path>, key: Option<&Path>) -> Result<Option<Identity>, UsageError> {
+pub fn load_identity(
+    cert: Option<&Path>,
+    key: Option<&Path>,
+) -> Result<Option<Identity>, UsageError> {
     let (cert_path, key_path) = match (cert, key) {
         (None, None) => return Ok(None),
         (Some(cert), Some(key)) => (cert, key),
@@ -98,7 +106,10 @@ pub fn load_identity(cert: Option<&Path>, key: Option<&Path>) -> Result<Option<I
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| UsageError::new(format!("--cert {}: {error}", cert_path.display())))?;
     if chain.is_empty() {
-        return usage(format!("--cert {}: no PEM certificate in it", cert_path.display()));
+        return usage(format!(
+            "--cert {}: no PEM certificate in it",
+            cert_path.display()
+        ));
     }
     let key_pem = read("--key", key_path)?;
     let key = PrivateKeyDer::from_pem_slice(&key_pem)
@@ -111,12 +122,18 @@ pub fn load_identity(cert: Option<&Path>, key: Option<&Path>) -> Result<Option<I
                 .with_root_certificates(RootCertStore::empty())
                 .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
         })
-        .map_err(|error| UsageError::new(format!("--cert and --key do not fit together: {error}")))?;
+        .map_err(|error| {
+            UsageError::new(format!("--cert and --key do not fit together: {error}"))
+        })?;
     Ok(Some(identity))
 }
 
 /// A rustls client configuration for checks that take one (postgres, redis).
-pub fn client_config(roots: &Roots, verify: Verify, identity: Option<&Identity>) -> Result<ClientConfig, UsageError> {
+pub fn client_config(
+    roots: &Roots,
+    verify: Verify,
+    identity: Option<&Identity>,
+) -> Result<ClientConfig, UsageError> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -166,7 +183,10 @@ pub fn rustls_cause<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a rustls::
             return Some(found);
         }
         if let Some(io) = error.downcast_ref::<std::io::Error>() {
-            if let Some(found) = io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+            if let Some(found) = io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
                 return Some(found);
             }
         }
@@ -198,7 +218,9 @@ pub fn describe(error: &rustls::Error) -> Outcome {
             alert_name(alert)
         )),
         rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
-            Outcome::unhealthy(format!("TLS handshake failed: the peer does not speak TLS ({error})"))
+            Outcome::unhealthy(format!(
+                "TLS handshake failed: the peer does not speak TLS ({error})"
+            ))
         }
         other => Outcome::unhealthy(format!("TLS handshake failed: {other}")),
     }
@@ -207,10 +229,14 @@ pub fn describe(error: &rustls::Error) -> Outcome {
 fn certificate_reason(error: &CertificateError) -> String {
     match error {
         CertificateError::UnknownIssuer => {
-            "certificate rejected: unknown issuer (not signed by a trusted CA; see --ca-file)".into()
+            "certificate rejected: unknown issuer (not signed by a trusted CA; see --ca-file)"
+                .into()
         }
         CertificateError::NotValidForName => "certificate not valid for this name".into(),
-        CertificateError::NotValidForNameContext { expected, presented } => format!(
+        CertificateError::NotValidForNameContext {
+            expected,
+            presented,
+        } => format!(
             "certificate not valid for name {} (it is for {})",
             server_name_text(expected),
             presented.join(", ")
@@ -260,7 +286,10 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -314,7 +343,12 @@ impl ServerCertVerifier for NoVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -323,7 +357,12 @@ impl ServerCertVerifier for NoVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -337,12 +376,17 @@ mod tests {
 
     #[test]
     fn alert_names_follow_the_spec() {
-        assert_eq!(alert_name(&rustls::AlertDescription::BadCertificate), "bad_certificate");
+        assert_eq!(
+            alert_name(&rustls::AlertDescription::BadCertificate),
+            "bad_certificate"
+        );
     }
 
     #[test]
     fn certificate_errors_are_fatal_with_a_reason() {
-        let outcome = describe(&rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer));
+        let outcome = describe(&rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ));
         assert!(outcome.is_fatal());
         assert!(outcome.detail.contains("unknown issuer"));
     }

@@ -51,7 +51,9 @@ pub fn run_all(targets: &Arc<Vec<Target>>, deadline: &Deadline) -> Vec<Finished>
     let mut results: Vec<Option<Finished>> = targets.iter().map(|_| None).collect();
     let give_up = Deadline::start(deadline.remaining().unwrap_or_default() + STRAGGLER_GRACE);
     while results.iter().any(Option::is_none) {
-        let Some(wait) = give_up.remaining() else { break };
+        let Some(wait) = give_up.remaining() else {
+            break;
+        };
         match receiver.recv_timeout(wait) {
             Ok((index, finished)) => results[index] = Some(finished),
             Err(_) => break,

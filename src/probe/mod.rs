@@ -5,9 +5,9 @@
 use crate::deadline::Deadline;
 use crate::outcome::Outcome;
 
-pub mod tcp;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod tcp;
 
 /// One configured check, ready to run any number of times.
 pub trait Probe: Send + Sync {

@@ -15,12 +15,16 @@ fn help_exits_0_and_usage_errors_exit_3() {
 fn bad_values_name_what_is_wrong() {
     probe(&["tcp", "db"]).code(3).says("HOST:PORT");
     probe(&["tcp", "db:99999"]).code(3).says("invalid port");
-    probe(&["tcp", "db:1", "--timeout", "5"]).code(3).says("invalid duration");
+    probe(&["tcp", "db:1", "--timeout", "5"])
+        .code(3)
+        .says("invalid duration");
     probe(&["check"]).code(3).says("at least one TARGET");
     probe(&["check", "ftp://x"]).code(3);
 }
 
 #[test]
 fn unset_variables_are_usage_errors_not_empty_strings() {
-    probe(&["tcp", "${PROBE_TEST_UNSET_HOST}:1"]).code(3).says("PROBE_TEST_UNSET_HOST");
+    probe(&["tcp", "${PROBE_TEST_UNSET_HOST}:1"])
+        .code(3)
+        .says("PROBE_TEST_UNSET_HOST");
 }

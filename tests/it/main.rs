@@ -4,4 +4,6 @@
 mod support;
 
 mod cli;
+mod http;
+mod static_binary;
 mod tcp;

@@ -10,7 +10,9 @@ fn listening_port_is_healthy_and_closed_port_is_refused() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let open = listener.local_addr().unwrap().port().to_string();
     let closed = free_port().to_string();
-    probe(&["tcp", &format!("127.0.0.1:{open}")]).code(0).says("healthy: tcp");
+    probe(&["tcp", &format!("127.0.0.1:{open}")])
+        .code(0)
+        .says("healthy: tcp");
     probe(&["tcp", &format!("127.0.0.1:{closed}")])
         .code(1)
         .says("connection refused")
@@ -21,8 +23,11 @@ fn listening_port_is_healthy_and_closed_port_is_refused() {
 fn variables_expand_in_arguments() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
-    probe_env(&["tcp", "${PROBE_TEST_HOST:-127.0.0.1}:${PROBE_TEST_PORT}"], &[("PROBE_TEST_PORT", &port)])
-        .code(0);
+    probe_env(
+        &["tcp", "${PROBE_TEST_HOST:-127.0.0.1}:${PROBE_TEST_PORT}"],
+        &[("PROBE_TEST_PORT", &port)],
+    )
+    .code(0);
 }
 
 #[test]

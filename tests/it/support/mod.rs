@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod http;
 pub mod pki;
 
 use std::net::{TcpListener, TcpStream};
@@ -18,9 +19,24 @@ pub fn probe_bin() -> &'static str {
 /// Variables that would change what probe does, removed from every run unless a test
 /// sets them on purpose.
 const AMBIENT_VARS: &[&str] = &[
-    "DATABASE_URL", "REDIS_URL", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE",
-    "PGSSLMODE", "PGCONNECT_TIMEOUT", "PGAPPNAME", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY",
-    "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "PGHOST",
+    "PGPORT",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGDATABASE",
+    "PGSSLMODE",
+    "PGCONNECT_TIMEOUT",
+    "PGAPPNAME",
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
 ];
 
 /// What one probe run produced.
@@ -47,27 +63,41 @@ impl Run {
     /// Asserts that stdout+stderr contains `text`.
     #[track_caller]
     pub fn says(&self, text: &str) -> &Self {
-        assert!(self.output().contains(text), "output lacks {text:?}; run: {self:#?}");
+        assert!(
+            self.output().contains(text),
+            "output lacks {text:?}; run: {self:#?}"
+        );
         self
     }
 
     #[track_caller]
     pub fn does_not_say(&self, text: &str) -> &Self {
-        assert!(!self.output().contains(text), "output contains {text:?}; run: {self:#?}");
+        assert!(
+            !self.output().contains(text),
+            "output contains {text:?}; run: {self:#?}"
+        );
         self
     }
 
     /// Docker keeps at most 4096 bytes of a health check's output.
     #[track_caller]
     pub fn short(&self) -> &Self {
-        assert!(self.output().len() < 4096, "output is {} bytes", self.output().len());
+        assert!(
+            self.output().len() < 4096,
+            "output is {} bytes",
+            self.output().len()
+        );
         self
     }
 
     /// Asserts the run ended within `limit` (a generous bound, never a tight timing).
     #[track_caller]
     pub fn within(&self, limit: Duration) -> &Self {
-        assert!(self.elapsed < limit, "took {:?}, limit {limit:?}; run: {self:#?}", self.elapsed);
+        assert!(
+            self.elapsed < limit,
+            "took {:?}, limit {limit:?}; run: {self:#?}",
+            self.elapsed
+        );
         self
     }
 }
@@ -96,7 +126,11 @@ pub fn probe_env(args: &[&str], env: &[(&str, &str)]) -> Run {
 
 pub fn run(mut command: Command) -> Run {
     let started = Instant::now();
-    let Output { status, stdout, stderr } = command.output().expect("run probe");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("run probe");
     Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -107,14 +141,21 @@ pub fn run(mut command: Command) -> Run {
 
 /// A port that nothing listens on right now (bound then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Waits until something accepts connections on 127.0.0.1:`port`.
 pub fn wait_for_port(port: u16, limit: Duration) {
     let started = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < limit, "nothing listens on port {port} after {limit:?}");
+        assert!(
+            started.elapsed() < limit,
+            "nothing listens on port {port} after {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -123,7 +164,11 @@ pub fn wait_for_port(port: u16, limit: Duration) {
 pub fn wait_for_path(path: &Path, limit: Duration) {
     let started = Instant::now();
     while !path.exists() {
-        assert!(started.elapsed() < limit, "{} did not appear after {limit:?}", path.display());
+        assert!(
+            started.elapsed() < limit,
+            "{} did not appear after {limit:?}",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

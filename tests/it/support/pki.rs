@@ -50,7 +50,12 @@ fn generate() -> Pki {
         // Servers such as postgres refuse keys readable by others.
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-        Pem { cert, key, cert_pem, key_pem }
+        Pem {
+            cert,
+            key,
+            cert_pem,
+            key_pem,
+        }
     };
 
     let (ca_params, ca_key) = new_ca("probe test CA");
@@ -80,14 +85,30 @@ fn generate() -> Pki {
     let server_names = ["localhost", "127.0.0.1", "::1"];
     let (cert, key) = leaf(&server_names, ExtendedKeyUsagePurpose::ServerAuth, false);
     let server = write("server", cert, key);
-    let (cert, key) = leaf(&["probe-client"], ExtendedKeyUsagePurpose::ClientAuth, false);
+    let (cert, key) = leaf(
+        &["probe-client"],
+        ExtendedKeyUsagePurpose::ClientAuth,
+        false,
+    );
     let client = write("client", cert, key);
-    let (cert, key) = leaf(&["wrong.example"], ExtendedKeyUsagePurpose::ServerAuth, false);
+    let (cert, key) = leaf(
+        &["wrong.example"],
+        ExtendedKeyUsagePurpose::ServerAuth,
+        false,
+    );
     let wrong_name = write("wrong-name", cert, key);
     let (cert, key) = leaf(&server_names, ExtendedKeyUsagePurpose::ServerAuth, true);
     let expired = write("expired", cert, key);
 
-    Pki { _dir: dir, ca, other_ca, server, client, wrong_name, expired }
+    Pki {
+        _dir: dir,
+        ca,
+        other_ca,
+        server,
+        client,
+        wrong_name,
+        expired,
+    }
 }
 
 fn new_ca(name: &str) -> (CertificateParams, KeyPair) {

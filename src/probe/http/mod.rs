@@ -1,0 +1,407 @@
+//! `probe http URL`: replaces `curl -f` and `wget --spider` in HEALTHCHECK lines.
+//!
+//! GET by default (wget --spider sends HEAD, which many apps route differently), no
+//! redirects unless asked, proxies from the environment ignored (a health check of
+//! localhost must never go through a proxy: kubelet's rule), and the body is read only
+//! when a body rule needs it, at most [`MAX_BODY`] bytes.
+
+mod expect;
+mod transport;
+
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use ureq::http::{HeaderName, HeaderValue, Method, Request, Uri};
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector, TcpConnector};
+use ureq::{Agent, Body, Error, Proxy};
+
+use crate::cli::HttpArgs;
+use crate::deadline::Deadline;
+use crate::net;
+use crate::outcome::{usage, Outcome, UsageError};
+use crate::probe::Probe;
+use crate::redact;
+
+use self::expect::{BodyRules, StatusSet};
+use self::transport::{Mark, Phase, PhaseCell, ProbeResolver, UnixConnector};
+
+/// Most body bytes read for body rules: enough for any health document, bounded for a
+/// server that streams forever.
+const MAX_BODY: u64 = 1024 * 1024;
+
+const MAX_REDIRECTS: u32 = 10;
+
+pub struct HttpCheck {
+    /// The URL as requested: userinfo moved into an Authorization header.
+    url: Uri,
+    /// The URL as printed: password masked.
+    shown: String,
+    method: Method,
+    statuses: StatusSet,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body_rules: BodyRules,
+    data: Option<String>,
+    follow_redirects: bool,
+    connect_to: Option<Uri>,
+    unix_socket: Option<PathBuf>,
+    proxy: Option<Proxy>,
+    #[cfg(feature = "tls")]
+    tls: ureq::tls::TlsConfig,
+}
+
+impl HttpCheck {
+    pub fn from_args(args: &HttpArgs) -> Result<Self, UsageError> {
+        let shown = redact::url_password(&args.url);
+        let (url, credentials) = split_userinfo(&args.url)?;
+        let method = parse_method(args.method.as_deref().unwrap_or("GET"))?;
+        let body_rules = BodyRules::parse(&args.body_contains, &args.expect_json)?;
+        if method == Method::HEAD && !body_rules.is_empty() {
+            return usage("-X HEAD gets no body, so --body-contains/--expect-json cannot hold");
+        }
+        if args.data.is_some() && matches!(method, Method::GET | Method::HEAD) {
+            return usage("--data needs a method with a body, e.g. -X POST");
+        }
+        let mut headers = Vec::new();
+        if let Some((user, password)) = credentials {
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            headers.push(header("Authorization", &format!("Basic {token}"))?);
+        }
+        for line in &args.header {
+            let (name, value) = line.split_once(':').ok_or_else(|| {
+                UsageError::new(format!("invalid -H {line:?} (use 'Name: value')"))
+            })?;
+            headers.push(header(name.trim(), value.trim())?);
+        }
+        if let Some(host) = &args.host {
+            headers.push(header("Host", host)?);
+        }
+        let connect_to = match &args.connect_to {
+            Some(target) => {
+                let (host, port) = net::split_host_port(target)
+                    .map_err(|error| UsageError::new(format!("--connect-to: {error}")))?;
+                let host = if host.contains(':') {
+                    format!("[{host}]")
+                } else {
+                    host
+                };
+                Some(
+                    format!("http://{host}:{port}/")
+                        .parse::<Uri>()
+                        .map_err(|error| {
+                            UsageError::new(format!("--connect-to {target:?}: {error}"))
+                        })?,
+                )
+            }
+            None => None,
+        };
+        let proxy = match &args.proxy {
+            Some(proxy) => {
+                redact::url_password(proxy);
+                Some(Proxy::new(proxy).map_err(|error| {
+                    UsageError::new(format!("invalid --proxy {proxy:?}: {error}"))
+                })?)
+            }
+            None => None,
+        };
+        if proxy.is_some() && (args.unix_socket.is_some() || connect_to.is_some()) {
+            return usage("--proxy cannot be combined with --unix-socket or --connect-to");
+        }
+        let is_https = url.scheme_str() == Some("https");
+        #[cfg(not(feature = "tls"))]
+        if is_https {
+            return usage(
+                "this probe binary was built without TLS; https:// needs the \"tls\" feature",
+            );
+        }
+        let tls_flags =
+            args.ca_file.is_some() || args.insecure || args.cert.is_some() || args.key.is_some();
+        if tls_flags && !is_https {
+            return usage("--ca-file, --insecure, --cert and --key need an https:// URL");
+        }
+        Ok(HttpCheck {
+            #[cfg(feature = "tls")]
+            tls: tls_config(args)?,
+            url,
+            shown,
+            method,
+            statuses: match &args.expect_status {
+                Some(text) => StatusSet::parse(text)?,
+                None => StatusSet::default(),
+            },
+            headers,
+            body_rules,
+            data: args.data.clone(),
+            follow_redirects: args.follow_redirects,
+            connect_to,
+            unix_socket: args.unix_socket.clone(),
+            proxy,
+        })
+    }
+
+    fn agent(&self, deadline: &Deadline, phase: &PhaseCell) -> Agent {
+        let config = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(if self.follow_redirects {
+                MAX_REDIRECTS
+            } else {
+                0
+            })
+            .proxy(self.proxy.clone())
+            .timeout_global(deadline.remaining())
+            .user_agent(concat!("probe/", env!("CARGO_PKG_VERSION")))
+            .allow_non_standard_methods(true)
+            .max_idle_connections(0);
+        #[cfg(feature = "tls")]
+        let config = config.tls_config(self.tls.clone());
+        let connector =
+            ().chain(Mark(phase.clone(), Phase::Connecting))
+                .chain(UnixConnector(self.unix_socket.clone()))
+                .chain(ConnectProxyConnector::default())
+                .chain(TcpConnector::default())
+                .chain(Mark(phase.clone(), Phase::TlsHandshake));
+        #[cfg(feature = "tls")]
+        let connector = connector.chain(ureq::unversioned::transport::RustlsConnector::default());
+        let connector = connector.chain(Mark(phase.clone(), Phase::AwaitingResponse));
+        let resolver = ProbeResolver {
+            phase: phase.clone(),
+            connect_to: self.connect_to.clone(),
+            unix_socket: self.unix_socket.is_some(),
+        };
+        Agent::with_parts(config.build(), connector, resolver)
+    }
+
+    fn request(&self, agent: &Agent) -> Result<ureq::http::Response<Body>, Error> {
+        let mut builder = Request::builder()
+            .method(self.method.clone())
+            .uri(self.url.clone());
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        match &self.data {
+            Some(data) => agent.run(builder.body(data.as_str())?),
+            None => agent.run(builder.body(())?),
+        }
+    }
+
+    /// A failed request as a verdict, naming the phase it failed in.
+    fn failure(&self, error: Error, phase: Phase, deadline: &Deadline) -> Outcome {
+        let host = self
+            .connect_to
+            .as_ref()
+            .unwrap_or(&self.url)
+            .host()
+            .unwrap_or("");
+        #[cfg(feature = "tls")]
+        {
+            let cause = match &error {
+                Error::Io(io) => crate::tls::rustls_cause(io),
+                other => crate::tls::rustls_cause(other),
+            };
+            if let Some(cause) = cause {
+                return crate::tls::describe(cause);
+            }
+        }
+        match error {
+            Error::Timeout(_) => deadline.timed_out(phase.doing()),
+            Error::HostNotFound => Outcome::unhealthy(format!("{host} does not resolve")),
+            Error::Io(io) if phase == Phase::Resolving => {
+                Outcome::unhealthy(format!("{host} does not resolve ({})", net::io_reason(&io)))
+            }
+            Error::Io(io)
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                ) =>
+            {
+                deadline.timed_out(phase.doing())
+            }
+            Error::Io(io) => Outcome::unhealthy(match phase {
+                Phase::Connecting | Phase::Resolving => net::io_reason(&io),
+                _ => format!("{} {}", net::io_reason(&io), phase.doing()),
+            }),
+            Error::TooManyRedirects => {
+                Outcome::unhealthy(format!("too many redirects (more than {MAX_REDIRECTS})"))
+            }
+            Error::Protocol(error) => {
+                Outcome::unhealthy(format!("not a valid HTTP response ({error})"))
+            }
+            Error::LargeResponseHeader(_, limit) => {
+                Outcome::unhealthy(format!("response headers larger than {limit} bytes"))
+            }
+            Error::BodyExceedsLimit(limit) => Outcome::unhealthy(format!(
+                "body larger than {} KiB, the most probe reads",
+                limit / 1024
+            )),
+            Error::ConnectProxyFailed(reason) => {
+                Outcome::unhealthy(format!("proxy failed: {reason}"))
+            }
+            Error::Tls(reason) => Outcome::fatal(format!("TLS: {reason}")),
+            other => Outcome::unhealthy(net::lowercase_first(&error_chain(&other))),
+        }
+    }
+}
+
+impl Probe for HttpCheck {
+    fn kind(&self) -> &'static str {
+        "http"
+    }
+
+    fn target(&self) -> String {
+        self.shown.clone()
+    }
+
+    fn run(&self, deadline: &Deadline) -> Outcome {
+        if deadline.expired() {
+            return deadline.timed_out(Phase::Resolving.doing());
+        }
+        let phase = PhaseCell::new();
+        let agent = self.agent(deadline, &phase);
+        let mut response = match self.request(&agent) {
+            Ok(response) => response,
+            Err(error) => return self.failure(error, phase.get(), deadline),
+        };
+        let status = response.status().as_u16();
+        if !self.statuses.contains(status) {
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|value| value.to_str().ok())
+                .filter(|_| (300..400).contains(&status))
+                .map(|location| format!(", redirect to {location}"))
+                .unwrap_or_default();
+            return Outcome::unhealthy(format!(
+                "status {status}{location} (expected {})",
+                self.statuses
+            ));
+        }
+        if self.body_rules.is_empty() {
+            return Outcome::healthy(format!("status {status}"));
+        }
+        phase.set(Phase::ReadingBody);
+        let body = match response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_vec()
+        {
+            Ok(body) => body,
+            Err(error) => return self.failure(error, Phase::ReadingBody, deadline),
+        };
+        match self.body_rules.check(&body) {
+            Ok(summary) => Outcome::healthy(format!("status {status}, {summary}")),
+            Err(reason) => Outcome::unhealthy(format!("status {status}, {reason}")),
+        }
+    }
+}
+
+/// Splits `http://user:pass@host/` into the URL without userinfo and the decoded
+/// credentials, which become a Basic Authorization header (as curl does).
+fn split_userinfo(text: &str) -> Result<(Uri, Option<(String, String)>), UsageError> {
+    let invalid = |reason: String| UsageError::new(format!("invalid URL {text:?}: {reason}"));
+    let uri: Uri = text.parse().map_err(|error| invalid(format!("{error}")))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(invalid("use http:// or https://".into())),
+    }
+    let authority = uri.authority().ok_or_else(|| invalid("no host".into()))?;
+    if authority.host().is_empty() {
+        return Err(invalid("no host".into()));
+    }
+    let Some((userinfo, host)) = authority.as_str().rsplit_once('@') else {
+        return Ok((uri, None));
+    };
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let (user, password) = (net::percent_decode(user), net::percent_decode(password));
+    redact::register(&password);
+    let host = host.parse().map_err(|error| invalid(format!("{error}")))?;
+    let mut parts = uri.into_parts();
+    parts.authority = Some(host);
+    let uri = Uri::from_parts(parts).map_err(|error| invalid(format!("{error}")))?;
+    Ok((uri, Some((user, password))))
+}
+
+fn parse_method(text: &str) -> Result<Method, UsageError> {
+    Method::from_bytes(text.to_ascii_uppercase().as_bytes())
+        .map_err(|_| UsageError::new(format!("invalid method {text:?}")))
+}
+
+/// A validated header; values of credential-bearing headers are registered as secrets.
+fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), UsageError> {
+    let header_name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| UsageError::new(format!("invalid header name {name:?}")))?;
+    let lower = header_name.as_str();
+    let sensitive = [
+        "authorization",
+        "cookie",
+        "token",
+        "secret",
+        "key",
+        "auth",
+        "session",
+    ]
+    .iter()
+    .any(|word| lower.contains(word));
+    if sensitive {
+        redact::register(value);
+        if let Some((_scheme, credential)) = value.split_once(' ') {
+            redact::register(credential.trim());
+        }
+    }
+    let header_value = HeaderValue::from_str(value)
+        .map_err(|_| UsageError::new(format!("invalid value for header {name}")))?;
+    Ok((header_name, header_value))
+}
+
+#[cfg(feature = "tls")]
+fn tls_config(args: &HttpArgs) -> Result<ureq::tls::TlsConfig, UsageError> {
+    use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
+
+    let roots = match crate::tls::load_roots(args.ca_file.as_deref())? {
+        crate::tls::Roots::WebPki => RootCerts::WebPki,
+        crate::tls::Roots::Custom(certs) => RootCerts::new_with_certs(
+            &certs
+                .iter()
+                .map(|cert| Certificate::from_der(cert).to_owned())
+                .collect::<Vec<_>>(),
+        ),
+    };
+    let client_cert = match crate::tls::load_identity(args.cert.as_deref(), args.key.as_deref())? {
+        Some(identity) => {
+            let chain: Vec<Certificate<'static>> = identity
+                .chain
+                .iter()
+                .map(|cert| Certificate::from_der(cert).to_owned())
+                .collect();
+            // Already read and checked against the certificate by load_identity; ureq
+            // wants its own key type, which it only builds from PEM.
+            let key_path = args.key.as_deref().unwrap_or(std::path::Path::new(""));
+            let pem = std::fs::read(key_path).unwrap_or_default();
+            let key = PrivateKey::from_pem(&pem).map_err(|error| {
+                UsageError::new(format!("--key {}: {error}", key_path.display()))
+            })?;
+            Some(ClientCert::new_with_certs(&chain, key))
+        }
+        None => None,
+    };
+    Ok(TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .root_certs(roots)
+        .client_cert(client_cert)
+        .disable_verification(args.insecure)
+        .build())
+}
+
+/// An error and its causes, "a: b: c", for errors without a better reason.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,301 @@
+//! Real HTTP and HTTPS servers on free ports (one thread per connection, stopped on Drop),
+//! and the hostile peers a real server cannot be made to be: one that never answers, one
+//! that answers a byte at a time, one that sends garbage.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::pki::Pem;
+
+/// What the handler sees of a request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+
+/// TLS settings of an HTTPS server.
+pub struct Tls {
+    pub cert: &'static Pem,
+    /// Require a client certificate signed by this CA.
+    pub client_ca: Option<&'static Pem>,
+}
+
+pub struct Server {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl Server {
+    pub fn http(handler: impl Fn(&Request) -> Response + Send + Sync + 'static) -> Server {
+        Server::start(Arc::new(handler), None)
+    }
+
+    pub fn https(
+        tls: Tls,
+        handler: impl Fn(&Request) -> Response + Send + Sync + 'static,
+    ) -> Server {
+        Server::start(Arc::new(handler), Some(Arc::new(server_config(&tls))))
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn start(handler: Handler, tls: Option<Arc<rustls::ServerConfig>>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (handler, tls) = (handler.clone(), tls.clone());
+                std::thread::spawn(move || {
+                    let _ = match tls {
+                        Some(config) => match rustls::ServerConnection::new(config) {
+                            Ok(connection) => {
+                                serve(rustls::StreamOwned::new(connection, stream), &handler)
+                            }
+                            Err(_) => Ok(()),
+                        },
+                        None => serve(stream, &handler),
+                    };
+                });
+            }
+        });
+        Server { port, stop }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Serves one request on a connection, then closes it.
+fn serve<S: Read + Write>(stream: S, handler: &Handler) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut words = line.split_whitespace();
+    let method = words.next().unwrap_or_default().to_string();
+    let path = words.next().unwrap_or_default().to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_string(), value.trim().to_string()));
+        }
+    }
+    if method == "CONNECT" {
+        // A proxy tunnel: accept it, then serve the tunnelled request ourselves.
+        let mut stream = reader.into_inner();
+        stream.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
+        return serve_tunnelled(stream, handler, path);
+    }
+    let request = Request {
+        method,
+        path,
+        headers,
+    };
+    let length = request
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0usize);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let response = handler(&request);
+    let mut stream = reader.into_inner();
+    let mut head = format!(
+        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+        response.status,
+        response.body.len()
+    );
+    for (name, value) in &response.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    if request.method != "HEAD" {
+        stream.write_all(&response.body)?;
+    }
+    stream.flush()
+}
+
+fn serve_tunnelled<S: Read + Write>(
+    stream: S,
+    handler: &Handler,
+    authority: String,
+) -> std::io::Result<()> {
+    let tagged: Handler = {
+        let handler = handler.clone();
+        Arc::new(move |request: &Request| {
+            let mut request = request.clone();
+            request.headers.push(("x-tunnel".into(), authority.clone()));
+            handler(&request)
+        })
+    };
+    serve(stream, &tagged)
+}
+
+fn server_config(tls: &Tls) -> rustls::ServerConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(tls.cert.cert_pem.as_bytes())
+            .map(Result::unwrap)
+            .collect();
+    let key = PrivateKeyDer::from_pem_slice(tls.cert.key_pem.as_bytes()).unwrap();
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let builder = match tls.client_ca {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(ca.cert_pem.as_bytes()) {
+                roots.add(cert.unwrap()).unwrap();
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    builder.with_single_cert(certs, key).unwrap()
+}
+
+/// A peer with fixed, misbehaving conduct, on its own port, until dropped.
+pub struct Peer {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl Peer {
+    /// Runs `conduct` on every accepted connection, each on its own thread.
+    pub fn start(conduct: impl Fn(TcpStream) + Send + Sync + Clone + 'static) -> Peer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::Relaxed) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    let conduct = conduct.clone();
+                    std::thread::spawn(move || conduct(stream));
+                }
+            }
+        });
+        Peer { port, stop }
+    }
+
+    /// Accepts and never says a word (holds the connection for a minute).
+    pub fn silent() -> Peer {
+        Peer::start(|stream| {
+            std::thread::sleep(Duration::from_secs(60));
+            drop(stream);
+        })
+    }
+
+    /// Sends `bytes` one at a time, `delay` apart.
+    pub fn slow(bytes: &'static [u8], delay: Duration) -> Peer {
+        Peer::start(move |mut stream| {
+            for byte in bytes {
+                if stream.write_all(&[*byte]).is_err() {
+                    return;
+                }
+                std::thread::sleep(delay);
+            }
+        })
+    }
+
+    /// Sends `bytes` at once, then closes.
+    pub fn replies(bytes: &'static [u8]) -> Peer {
+        Peer::start(move |mut stream| {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(bytes);
+            let _ = stream.shutdown(Shutdown::Write);
+            std::thread::sleep(Duration::from_millis(200));
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// An HTTP server on a Unix socket at `path`, for `--unix-socket`.
+pub fn unix_server(
+    path: &std::path::Path,
+    handler: impl Fn(&Request) -> Response + Send + Sync + 'static,
+) {
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    let handler: Handler = Arc::new(handler);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let handler = handler.clone();
+            std::thread::spawn(move || serve(stream, &handler));
+        }
+    });
+}
