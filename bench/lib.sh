@@ -33,3 +33,18 @@ table_header() {
     echo "| probe vs baseline                            | probe ms | base ms  | ratio  | probe KiB | base KiB |"
     echo "|----------------------------------------------|----------|----------|--------|--------|--------|"
 }
+
+# free_port: a TCP port nothing listens on right now.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT: until something accepts on 127.0.0.1:PORT (at most 10 s).
+wait_port() {
+    for _ in $(seq 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "nothing listens on port $1" >&2
+    return 1
+}

@@ -4,18 +4,29 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, WaitForArgs};
+use crate::duration::Span;
 use crate::expand::expand;
 use crate::mode;
+use crate::mode::retry::Policy;
 use crate::outcome::{usage, Exit, UsageError};
 use crate::report::Format;
 use crate::target::{self, argh_error, Target};
 
 /// `--timeout` of one-shot checks and `check`: well below Docker's 30s default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// wait-for's overall `--timeout`.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_WAIT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Subcommands that take a command to run after `--`.
+const RUNS_A_COMMAND: [&str; 1] = ["wait-for"];
 
 /// Parses and runs a whole command line (without argv\[0\]).
 pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
+    let (args, command) = split_command(args);
+    // ${VAR} is expanded in probe's own arguments, never in the command it runs: that
+    // command gets its arguments exactly as written, like exec "$@" in a script.
     let args = args
         .iter()
         .map(|arg| expand(arg))
@@ -33,10 +44,14 @@ pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
         println!("probe {}", env!("CARGO_PKG_VERSION"));
         return Ok(Exit::Healthy);
     }
-    let Some(command) = cli.command else {
+    let Some(parsed) = cli.command else {
         return usage("missing a command; see probe --help");
     };
-    match command {
+    if command.is_some() && !matches!(parsed, Command::WaitFor(_)) {
+        return usage("`-- CMD` only follows wait-for and migrate-then-exec");
+    }
+    let dry_run = dry_run()?;
+    match parsed {
         Command::Check(args) => {
             if args.targets.is_empty() {
                 return usage("check needs at least one TARGET");
@@ -45,15 +60,136 @@ pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
             let common = args.common();
             let budget = common.timeout.map_or(DEFAULT_TIMEOUT, |span| span.0);
             let format = Format::from_flags(common.json, common.quiet);
+            if dry_run {
+                return Ok(Exit::Healthy);
+            }
             Ok(mode::check::run(targets, budget, format, args.any))
+        }
+        Command::WaitFor(args) => {
+            let wait = wait_spec(&args)?;
+            let command = command.unwrap_or_default();
+            if dry_run {
+                return Ok(Exit::Healthy);
+            }
+            Ok(mode::wait_for::run(wait, &command))
         }
         one_shot => {
             let checks = target::checks_from_command(one_shot)?;
             let budget = checks.common.timeout.map_or(DEFAULT_TIMEOUT, |span| span.0);
             let format = Format::from_flags(checks.common.json, checks.common.quiet);
+            if dry_run {
+                return Ok(Exit::Healthy);
+            }
             Ok(mode::check::run(checks.targets, budget, format, false))
         }
     }
+}
+
+/// Splits `wait-for ... -- CMD ARGS` at the first `--` into probe's arguments and CMD.
+fn split_command(mut args: Vec<String>) -> (Vec<String>, Option<Vec<String>>) {
+    let takes_command = args
+        .iter()
+        .find(|arg| !arg.starts_with('-'))
+        .is_some_and(|name| RUNS_A_COMMAND.contains(&name.as_str()));
+    if !takes_command {
+        return (args, None);
+    }
+    match args.iter().position(|arg| arg == "--") {
+        Some(at) => {
+            let command = args.split_off(at + 1);
+            args.pop();
+            (args, Some(command))
+        }
+        None => (args, None),
+    }
+}
+
+/// `PROBE_DRY_RUN=1`: parse and validate everything, probe nothing, exit 0 (or 3). For
+/// checking the probe lines of Dockerfiles and manifests in CI.
+fn dry_run() -> Result<bool, UsageError> {
+    match std::env::var("PROBE_DRY_RUN").as_deref() {
+        Err(_) | Ok("") | Ok("0") => Ok(false),
+        Ok("1") => Ok(true),
+        Ok(other) => usage(format!("PROBE_DRY_RUN must be 1 or 0, not {other:?}")),
+    }
+}
+
+/// Reads an optional duration variable; a bad value is an error, never a silent default.
+fn env_span(name: &str) -> Result<Option<Span>, UsageError> {
+    match std::env::var(name) {
+        Err(_) => Ok(None),
+        Ok(text) => text
+            .parse::<Span>()
+            .map(Some)
+            .map_err(|error| UsageError::new(format!("{name}: {error}"))),
+    }
+}
+
+/// wait-for's targets (arguments, then PROBE_WAIT_TARGETS) and policy.
+fn wait_spec(args: &WaitForArgs) -> Result<mode::wait_for::Wait, UsageError> {
+    let mut texts = args.targets.clone();
+    if let Ok(from_env) = std::env::var("PROBE_WAIT_TARGETS") {
+        let expanded = expand(&from_env)
+            .map_err(|error| UsageError::new(format!("PROBE_WAIT_TARGETS: {error}")))?;
+        let words = shlex::split(&commas_to_spaces(&expanded))
+            .ok_or_else(|| UsageError::new("PROBE_WAIT_TARGETS: unbalanced quotes"))?;
+        texts.extend(words);
+    }
+    if texts.is_empty() {
+        return usage("wait-for needs at least one TARGET (arguments or PROBE_WAIT_TARGETS)");
+    }
+    let timeout = args
+        .timeout
+        .or(env_span("PROBE_WAIT_TIMEOUT")?)
+        .map_or(DEFAULT_WAIT_TIMEOUT, |span| span.0);
+    let env_interval = env_span("PROBE_WAIT_INTERVAL")?;
+    let interval = args
+        .interval
+        .or(env_interval)
+        .map_or(DEFAULT_WAIT_INTERVAL, |span| span.0);
+    if interval.is_zero() {
+        return usage("--interval must be more than 0");
+    }
+    let attempt_timeout = args.attempt_timeout.map_or(DEFAULT_TIMEOUT, |span| span.0);
+    if attempt_timeout.is_zero() {
+        return usage("--attempt-timeout must be more than 0");
+    }
+    let successes = args.successes.unwrap_or(1);
+    if successes == 0 {
+        return usage("--successes must be at least 1");
+    }
+    Ok(mode::wait_for::Wait {
+        targets: parse_targets(&texts)?,
+        policy: Policy {
+            timeout: (!timeout.is_zero()).then_some(timeout),
+            attempt_timeout,
+            max_interval: interval,
+            successes,
+            retry_fatal: args.retry_fatal,
+        },
+        any: args.any,
+        format: Format::from_flags(args.json, args.quiet),
+    })
+}
+
+/// Targets in PROBE_WAIT_TARGETS may be separated by commas as well as spaces; a comma
+/// inside quotes (a command-line target) stays.
+fn commas_to_spaces(text: &str) -> String {
+    let mut quote = None;
+    text.chars()
+        .map(|c| match (c, quote) {
+            ('\'' | '"', None) => {
+                quote = Some(c);
+                c
+            }
+            (c, Some(open)) if c == open => {
+                quote = None;
+                c
+            }
+            (',', None) => ' ',
+            (c, _) => c,
+        })
+        .collect()
 }
 
 /// Parses every TARGET before anything is probed: one bad target means nothing runs.

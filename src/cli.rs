@@ -29,6 +29,7 @@ pub enum Command {
     Http(HttpArgs),
     Tcp(TcpArgs),
     Check(CheckArgs),
+    WaitFor(WaitForArgs),
 }
 
 /// The flags every one-shot check shares, wherever it is written.
@@ -167,4 +168,47 @@ check_args! {
         #[argh(switch)]
         pub any: bool,
     }
+}
+
+/// Wait until every TARGET is ready, then run CMD in probe's place (exec: same PID), or
+/// exit 0 when no CMD follows `--`. CMD never runs after a failed wait. Targets can also
+/// come from PROBE_WAIT_TARGETS (separated by spaces or commas; quote command lines).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "wait-for")]
+pub struct WaitForArgs {
+    /// the targets: URLs (tcp://, http(s)://, postgres://, redis://) or quoted check command lines
+    #[argh(positional)]
+    pub targets: Vec<String>,
+
+    /// give up after this long (default 60s, or PROBE_WAIT_TIMEOUT; 0 waits forever)
+    #[argh(option)]
+    pub timeout: Option<Span>,
+
+    /// longest pause between attempts (default 1s, or PROBE_WAIT_INTERVAL); polls every 100ms for the first 10s
+    #[argh(option)]
+    pub interval: Option<Span>,
+
+    /// time limit of one attempt, unless a target sets its own --timeout (default 5s)
+    #[argh(option)]
+    pub attempt_timeout: Option<Span>,
+
+    /// healthy results in a row each target needs (default 1)
+    #[argh(option)]
+    pub successes: Option<u32>,
+
+    /// ready when any one target is, instead of all
+    #[argh(switch)]
+    pub any: bool,
+
+    /// keep waiting after a fatal result (login failed, certificate rejected)
+    #[argh(switch)]
+    pub retry_fatal: bool,
+
+    /// print progress as JSON lines
+    #[argh(switch)]
+    pub json: bool,
+
+    /// print nothing
+    #[argh(switch, short = 'q')]
+    pub quiet: bool,
 }

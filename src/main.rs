@@ -6,6 +6,7 @@ mod app;
 mod cli;
 mod deadline;
 mod duration;
+mod exec;
 mod expand;
 mod mode;
 mod net;
@@ -13,6 +14,7 @@ mod outcome;
 mod probe;
 mod redact;
 mod report;
+mod signals;
 mod target;
 #[cfg(feature = "tls")]
 mod tls;

@@ -36,7 +36,9 @@ pub fn checks_from_command(command: Command) -> Result<Checks, UsageError> {
         ),
         #[cfg(not(feature = "http"))]
         Command::Http(_) => return usage(not_built("http")),
-        Command::Check(_) => return usage("`check` cannot be used inside a TARGET"),
+        Command::Check(_) | Command::WaitFor(_) => {
+            return usage("only checks (http, tcp, postgres, ...) can be TARGETs")
+        }
     };
     let timeout = common.timeout.map(|span| span.0);
     let targets = probes

@@ -7,3 +7,4 @@ mod cli;
 mod http;
 mod static_binary;
 mod tcp;
+mod wait_for;

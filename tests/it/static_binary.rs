@@ -24,7 +24,11 @@ fn has_interpreter(elf: &[u8]) -> bool {
 #[test]
 fn the_binary_is_static() {
     let elf = std::fs::read(probe_bin()).unwrap();
-    assert!(!has_interpreter(&elf), "{} needs a dynamic loader", probe_bin());
+    assert!(
+        !has_interpreter(&elf),
+        "{} needs a dynamic loader",
+        probe_bin()
+    );
 }
 
 #[test]
@@ -37,14 +41,22 @@ fn checks_run_in_an_empty_root() {
     let etc = root.path().join("etc");
     std::fs::create_dir(&etc).unwrap();
     std::fs::copy(probe_bin(), root.path().join("probe")).unwrap();
-    std::fs::write(etc.join("hosts"), "127.0.0.1 localhost\n127.0.0.1 app.internal\n::1 localhost\n").unwrap();
+    std::fs::write(
+        etc.join("hosts"),
+        "127.0.0.1 localhost\n127.0.0.1 app.internal\n::1 localhost\n",
+    )
+    .unwrap();
     std::fs::write(etc.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
     let pki = pki();
     std::fs::copy(&pki.ca.cert, root.path().join("ca.pem")).unwrap();
 
     let in_root = |args: &[&str]| {
         let mut command = Command::new("/usr/sbin/chroot");
-        command.arg(root.path()).arg("/probe").args(args).env_clear();
+        command
+            .arg(root.path())
+            .arg("/probe")
+            .args(args)
+            .env_clear();
         run(command)
     };
     in_root(&["--help"]).code(0).says("Usage: probe");
@@ -57,7 +69,13 @@ fn checks_run_in_an_empty_root() {
     let url = format!("http://app.internal:{}/health", server.port);
     in_root(&["http", &url, "--expect-json", "/status=ok"]).code(0);
 
-    let tls = Server::https(Tls { cert: &pki.server, client_ca: None }, |_| Response::new(200, ""));
+    let tls = Server::https(
+        Tls {
+            cert: &pki.server,
+            client_ca: None,
+        },
+        |_| Response::new(200, ""),
+    );
     let url = format!("https://localhost:{}/", tls.port);
     in_root(&["http", &url, "--ca-file", "/ca.pem"]).code(0);
 }

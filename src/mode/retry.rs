@@ -1,0 +1,348 @@
+//! The retry loop every entrypoint mode shares: run one target until it is ready (N
+//! healthy results in a row), fatal, or out of time, pausing between attempts on a
+//! schedule that notices readiness fast and costs little CPU over long waits.
+//!
+//! Time comes through [`Clock`], so the loop is tested in virtual time (no sleeping).
+
+use std::time::{Duration, Instant};
+
+use crate::deadline::Deadline;
+use crate::outcome::{Outcome, Verdict};
+use crate::target::Target;
+
+/// Attempts poll this often while a wait is young: a dependency that comes up within
+/// [`FAST_PHASE`] is noticed within about this long.
+const FAST_INTERVAL: Duration = Duration::from_millis(100);
+const FIRST_INTERVAL: Duration = Duration::from_millis(50);
+const FAST_PHASE: Duration = Duration::from_secs(10);
+const GROWTH: f64 = 1.5;
+/// Pauses vary by ±20% so that replicas started together do not probe in lockstep.
+const JITTER: f64 = 0.2;
+
+/// How one target is waited for.
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    /// Overall limit, `None` for forever.
+    pub timeout: Option<Duration>,
+    /// Limit of one attempt, unless the target has its own `--timeout`.
+    pub attempt_timeout: Duration,
+    /// Longest pause between attempts.
+    pub max_interval: Duration,
+    /// Healthy results in a row needed.
+    pub successes: u32,
+    /// Keep trying after fatal verdicts.
+    pub retry_fatal: bool,
+}
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Instant;
+    fn sleep(&self, pause: Duration);
+}
+
+pub struct RealClock;
+
+impl Clock for RealClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn sleep(&self, pause: Duration) {
+        std::thread::sleep(pause);
+    }
+}
+
+/// What the loop tells its caller as it goes.
+#[derive(Debug)]
+pub enum Event {
+    /// An attempt that did not (yet) make the target ready.
+    Attempt { outcome: Outcome, attempts: u32 },
+    /// Ready: the last `successes` attempts were healthy.
+    Ready { outcome: Outcome, attempts: u32 },
+    /// A fatal verdict, and fatal verdicts are not retried.
+    Fatal { outcome: Outcome, attempts: u32 },
+    /// The overall timeout passed.
+    TimedOut,
+}
+
+/// The pause schedule: 50ms, then 100ms for the first 10s, then growing by half to the
+/// maximum interval; each pause jittered.
+pub struct Backoff {
+    max: Duration,
+    previous: Option<Duration>,
+    seed: u64,
+}
+
+impl Backoff {
+    pub fn new(max: Duration, seed: u64) -> Self {
+        Backoff {
+            max,
+            previous: None,
+            seed: seed | 1,
+        }
+    }
+
+    /// The pause before the next attempt, `elapsed` into the wait.
+    pub fn next(&mut self, elapsed: Duration) -> Duration {
+        let base = match self.previous {
+            None => FIRST_INTERVAL,
+            Some(_) if elapsed < FAST_PHASE => FAST_INTERVAL,
+            Some(previous) => previous.mul_f64(GROWTH).max(FAST_INTERVAL),
+        }
+        .min(self.max);
+        self.previous = Some(base);
+        base.mul_f64(1.0 + JITTER * (2.0 * self.random() - 1.0))
+    }
+
+    /// xorshift64: jitter needs spread, not cryptography.
+    fn random(&mut self) -> f64 {
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        (self.seed >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A seed that differs between processes and runs.
+pub fn seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| since.as_nanos() as u64)
+        .unwrap_or(0);
+    nanos ^ (u64::from(std::process::id()) << 32)
+}
+
+/// Runs `target` until ready, fatal or out of time, reporting each step to `report`.
+/// The final event is `Ready`, `Fatal` or `TimedOut`.
+pub fn wait_until_ready(
+    target: &Target,
+    policy: &Policy,
+    clock: &dyn Clock,
+    started: Instant,
+    backoff: &mut Backoff,
+    report: &mut dyn FnMut(Event),
+) {
+    let mut attempts = 0;
+    let mut in_a_row = 0;
+    let mut last_failure: Option<String> = None;
+    loop {
+        let elapsed = clock.now().saturating_duration_since(started);
+        let left = match policy.timeout {
+            Some(total) => match total.checked_sub(elapsed).filter(|left| !left.is_zero()) {
+                Some(left) => left,
+                None => return report(Event::TimedOut),
+            },
+            None => Duration::MAX,
+        };
+        let attempt_limit = target.timeout.unwrap_or(policy.attempt_timeout).min(left);
+        let outcome = target.probe.run(&Deadline::start(attempt_limit));
+        attempts += 1;
+        let outcome = match outcome.verdict {
+            Verdict::Healthy => {
+                in_a_row += 1;
+                if in_a_row >= policy.successes {
+                    return report(Event::Ready { outcome, attempts });
+                }
+                // Healthy, but not yet ready: say so, and what broke the last streak.
+                let broken_by = last_failure
+                    .as_deref()
+                    .map(|reason| format!("; before that: {reason}"))
+                    .unwrap_or_default();
+                Outcome::unhealthy(format!(
+                    "{} ({in_a_row} of {} healthy results in a row{broken_by})",
+                    outcome.detail, policy.successes
+                ))
+            }
+            Verdict::Fatal if !policy.retry_fatal => {
+                return report(Event::Fatal { outcome, attempts })
+            }
+            _ => {
+                in_a_row = 0;
+                last_failure = Some(outcome.detail.clone());
+                outcome
+            }
+        };
+        report(Event::Attempt { outcome, attempts });
+        let pause = backoff.next(clock.now().saturating_duration_since(started));
+        match policy.timeout {
+            // Never sleep past the overall deadline: wake for one last check instead.
+            Some(total) => {
+                let left = total.saturating_sub(clock.now().saturating_duration_since(started));
+                clock.sleep(pause.min(left));
+            }
+            None => clock.sleep(pause),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::probe::Probe;
+
+    /// Virtual time: sleeping only moves the clock forward.
+    struct FakeClock {
+        start: Instant,
+        offset: Mutex<Duration>,
+        pauses: Mutex<Vec<Duration>>,
+    }
+
+    impl FakeClock {
+        fn new() -> Self {
+            FakeClock {
+                start: Instant::now(),
+                offset: Mutex::new(Duration::ZERO),
+                pauses: Mutex::new(Vec::new()),
+            }
+        }
+    }
+
+    impl Clock for FakeClock {
+        fn now(&self) -> Instant {
+            self.start + *self.offset.lock().unwrap()
+        }
+
+        fn sleep(&self, pause: Duration) {
+            *self.offset.lock().unwrap() += pause;
+            self.pauses.lock().unwrap().push(pause);
+        }
+    }
+
+    /// Answers from a script, then repeats its last answer.
+    struct Scripted(Mutex<Vec<Verdict>>);
+
+    impl Probe for Scripted {
+        fn kind(&self) -> &'static str {
+            "scripted"
+        }
+
+        fn target(&self) -> String {
+            "x".into()
+        }
+
+        fn run(&self, _: &Deadline) -> Outcome {
+            let mut script = self.0.lock().unwrap();
+            let verdict = if script.len() > 1 {
+                script.remove(0)
+            } else {
+                script[0]
+            };
+            Outcome {
+                verdict,
+                detail: format!("{verdict:?}"),
+            }
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            timeout: Some(Duration::from_secs(60)),
+            attempt_timeout: Duration::from_secs(5),
+            max_interval: Duration::from_secs(1),
+            successes: 1,
+            retry_fatal: false,
+        }
+    }
+
+    fn wait(script: &[Verdict], policy: Policy) -> (Vec<Event>, FakeClock) {
+        use Verdict::*;
+        let _ = (Healthy, Unhealthy, Fatal);
+        let target = Target {
+            probe: Box::new(Scripted(Mutex::new(script.to_vec()))),
+            timeout: None,
+        };
+        let clock = FakeClock::new();
+        let mut events = Vec::new();
+        let mut backoff = Backoff::new(policy.max_interval, 42);
+        wait_until_ready(
+            &target,
+            &policy,
+            &clock,
+            clock.now(),
+            &mut backoff,
+            &mut |e| events.push(e),
+        );
+        (events, clock)
+    }
+
+    use Verdict::{Fatal, Healthy, Unhealthy};
+
+    #[test]
+    fn ready_after_the_first_healthy_result() {
+        let (events, clock) = wait(&[Unhealthy, Unhealthy, Healthy], policy());
+        assert!(matches!(
+            events.last(),
+            Some(Event::Ready { attempts: 3, .. })
+        ));
+        let pauses = clock.pauses.lock().unwrap();
+        assert_eq!(pauses.len(), 2);
+        assert!(pauses[0] >= Duration::from_millis(40) && pauses[0] <= Duration::from_millis(60));
+        assert!(pauses[1] >= Duration::from_millis(80) && pauses[1] <= Duration::from_millis(120));
+    }
+
+    #[test]
+    fn successes_must_come_in_a_row() {
+        let policy = Policy {
+            successes: 3,
+            ..policy()
+        };
+        let (events, _) = wait(&[Healthy, Unhealthy, Healthy, Healthy, Healthy], policy);
+        assert!(matches!(
+            events.last(),
+            Some(Event::Ready { attempts: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn fatal_stops_unless_retried() {
+        let (events, _) = wait(&[Unhealthy, Fatal, Healthy], policy());
+        assert!(matches!(
+            events.last(),
+            Some(Event::Fatal { attempts: 2, .. })
+        ));
+        let retrying = Policy {
+            retry_fatal: true,
+            ..policy()
+        };
+        let (events, _) = wait(&[Unhealthy, Fatal, Healthy], retrying);
+        assert!(matches!(
+            events.last(),
+            Some(Event::Ready { attempts: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn gives_up_at_the_timeout_and_backs_off_to_the_interval() {
+        let (events, clock) = wait(&[Unhealthy], policy());
+        assert!(matches!(events.last(), Some(Event::TimedOut)));
+        let elapsed = clock.now() - clock.start;
+        assert_eq!(
+            elapsed,
+            Duration::from_secs(60),
+            "sleeps stop exactly at the deadline"
+        );
+        let pauses = clock.pauses.lock().unwrap();
+        let max = pauses.iter().max().unwrap();
+        assert!(*max <= Duration::from_millis(1200), "{max:?}");
+        // Fast at first (about 100 attempts in the first 10s), then about one a second.
+        assert!(
+            pauses.len() > 100 && pauses.len() < 200,
+            "{} attempts",
+            pauses.len()
+        );
+    }
+
+    #[test]
+    fn waits_forever_with_no_timeout() {
+        let policy = Policy {
+            timeout: None,
+            ..policy()
+        };
+        let mut script = vec![Unhealthy; 5000];
+        script.push(Healthy);
+        let (events, clock) = wait(&script, policy);
+        assert!(matches!(events.last(), Some(Event::Ready { .. })));
+        assert!(clock.now() - clock.start > Duration::from_secs(3600));
+    }
+}

@@ -1,0 +1,297 @@
+//! `probe wait-for` against servers that come late, never, or flap; signals as PID 1;
+//! exec and its failures.
+
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::support::http::{Response, Server, Tls};
+use crate::support::pki::pki;
+use crate::support::{command, free_port, probe, probe_env, run, temp_dir};
+
+#[test]
+fn runs_the_command_as_the_same_process_soon_after_a_late_server_starts() {
+    let dir = temp_dir();
+    let pid_file = dir.path().join("pid");
+    let port = free_port();
+    let script = format!("echo $$ > {}", pid_file.display());
+    let mut child = command(&[
+        "wait-for",
+        &format!("tcp://127.0.0.1:{port}"),
+        "--timeout",
+        "20s",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ])
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let opened = Instant::now();
+    let status = child.wait().unwrap();
+    let ran_after = opened.elapsed();
+    drop(listener);
+    assert!(status.success(), "{status:?}");
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        pid,
+        child.id(),
+        "the command must replace probe (same PID), not run as a child"
+    );
+    assert!(
+        ran_after < Duration::from_secs(2),
+        "ran {ran_after:?} after the port opened"
+    );
+}
+
+#[test]
+fn a_server_that_never_comes_fails_after_the_timeout_without_running_the_command() {
+    let dir = temp_dir();
+    let marker = dir.path().join("ran");
+    let closed = format!("tcp://127.0.0.1:{}", free_port());
+    let started = Instant::now();
+    probe(&[
+        "wait-for",
+        &closed,
+        "--timeout",
+        "1500ms",
+        "--",
+        "touch",
+        marker.to_str().unwrap(),
+    ])
+    .code(1)
+    .says("not ready after")
+    .says("connection refused")
+    .short();
+    assert!(started.elapsed() >= Duration::from_millis(1400));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(!marker.exists(), "the command ran after a failed wait");
+}
+
+#[test]
+fn fatal_results_stop_the_wait_at_once() {
+    let pki = pki();
+    let server = Server::https(
+        Tls {
+            cert: &pki.server,
+            client_ca: None,
+        },
+        |_| Response::new(200, ""),
+    );
+    let url = format!("https://localhost:{}/", server.port);
+    probe(&["wait-for", &url, "--timeout", "30s", "--", "true"])
+        .code(1)
+        .says("unknown issuer")
+        .says("--retry-fatal")
+        .within(Duration::from_secs(5));
+    probe(&["wait-for", &url, "--timeout", "1s", "--retry-fatal"])
+        .code(1)
+        .says("not ready after")
+        .within(Duration::from_secs(5));
+}
+
+#[test]
+fn any_needs_one_target_and_no_command_exits_0() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = format!("tcp://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let closed = format!("tcp://127.0.0.1:{}", free_port());
+    probe(&["wait-for", "--any", &closed, &open, "--timeout", "5s"])
+        .code(0)
+        .says("ready after");
+    probe(&["wait-for", &closed, &open, "--timeout", "1s"])
+        .code(1)
+        .says("not ready");
+}
+
+#[test]
+fn successes_in_a_row_ride_out_a_flapping_server() {
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    let flapping = Server::http(move |_| match counter.fetch_add(1, Ordering::Relaxed) % 2 {
+        0 => Response::new(200, ""),
+        _ => Response::new(503, ""),
+    });
+    let url = flapping.url("/health");
+    probe(&["wait-for", &url, "--successes", "3", "--timeout", "1500ms"])
+        .code(1)
+        .says("status 503");
+    probe(&["wait-for", &url, "--successes", "1", "--timeout", "5s"]).code(0);
+    let steady = Server::http(|_| Response::new(200, ""));
+    probe(&[
+        "wait-for",
+        &steady.url("/"),
+        "--successes",
+        "3",
+        "--timeout",
+        "5s",
+    ])
+    .code(0);
+}
+
+#[test]
+fn sigterm_ends_the_wait_promptly_even_as_pid_1() {
+    let closed = format!("tcp://127.0.0.1:{}", free_port());
+    let mut unshare = Command::new("unshare");
+    unshare
+        .args([
+            "--pid",
+            "--fork",
+            "--kill-child",
+            crate::support::probe_bin(),
+        ])
+        .args(["wait-for", &closed, "--timeout", "60s", "--", "true"])
+        .stderr(Stdio::piped());
+    let mut parent = unshare
+        .spawn()
+        .expect("unshare (util-linux) must be installed");
+    // The probe is unshare's only child, and PID 1 of the new namespace.
+    let started = Instant::now();
+    let probe_pid = loop {
+        let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", parent.id()))
+            .unwrap_or_default();
+        if let Some(pid) = children.split_whitespace().next() {
+            break pid.to_string();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "probe did not start"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let ns_pid = std::fs::read_to_string(format!("/proc/{probe_pid}/status")).unwrap();
+    assert!(
+        ns_pid
+            .lines()
+            .any(|line| line.starts_with("NSpid:") && line.trim_end().ends_with("\t1")),
+        "{ns_pid}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &probe_pid])
+        .status()
+        .unwrap();
+    let status = parent.wait().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(status.code(), Some(143), "{status:?}");
+}
+
+#[test]
+fn sigint_ends_a_plain_wait_with_130() {
+    let closed = format!("tcp://127.0.0.1:{}", free_port());
+    let child = command(&["wait-for", &closed, "--timeout", "60s"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("stopped by signal 2"));
+}
+
+#[test]
+fn commands_that_cannot_run_exit_126_or_127() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = format!("tcp://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    probe(&["wait-for", &open, "--", "no-such-command-anywhere"])
+        .code(127)
+        .says("no-such-command-anywhere");
+    let dir = temp_dir();
+    let script = dir.path().join("not-executable");
+    std::fs::write(&script, "#!/bin/sh\n").unwrap();
+    probe(&["wait-for", &open, "--", script.to_str().unwrap()]).code(126);
+    // The command gets its arguments as written: ${VAR} belongs to probe's own arguments.
+    probe_env(
+        &[
+            "wait-for",
+            &open,
+            "-q",
+            "--",
+            "echo",
+            "${PROBE_TEST_X}",
+            "$$",
+        ],
+        &[("PROBE_TEST_X", "expanded")],
+    )
+    .code(0)
+    .says("${PROBE_TEST_X} $$");
+}
+
+#[test]
+fn environment_variables_configure_entrypoints_without_arguments() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = Server::http(|_| Response::new(200, r#"{"status":"ok"}"#));
+    let targets = format!(
+        "tcp://127.0.0.1:{port},'http {} --expect-json /status=ok'",
+        server.url("/")
+    );
+    probe_env(
+        &["wait-for", "--", "echo", "started"],
+        &[("PROBE_WAIT_TARGETS", &targets)],
+    )
+    .code(0)
+    .says("started")
+    .says("ready after");
+    let closed = format!("tcp://127.0.0.1:{}", free_port());
+    probe_env(
+        &["wait-for"],
+        &[
+            ("PROBE_WAIT_TARGETS", &closed),
+            ("PROBE_WAIT_TIMEOUT", "1s"),
+        ],
+    )
+    .code(1);
+    probe_env(
+        &["wait-for"],
+        &[
+            ("PROBE_WAIT_TARGETS", &closed),
+            ("PROBE_WAIT_TIMEOUT", "soon"),
+        ],
+    )
+    .code(3)
+    .says("PROBE_WAIT_TIMEOUT");
+    probe_env(&["wait-for"], &[("PROBE_WAIT_TARGETS", "")])
+        .code(3)
+        .says("at least one TARGET");
+}
+
+#[test]
+fn bad_input_exits_3_before_waiting() {
+    for args in [
+        vec!["wait-for", "tcp://db:1", "--timeout", "10"],
+        vec!["wait-for", "tcp://db:1", "--interval", "0"],
+        vec!["wait-for", "tcp://db:1", "--successes", "0"],
+        vec!["wait-for", "tcp://db"],
+        vec!["wait-for"],
+        vec!["tcp", "db:1", "--", "echo"],
+    ] {
+        probe(&args).code(3).within(Duration::from_secs(2));
+    }
+}
+
+#[test]
+fn dry_run_validates_without_probing() {
+    let closed = format!("tcp://127.0.0.1:{}", free_port());
+    let mut dry = command(&["wait-for", &closed, "--timeout", "60s", "--", "false"]);
+    dry.env("PROBE_DRY_RUN", "1");
+    run(dry).code(0).within(Duration::from_secs(2));
+    probe_env(&["http", "not a url"], &[("PROBE_DRY_RUN", "1")]).code(3);
+}
