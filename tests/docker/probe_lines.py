@@ -94,8 +94,10 @@ def scan_text(where, text, code=False):
             args = probe_args(json.loads(m.group(0)))
         except ValueError:
             continue
-        if args is not None:
+        if args:  # `ENTRYPOINT ["/probe"]` alone is the image's entrypoint, not a command line
             emit(where, args)
+            found = True
+        elif args is not None:
             found = True
     if found:
         return
