@@ -138,7 +138,7 @@ debian_image() {
     t0=$(now)
     base=$("$HERE/debian-image.sh") || { fail "debian image: debootstrap + docker import"; return 1; }
     t1=$(now)
-    DEBIAN_IMAGE=$base
+    DEBIAN_IMAGE=$base # removed by cleanup when PROBE_E2E_REMOVE_DEBIAN=1
     SUMMARY[debian]="$base: $(($(docker image inspect -f '{{.Size}}' "$base") / 1000000)) MB, ready in $(elapsed "$t0" "$t1")s (cached after the first build)"
     local ctx="$WORK/ctx-deb"
     mkdir -p "$ctx"
@@ -694,7 +694,7 @@ EOF
     for c in $apps; do logs_contain "$c" 'e2e-app: started as pid 1$' && pid1=$((pid1 + 1)); done
     check "migrate: every app is PID 1 ($pid1 of $REPLICAS)" test "$pid1" = "$REPLICAS"
 
-    local sql rows overlaps
+    local rows overlaps
     sql() { compose "$dir" exec -T db psql -h /tmp -U postgres -d app -Atc "$1" 2>&1; }
     rows=$(sql "select count(*) from e2e_migrations where finished is not null")
     overlaps=$(sql "select count(*) from e2e_migrations a join e2e_migrations b on a.replica < b.replica

@@ -12,7 +12,7 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-cd "$REPO"
+cd "$REPO" || exit 1
 
 passed=0
 failed=0

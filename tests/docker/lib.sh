@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for the Docker end-to-end tests (sourced by e2e.sh).
 #
 # Everything a run creates carries the label probe-e2e.run=$RUN_ID and a name starting with
