@@ -501,6 +501,10 @@ EOF
     docker stop "$c" >/dev/null
     t1=$(now)
     SUMMARY[stop_app]=$(elapsed "$t0" "$t1")
+    # When the app itself saw the signal (the rest of docker stop is the engine's teardown).
+    local seen
+    seen=$(docker logs -t "$c" 2>&1 | awk '/app: got SIGTERM/ { print $1; exit }')
+    [[ -n $seen ]] && SUMMARY[term_app]=$(ts_diff "$(date -u -d "@$t0" +%Y-%m-%dT%H:%M:%S.%NZ)" "$seen")
     code=$(inspect "$c" '{{.State.ExitCode}}')
     if [[ $code == 42 ]] && logs_contain "$c" 'app: got SIGTERM'; then
         pass "pid1: the app received docker stop's SIGTERM itself (exit 42 from its trap) in ${SUMMARY[stop_app]}s"
@@ -743,7 +747,8 @@ summary() {
         [[ $k == compose_* ]] && echo "compose ${k#compose_}: up -d (web healthy, dependent started) in ${SUMMARY[$k]}s"
     done
     [[ -n ${SUMMARY[stop_waiting]:-} ]] && echo "docker stop while probe waits as PID 1: ${SUMMARY[stop_waiting]}s (exit 143)"
-    [[ -n ${SUMMARY[stop_app]:-} ]] && echo "docker stop of the exec'd app (SIGTERM to the app as PID 1): ${SUMMARY[stop_app]}s"
+    [[ -n ${SUMMARY[stop_app]:-} ]] &&
+        echo "docker stop of the exec'd app as PID 1: ${SUMMARY[stop_app]}s (the app's SIGTERM trap ran after ${SUMMARY[term_app]:-?}s)"
     [[ -n ${SUMMARY[services]:-} ]] && echo "PostgreSQL + Redis containers healthy by probe healthchecks in ${SUMMARY[services]}s"
     [[ -n ${SUMMARY[debian]:-} ]] && echo "debian image: ${SUMMARY[debian]}"
     if ((FAILED)); then

@@ -96,7 +96,7 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     log "cleaning up run $RUN_ID"
-    local f ids
+    local f ids id
     # docker ORs filters of the same key only, so each filter is its own query.
     for f in "label=$LABEL" "name=$PREFIX" "${COMPOSE_PROJECTS[@]/#/label=com.docker.compose.project=}"; do
         ids=$(docker ps -aq --filter "$f" 2>/dev/null)
@@ -106,11 +106,16 @@ cleanup() {
         ids=$(docker volume ls -q --filter "$f" 2>/dev/null)
         [[ -n $ids ]] && docker volume rm -f $ids >/dev/null 2>&1
     done
-    ids=$(docker images -q --filter "label=$LABEL" 2>/dev/null | sort -u)
-    [[ -n $ids ]] && docker rmi -f $ids >/dev/null 2>&1
-    # Dangling intermediate layers of this run's builds carry the label too.
-    ids=$(docker images -q -a --filter "label=$LABEL" 2>/dev/null | sort -u)
-    [[ -n $ids ]] && docker rmi -f $ids >/dev/null 2>&1
+    # Images (and the intermediate layers of this run's builds, labelled too): a parent cannot
+    # go before its children, so repeat while that makes progress.
+    local pass before=-1 count
+    for pass in 1 2 3 4 5; do
+        ids=$(docker images -q -a --filter "label=$LABEL" 2>/dev/null | sort -u)
+        count=$(wc -w <<<"$ids")
+        ((count == 0 || count == before)) && break
+        before=$count
+        for id in $ids; do docker rmi -f "$id" >/dev/null 2>&1; done
+    done
     if [[ ${PROBE_E2E_REMOVE_DEBIAN:-0} == 1 && -n ${DEBIAN_IMAGE:-} ]]; then
         docker rmi "$DEBIAN_IMAGE" >/dev/null 2>&1
     fi
