@@ -607,7 +607,7 @@ EOF
         if [[ $rc == "$want" ]] && grep -Eqi -- "$match" <<<"$out" && { [[ -z $nomatch ]] || ! grep -q -- "$nomatch" <<<"$out"; }; then
             pass "services: $what: exit $rc: $out"
         else
-            fail "services: $what: exit $rc (want $want, /$match/, no '$nomatch'): $out"
+            fail "services: $what: exit $rc (want $want${nomatch:+, without '$nomatch'}): $out"
         fi
     }
     on_net "probe postgres by service name, no credentials (pg_isready's rule)" 0 . '' \
