@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
-use crate::cli::{Cli, Command, WaitForArgs};
+use crate::cli::{Cli, Command, MigrateArgs, WaitForArgs};
 use crate::duration::Span;
 use crate::expand::expand;
 use crate::mode;
@@ -20,7 +20,7 @@ pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_WAIT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Subcommands that take a command to run after `--`.
-const RUNS_A_COMMAND: [&str; 1] = ["wait-for"];
+const RUNS_A_COMMAND: [&str; 2] = ["wait-for", "migrate-then-exec"];
 
 /// Parses and runs a whole command line (without argv\[0\]).
 pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
@@ -47,7 +47,7 @@ pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
     let Some(parsed) = cli.command else {
         return usage("missing a command; see probe --help");
     };
-    if command.is_some() && !matches!(parsed, Command::WaitFor(_)) {
+    if command.is_some() && !matches!(parsed, Command::WaitFor(_) | Command::MigrateThenExec(_)) {
         return usage("`-- CMD` only follows wait-for and migrate-then-exec");
     }
     let dry_run = dry_run()?;
@@ -72,6 +72,14 @@ pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
                 return Ok(Exit::Healthy);
             }
             Ok(mode::wait_for::run(wait, &command))
+        }
+        Command::MigrateThenExec(args) => {
+            let plan = migrate_plan(&args)?;
+            let command = command.unwrap_or_default();
+            if dry_run {
+                return Ok(Exit::Healthy);
+            }
+            Ok(mode::migrate::run(plan, &command))
         }
         one_shot => {
             let checks = target::checks_from_command(one_shot)?;
@@ -170,6 +178,71 @@ fn wait_spec(args: &WaitForArgs) -> Result<mode::wait_for::Wait, UsageError> {
         any: args.any,
         format: Format::from_flags(args.json, args.quiet),
     })
+}
+
+/// migrate-then-exec's phases, all validated before anything runs.
+fn migrate_plan(args: &MigrateArgs) -> Result<mode::migrate::Migrate, UsageError> {
+    let migration = shlex::split(&args.migrate)
+        .filter(|words| !words.is_empty())
+        .ok_or_else(|| {
+            UsageError::new("--migrate needs a command, e.g. --migrate 'alembic upgrade head'")
+        })?;
+    let timeout = args.timeout.map_or(DEFAULT_WAIT_TIMEOUT, |span| span.0);
+    let timeout = (!timeout.is_zero()).then_some(timeout);
+    let format = Format::from_flags(args.json, args.quiet);
+    let wait = match args.wait.is_empty() {
+        true => None,
+        false => Some(mode::wait_for::Wait {
+            targets: parse_targets(&args.wait)?,
+            policy: Policy {
+                timeout,
+                attempt_timeout: DEFAULT_TIMEOUT,
+                max_interval: DEFAULT_WAIT_INTERVAL,
+                successes: 1,
+                retry_fatal: false,
+            },
+            any: false,
+            format,
+        }),
+    };
+    let lock_flags =
+        args.lock_url.is_some() || args.lock_key.is_some() || args.lock_timeout.is_some();
+    if lock_flags && !args.lock {
+        return usage("--lock-url, --lock-key and --lock-timeout need --lock");
+    }
+    let lock = match args.lock {
+        true => Some(migration_lock(args)?),
+        false => None,
+    };
+    Ok(mode::migrate::Migrate {
+        wait,
+        lock,
+        lock_timeout: match args.lock_timeout {
+            Some(span) if span.0.is_zero() => None,
+            Some(span) => Some(span.0),
+            None => timeout,
+        },
+        migration,
+        migrate_timeout: args
+            .migrate_timeout
+            .map(|span| span.0)
+            .filter(|limit| !limit.is_zero()),
+        format,
+    })
+}
+
+#[cfg(feature = "postgres")]
+fn migration_lock(
+    _args: &MigrateArgs,
+) -> Result<Box<dyn mode::migrate::MigrationLock>, UsageError> {
+    usage("--lock: not yet")
+}
+
+#[cfg(not(feature = "postgres"))]
+fn migration_lock(_: &MigrateArgs) -> Result<Box<dyn mode::migrate::MigrationLock>, UsageError> {
+    usage(
+        "--lock needs PostgreSQL, and this probe binary was built without the \"postgres\" feature",
+    )
 }
 
 /// Targets in PROBE_WAIT_TARGETS may be separated by commas as well as spaces; a comma

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use argh::FromArgs;
 
 use crate::duration::Span;
+use crate::size::Size;
 
 /// Health checks and dependency waits for containers: one static binary, no shell needed.
 /// Exit codes: 0 healthy, 1 unhealthy, 3 usage error, 126/127 command not executable/found.
@@ -28,8 +29,12 @@ pub struct Cli {
 pub enum Command {
     Http(HttpArgs),
     Tcp(TcpArgs),
+    Process(ProcessArgs),
+    File(FileArgs),
+    Redis(RedisArgs),
     Check(CheckArgs),
     WaitFor(WaitForArgs),
+    MigrateThenExec(MigrateArgs),
 }
 
 /// The flags every one-shot check shares, wherever it is written.
@@ -155,6 +160,111 @@ check_args! {
 }
 
 check_args! {
+    /// Check for a live process in /proc (replaces pgrep -f): healthy when at least one
+    /// process (or --min/--max) matches NAME and/or --cmdline, or the pid of --pid/--pidfile
+    /// is alive. Zombies never count, stopped processes only with --allow-stopped. Probe never
+    /// matches itself, another probe, or a shell or wrapper whose command line runs a probe.
+    #[argh(subcommand, name = "process")]
+    pub struct ProcessArgs {
+        /// executable name, exact: the kernel's process name (comm) or the basename of argv[0]
+        #[argh(positional)]
+        pub name: Option<String>,
+
+        /// text that must appear in the command line (its arguments joined by spaces)
+        #[argh(option)]
+        pub cmdline: Option<String>,
+
+        /// file holding the pid to check (its first word); with NAME or --cmdline that process
+        /// must match them too, which catches a pid reused by another program
+        #[argh(option)]
+        pub pidfile: Option<PathBuf>,
+
+        /// the pid to check, e.g. 1 for the container's main process
+        #[argh(option)]
+        pub pid: Option<u32>,
+
+        /// at least this many processes must match (default 1, or 0 with --max 0)
+        #[argh(option)]
+        pub min: Option<u32>,
+
+        /// at most this many processes may match
+        #[argh(option)]
+        pub max: Option<u32>,
+
+        /// count stopped (SIGSTOP, traced) processes as running
+        #[argh(switch)]
+        pub allow_stopped: bool,
+
+        /// unhealthy when a matching process's resident memory is above this, e.g. 512M
+        #[argh(option)]
+        pub max_rss: Option<Size>,
+    }
+}
+
+check_args! {
+    /// Check a file, e.g. a worker's heartbeat: healthy when it exists and (with --max-age)
+    /// was modified recently enough. A modification time more than 5s in the future is unhealthy.
+    #[argh(subcommand, name = "file")]
+    pub struct FileArgs {
+        /// the file, e.g. /tmp/worker-heartbeat
+        #[argh(positional)]
+        pub path: PathBuf,
+
+        /// the file must have been modified within this long, e.g. 60s or 2m
+        #[argh(option)]
+        pub max_age: Option<Span>,
+
+        /// the file must hold at least this many bytes, e.g. 1 or 4k
+        #[argh(option)]
+        pub min_size: Option<Size>,
+
+        /// the file's first MiB must contain this text
+        #[argh(option)]
+        pub contains: Option<String>,
+    }
+}
+
+check_args! {
+    /// Check a Redis or Valkey server: healthy only when PING answers PONG (NOAUTH, LOADING,
+    /// BUSY, MASTERDOWN and other error replies are unhealthy). Without a URL, uses $REDIS_URL,
+    /// else redis://127.0.0.1:6379.
+    #[argh(subcommand, name = "redis")]
+    pub struct RedisArgs {
+        /// redis://[user[:password]@]host[:port][/db], rediss://... (TLS), unix:///path or redis+unix:///path
+        #[argh(positional)]
+        pub url: Option<String>,
+
+        /// ACL user to authenticate as (Redis 6 or later; needs a password)
+        #[argh(option)]
+        pub user: Option<String>,
+
+        /// read the password from this file, e.g. a Docker secret (one trailing newline is ignored)
+        #[argh(option)]
+        pub password_file: Option<PathBuf>,
+
+        /// healthy only with this role: master, or replica (whose link to its master must be up)
+        #[argh(option)]
+        pub role: Option<String>,
+
+        /// PEM file of CA certificates to trust instead of the built-in web roots (rediss://)
+        #[argh(option)]
+        pub ca_file: Option<PathBuf>,
+
+        /// do not verify the server's certificate (rediss://)
+        #[argh(switch, short = 'k')]
+        pub insecure: bool,
+
+        /// client certificate chain (PEM) for mutual TLS
+        #[argh(option)]
+        pub cert: Option<PathBuf>,
+
+        /// client private key (PEM) for mutual TLS
+        #[argh(option)]
+        pub key: Option<PathBuf>,
+    }
+}
+
+check_args! {
     /// Run several checks in parallel under one deadline: healthy when all are (with --any:
     /// when one is). A TARGET is a URL (tcp://host:port, http(s)://..., postgres://...,
     /// redis://...) or a quoted check command line such as 'http http://api/health --expect-json /status=ok'.
@@ -203,6 +313,54 @@ pub struct WaitForArgs {
     /// keep waiting after a fatal result (login failed, certificate rejected)
     #[argh(switch)]
     pub retry_fatal: bool,
+
+    /// print progress as JSON lines
+    #[argh(switch)]
+    pub json: bool,
+
+    /// print nothing
+    #[argh(switch, short = 'q')]
+    pub quiet: bool,
+}
+
+/// Wait for dependencies, run a migration (one replica at a time with --lock), and if it
+/// exits 0, run CMD in probe's place (exec). The migration's exit code is probe's when it
+/// fails; CMD never runs after a failed wait or migration.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "migrate-then-exec")]
+pub struct MigrateArgs {
+    /// the migration command, split into words like a shell would but never run by one,
+    /// e.g. 'alembic upgrade head'
+    #[argh(option)]
+    pub migrate: String,
+
+    /// a dependency to wait for first, as in wait-for (repeatable)
+    #[argh(option)]
+    pub wait: Vec<String>,
+
+    /// hold a PostgreSQL advisory lock while migrating, so replicas migrate one at a time
+    #[argh(switch)]
+    pub lock: bool,
+
+    /// the PostgreSQL URL for the lock (default: the postgres --wait target, else DATABASE_URL and PG* variables)
+    #[argh(option)]
+    pub lock_url: Option<String>,
+
+    /// the lock key: an integer, or a name hashed to one (default: probe-migrate)
+    #[argh(option)]
+    pub lock_key: Option<String>,
+
+    /// longest wait for the lock (default: --timeout)
+    #[argh(option)]
+    pub lock_timeout: Option<Span>,
+
+    /// limit for waiting for the dependencies and the lock (default 60s; 0 waits forever)
+    #[argh(option)]
+    pub timeout: Option<Span>,
+
+    /// stop the migration (SIGTERM, SIGKILL 10s later) if it runs longer; default: no limit
+    #[argh(option)]
+    pub migrate_timeout: Option<Span>,
 
     /// print progress as JSON lines
     #[argh(switch)]

@@ -30,3 +30,84 @@ pub fn failure_exit(kind: ErrorKind) -> Exit {
         _ => Exit::NotExecutable,
     }
 }
+
+/// How a child process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    Exited(i32),
+    Signaled(i32),
+    /// Killed by probe after its time limit.
+    TimedOut,
+}
+
+impl Ended {
+    /// The exit code a shell would report for it (`TimedOut` is probe's failure: 1).
+    pub fn exit(self) -> Exit {
+        match self {
+            Ended::Exited(code) => Exit::Code(code.clamp(0, 255) as u8),
+            Ended::Signaled(signal) => Exit::signal(signal),
+            Ended::TimedOut => Exit::Unhealthy,
+        }
+    }
+}
+
+/// How long a child gets between SIGTERM and SIGKILL when its time is up.
+const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `command` as a child with inherited stdio, forwarding probe's signals to it, and
+/// waits for it (at most `limit`: then SIGTERM, and SIGKILL after a grace period). The
+/// child dies with probe (PR_SET_PDEATHSIG), so a killed probe leaves no orphan running.
+/// Err is the exit code for a command that could not be started (126/127).
+pub fn run_child(command: &[String], limit: Option<std::time::Duration>) -> Result<Ended, Exit> {
+    use std::os::unix::process::ExitStatusExt;
+
+    let (program, args) = command.split_first().ok_or(Exit::Usage)?;
+    crate::signals::install(&crate::signals::FORWARDED);
+    let mut child_command = Command::new(program);
+    child_command.args(args);
+    // SAFETY: prctl is async-signal-safe and touches only the child's own state.
+    unsafe {
+        child_command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let mut child = child_command.spawn().map_err(|error| {
+        eprintln!(
+            "probe: cannot run {program}: {}",
+            crate::net::io_reason(&error)
+        );
+        failure_exit(error.kind())
+    })?;
+    let pid = child.id();
+    crate::signals::forward_to(pid);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait());
+    });
+    let status = match limit {
+        None => receiver.recv().ok(),
+        Some(limit) => match receiver.recv_timeout(limit) {
+            Ok(status) => Some(status),
+            Err(_) => {
+                // SAFETY: plain kill(2) on our own child.
+                unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+                if receiver.recv_timeout(KILL_GRACE).is_err() {
+                    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                    let _ = receiver.recv();
+                }
+                crate::signals::stop_forwarding();
+                return Ok(Ended::TimedOut);
+            }
+        },
+    };
+    crate::signals::stop_forwarding();
+    match status {
+        Some(Ok(status)) => Ok(match (status.code(), status.signal()) {
+            (Some(code), _) => Ended::Exited(code),
+            (None, Some(signal)) => Ended::Signaled(signal),
+            (None, None) => Ended::Exited(1),
+        }),
+        _ => Ok(Ended::Exited(1)),
+    }
+}

@@ -15,6 +15,7 @@ mod probe;
 mod redact;
 mod report;
 mod signals;
+mod size;
 mod target;
 #[cfg(feature = "tls")]
 mod tls;

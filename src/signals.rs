@@ -14,6 +14,9 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 /// The pid signals are forwarded to; 0 while there is no child.
 static CHILD: AtomicI32 = AtomicI32::new(0);
+/// The last terminating signal forwarded to a child; 0 if none. A migration that exits 0
+/// after `docker stop` must not lead to starting the app.
+static STOP_REQUESTED: AtomicI32 = AtomicI32::new(0);
 
 /// Signals that end a wait.
 pub const TERMINATING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
@@ -31,6 +34,9 @@ pub const FORWARDED: [i32; 6] = [
 extern "C" fn on_signal(signal: libc::c_int) {
     let child = CHILD.load(Ordering::SeqCst);
     if child > 0 {
+        if TERMINATING.contains(&signal) {
+            STOP_REQUESTED.store(signal, Ordering::SeqCst);
+        }
         // SAFETY: kill is async-signal-safe.
         unsafe { libc::kill(child, signal) };
         return;
@@ -79,4 +85,9 @@ pub fn forward_to(pid: u32) {
 /// Stops forwarding: the next terminating signal ends probe again.
 pub fn stop_forwarding() {
     CHILD.store(0, Ordering::SeqCst);
+}
+
+/// The terminating signal forwarded to a child, if one was.
+pub fn stop_requested() -> Option<i32> {
+    Some(STOP_REQUESTED.load(Ordering::SeqCst)).filter(|&signal| signal != 0)
 }

@@ -9,6 +9,8 @@ use argh::FromArgs;
 
 use crate::cli::{Cli, Command, Common};
 use crate::outcome::{usage, UsageError};
+use crate::probe::file::FileCheck;
+use crate::probe::process::ProcessCheck;
 use crate::probe::tcp::TcpCheck;
 use crate::probe::Probe;
 
@@ -29,6 +31,11 @@ pub struct Checks {
 pub fn checks_from_command(command: Command) -> Result<Checks, UsageError> {
     let (probes, common): (Vec<Box<dyn Probe>>, Common) = match command {
         Command::Tcp(args) => (TcpCheck::from_args(&args)?, args.common()),
+        Command::Process(args) => (
+            vec![Box::new(ProcessCheck::from_args(&args)?)],
+            args.common(),
+        ),
+        Command::File(args) => (vec![Box::new(FileCheck::from_args(&args)?)], args.common()),
         #[cfg(feature = "http")]
         Command::Http(args) => (
             vec![Box::new(crate::probe::http::HttpCheck::from_args(&args)?)],
@@ -36,7 +43,14 @@ pub fn checks_from_command(command: Command) -> Result<Checks, UsageError> {
         ),
         #[cfg(not(feature = "http"))]
         Command::Http(_) => return usage(not_built("http")),
-        Command::Check(_) | Command::WaitFor(_) => {
+        #[cfg(feature = "redis")]
+        Command::Redis(args) => (
+            vec![Box::new(crate::probe::redis::RedisCheck::from_args(&args)?)],
+            args.common(),
+        ),
+        #[cfg(not(feature = "redis"))]
+        Command::Redis(_) => return usage(not_built("redis")),
+        Command::Check(_) | Command::WaitFor(_) | Command::MigrateThenExec(_) => {
             return usage("only checks (http, tcp, postgres, ...) can be TARGETs")
         }
     };

@@ -1,5 +1,6 @@
 //! The modes compose checks; they never re-implement one.
 
 pub mod check;
+pub mod migrate;
 pub mod retry;
 pub mod wait_for;

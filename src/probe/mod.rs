@@ -5,8 +5,12 @@
 use crate::deadline::Deadline;
 use crate::outcome::Outcome;
 
+pub mod file;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod process;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod tcp;
 
 /// One configured check, ready to run any number of times.

@@ -4,7 +4,11 @@
 mod support;
 
 mod cli;
+mod file;
 mod http;
+mod migrate;
+mod process;
+mod redis;
 mod static_binary;
 mod tcp;
 mod wait_for;

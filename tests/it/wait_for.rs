@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::http::{Response, Server, Tls};
 use crate::support::pki::pki;
-use crate::support::{command, free_port, probe, probe_env, run, temp_dir};
+use crate::support::{command, free_port, probe, probe_env, run, temp_dir, Pid1};
 
 #[test]
 fn runs_the_command_as_the_same_process_soon_after_a_late_server_starts() {
@@ -140,47 +140,11 @@ fn successes_in_a_row_ride_out_a_flapping_server() {
 #[test]
 fn sigterm_ends_the_wait_promptly_even_as_pid_1() {
     let closed = format!("tcp://127.0.0.1:{}", free_port());
-    let mut unshare = Command::new("unshare");
-    unshare
-        .args([
-            "--pid",
-            "--fork",
-            "--kill-child",
-            crate::support::probe_bin(),
-        ])
-        .args(["wait-for", &closed, "--timeout", "60s", "--", "true"])
-        .stderr(Stdio::piped());
-    let mut parent = unshare
-        .spawn()
-        .expect("unshare (util-linux) must be installed");
-    // The probe is unshare's only child, and PID 1 of the new namespace.
-    let started = Instant::now();
-    let probe_pid = loop {
-        let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", parent.id()))
-            .unwrap_or_default();
-        if let Some(pid) = children.split_whitespace().next() {
-            break pid.to_string();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "probe did not start"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let ns_pid = std::fs::read_to_string(format!("/proc/{probe_pid}/status")).unwrap();
-    assert!(
-        ns_pid
-            .lines()
-            .any(|line| line.starts_with("NSpid:") && line.trim_end().ends_with("\t1")),
-        "{ns_pid}"
-    );
+    let mut probe = Pid1::spawn(&["wait-for", &closed, "--timeout", "60s", "--", "true"]);
     std::thread::sleep(Duration::from_millis(500));
     let sent = Instant::now();
-    Command::new("kill")
-        .args(["-TERM", &probe_pid])
-        .status()
-        .unwrap();
-    let status = parent.wait().unwrap();
+    probe.kill("TERM");
+    let status = probe.unshare.wait().unwrap();
     assert!(
         sent.elapsed() < Duration::from_secs(2),
         "took {:?}",

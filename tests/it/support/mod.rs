@@ -5,6 +5,7 @@
 
 pub mod http;
 pub mod pki;
+pub mod redis;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -175,4 +176,55 @@ pub fn wait_for_path(path: &Path, limit: Duration) {
 
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
+}
+
+/// Probe running as PID 1 of a new PID namespace (`unshare --pid --fork`), as in a container.
+pub struct Pid1 {
+    /// The unshare process, which exits with probe's status.
+    pub unshare: std::process::Child,
+    /// Probe's pid as seen from here (for kill).
+    pub pid: String,
+}
+
+impl Pid1 {
+    pub fn spawn(args: &[&str]) -> Pid1 {
+        let mut unshare = Command::new("unshare");
+        unshare
+            .args(["--pid", "--fork", "--kill-child", probe_bin()])
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped());
+        let unshare = unshare
+            .spawn()
+            .expect("unshare (util-linux) must be installed");
+        let started = Instant::now();
+        let pid = loop {
+            let children_file = format!("/proc/{0}/task/{0}/children", unshare.id());
+            let children = std::fs::read_to_string(children_file).unwrap_or_default();
+            if let Some(pid) = children.split_whitespace().next() {
+                break pid.to_string();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "probe did not start"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        assert!(
+            status
+                .lines()
+                .any(|line| line.starts_with("NSpid:") && line.trim_end().ends_with("\t1")),
+            "probe is not PID 1 in its namespace: {status}"
+        );
+        Pid1 { unshare, pid }
+    }
+
+    /// Sends `signal` (e.g. "TERM") to probe.
+    pub fn kill(&self, signal: &str) {
+        Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid])
+            .status()
+            .unwrap();
+    }
 }

@@ -1,0 +1,204 @@
+//! `probe file PATH`: a file exists and, with `--max-age`, was modified recently. Replaces
+//! the heartbeat snippets `test $(( $(date +%s) - $(stat -c %Y f) )) -lt 60` of workers
+//! that touch a file while they are alive (Celery, SAQ, cron-like schedulers).
+//!
+//! A modification time in the future is a clock problem (a host and a container disagree, a
+//! file copied with its mtime); beyond [`FUTURE_SKEW`] it is unhealthy, because a heartbeat
+//! dated tomorrow would otherwise look fresh until tomorrow whatever the worker does.
+
+use std::fs::{self, File, Metadata};
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use crate::cli::FileArgs;
+use crate::deadline::Deadline;
+use crate::duration::human;
+use crate::net::io_reason;
+use crate::outcome::{usage, Outcome, UsageError};
+use crate::probe::Probe;
+use crate::size::human_bytes;
+
+/// How far in the future a modification time may be before it is a clock problem: writers on
+/// another host (a shared volume) or a coarse filesystem clock may be a little ahead.
+pub const FUTURE_SKEW: Duration = Duration::from_secs(5);
+
+/// `--contains` reads at most this much of the file: status files are small, and a check
+/// must not read a multi-gigabyte log into memory.
+pub const CONTAINS_LIMIT: u64 = 1 << 20;
+
+pub struct FileCheck {
+    path: PathBuf,
+    max_age: Option<Duration>,
+    min_size: Option<u64>,
+    contains: Option<String>,
+}
+
+impl FileCheck {
+    pub fn from_args(args: &FileArgs) -> Result<Self, UsageError> {
+        if args.path.as_os_str().is_empty() {
+            return usage("file needs a PATH");
+        }
+        if args.max_age.is_some_and(|span| span.0.is_zero()) {
+            return usage("--max-age must be more than 0");
+        }
+        if args.contains.as_deref() == Some("") {
+            return usage("--contains needs some text");
+        }
+        Ok(FileCheck {
+            path: args.path.clone(),
+            max_age: args.max_age.map(|span| span.0),
+            min_size: args.min_size.map(|size| size.0),
+            contains: args.contains.clone(),
+        })
+    }
+
+    fn check(&self, metadata: &Metadata, now: SystemTime) -> Outcome {
+        if metadata.is_dir() {
+            return Outcome::fatal("is a directory, not a file");
+        }
+        let mut said = Vec::new();
+        match (self.max_age, metadata.modified()) {
+            (Some(max), Ok(modified)) => match age(modified, now) {
+                Age::Ahead(ahead) => {
+                    return Outcome::unhealthy(format!(
+                        "modified {} in the future: check the clocks",
+                        rounded(ahead)
+                    ))
+                }
+                Age::Ago(age) if age > max => {
+                    return Outcome::unhealthy(format!(
+                        "stale: modified {} ago (max {})",
+                        rounded(age),
+                        human(max)
+                    ))
+                }
+                Age::Ago(age) => said.push(format!("modified {} ago", rounded(age))),
+            },
+            (Some(_), Err(error)) => {
+                return Outcome::fatal(format!("no modification time: {}", io_reason(&error)))
+            }
+            (None, _) => said.push("exists".to_string()),
+        }
+        if let Some(min) = self.min_size {
+            if metadata.len() < min {
+                return Outcome::unhealthy(format!(
+                    "too small: {} (min {})",
+                    human_bytes(metadata.len()),
+                    human_bytes(min)
+                ));
+            }
+            said.push(human_bytes(metadata.len()));
+        }
+        if let Some(text) = &self.contains {
+            if !metadata.is_file() {
+                return Outcome::fatal("not a regular file: --contains cannot read it");
+            }
+            match self.read_head() {
+                Ok(head) if find(&head, text.as_bytes()) => said.push(format!("contains {text:?}")),
+                Ok(head) if head.len() as u64 >= CONTAINS_LIMIT => {
+                    return Outcome::unhealthy(format!(
+                        "does not contain {text:?} in its first {}",
+                        human_bytes(CONTAINS_LIMIT)
+                    ))
+                }
+                Ok(_) => return Outcome::unhealthy(format!("does not contain {text:?}")),
+                Err(error) => return read_failure(&error),
+            }
+        }
+        Outcome::healthy(said.join(", "))
+    }
+
+    fn read_head(&self) -> io::Result<Vec<u8>> {
+        let mut head = Vec::new();
+        File::open(&self.path)?
+            .take(CONTAINS_LIMIT)
+            .read_to_end(&mut head)?;
+        Ok(head)
+    }
+}
+
+impl Probe for FileCheck {
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+
+    fn target(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn run(&self, _deadline: &Deadline) -> Outcome {
+        match fs::metadata(&self.path) {
+            Ok(metadata) => self.check(&metadata, SystemTime::now()),
+            Err(error) => read_failure(&error),
+        }
+    }
+}
+
+/// Missing is "not yet" (the worker has not written it); a path that can never be read as
+/// this file (permissions, a file where a directory should be) is fatal.
+fn read_failure(error: &io::Error) -> Outcome {
+    match error.kind() {
+        io::ErrorKind::NotFound => Outcome::unhealthy("missing"),
+        io::ErrorKind::PermissionDenied => Outcome::fatal("permission denied"),
+        io::ErrorKind::NotADirectory => Outcome::fatal("a parent in the path is not a directory"),
+        io::ErrorKind::IsADirectory => Outcome::fatal("is a directory, not a file"),
+        _ => Outcome::unhealthy(io_reason(error)),
+    }
+}
+
+enum Age {
+    /// Modified this long ago (a time up to [`FUTURE_SKEW`] ahead counts as just now).
+    Ago(Duration),
+    /// Modified this far in the future, beyond the skew.
+    Ahead(Duration),
+}
+
+fn age(modified: SystemTime, now: SystemTime) -> Age {
+    match now.duration_since(modified) {
+        Ok(age) => Age::Ago(age),
+        Err(ahead) if ahead.duration() <= FUTURE_SKEW => Age::Ago(Duration::ZERO),
+        Err(ahead) => Age::Ahead(ahead.duration()),
+    }
+}
+
+/// Whole seconds from one second up: `3m12s`, not `3m12.48s`.
+fn rounded(duration: Duration) -> String {
+    if duration >= Duration::from_secs(1) {
+        human(Duration::from_secs(duration.as_secs_f64().round() as u64))
+    } else {
+        human(duration)
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn ages_allow_a_small_skew_into_the_future() {
+        let now = SystemTime::now();
+        assert!(matches!(age(now - secs(192), now), Age::Ago(d) if d == secs(192)));
+        assert!(matches!(age(now + secs(3), now), Age::Ago(d) if d.is_zero()));
+        assert!(matches!(age(now + secs(120), now), Age::Ahead(d) if d == secs(120)));
+        assert_eq!(rounded(Duration::from_millis(192_480)), "3m12s");
+        assert_eq!(rounded(Duration::from_millis(119_990)), "2m");
+        assert_eq!(rounded(Duration::from_millis(250)), "250ms");
+    }
+
+    #[test]
+    fn finds_text_in_bytes() {
+        assert!(find(b"status: ok\n", b"ok"));
+        assert!(!find(b"o", b"ok"));
+    }
+}

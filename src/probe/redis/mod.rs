@@ -1,0 +1,456 @@
+//! `probe redis [URL]`: healthy only when PING answers PONG. Replaces `redis-cli ping`,
+//! which prints `NOAUTH ...` or `LOADING ...` and still exits 0.
+//!
+//! The check connects (TCP, TLS or a Unix socket), authenticates when it has a password
+//! (`AUTH [user] password`), selects the URL's database when one is given, sends PING and,
+//! with `--role`, asks ROLE (or INFO replication where ROLE is not allowed). Every error
+//! reply is unhealthy with the server's text; the ones time cannot fix (WRONGPASS, NOPERM, a
+//! rejected AUTH or SELECT, NOAUTH when no password was given) are fatal. Valkey speaks the
+//! same protocol.
+
+mod url;
+mod wire;
+
+use crate::cli::RedisArgs;
+use crate::deadline::Deadline;
+use crate::outcome::{usage, Outcome, UsageError};
+use crate::probe::Probe;
+use crate::redact;
+
+use self::url::Endpoint;
+use self::wire::{Reply, Wire};
+
+/// Where `probe redis` goes without a URL and without `REDIS_URL` (redis-cli's default).
+const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Master,
+    Replica,
+}
+
+/// What the server says it is.
+#[derive(Debug, PartialEq, Eq)]
+enum Actual {
+    Master,
+    Replica { master: String, state: String },
+    Other(String),
+}
+
+pub struct RedisCheck {
+    endpoint: Endpoint,
+    shown: String,
+    user: Option<String>,
+    password: Option<String>,
+    db: Option<u32>,
+    role: Option<Role>,
+    #[cfg(feature = "tls")]
+    tls: Option<wire::TlsSetup>,
+}
+
+impl RedisCheck {
+    pub fn from_args(args: &RedisArgs) -> Result<Self, UsageError> {
+        let text = match &args.url {
+            Some(url) => url.clone(),
+            None => std::env::var("REDIS_URL")
+                .ok()
+                .filter(|url| !url.trim().is_empty())
+                .unwrap_or_else(|| DEFAULT_URL.to_string()),
+        };
+        let url = url::parse(text.trim())?;
+
+        let user = match (&url.user, &args.user) {
+            (Some(in_url), Some(flag)) if in_url != flag => {
+                return usage(format!(
+                    "the user is given twice: {in_url:?} in the URL and {flag:?} with --user"
+                ))
+            }
+            (in_url, flag) => in_url.clone().or_else(|| flag.clone()),
+        };
+        let password = match (&url.password, &args.password_file) {
+            (Some(_), Some(_)) => {
+                return usage("the password is given twice: in the URL and with --password-file")
+            }
+            (Some(password), None) => Some(password.clone()),
+            (None, Some(path)) => Some(read_password_file(path)?),
+            (None, None) => None,
+        };
+        if let (Some(user), None) = (&user, &password) {
+            return usage(format!(
+                "user {user:?} needs a password (in the URL or with --password-file)"
+            ));
+        }
+        let role = match args.role.as_deref() {
+            None => None,
+            Some("master") => Some(Role::Master),
+            Some("replica") => Some(Role::Replica),
+            Some(other) => return usage(format!("invalid --role {other:?} (master or replica)")),
+        };
+        let tls_flags =
+            args.ca_file.is_some() || args.insecure || args.cert.is_some() || args.key.is_some();
+        if tls_flags && !url.tls {
+            return usage("--ca-file, --insecure, --cert and --key need a rediss:// URL");
+        }
+        #[cfg(not(feature = "tls"))]
+        if url.tls {
+            return usage(
+                "this probe binary was built without the \"tls\" feature (needed for rediss://)",
+            );
+        }
+
+        Ok(RedisCheck {
+            #[cfg(feature = "tls")]
+            tls: tls_setup(&url, args)?,
+            endpoint: url.endpoint,
+            shown: url.shown,
+            user,
+            password,
+            db: url.db,
+            role,
+        })
+    }
+
+    fn open(&self, deadline: &Deadline) -> Result<Wire, Outcome> {
+        match &self.endpoint {
+            Endpoint::Tcp { host, port } => Wire::tcp(
+                host,
+                *port,
+                #[cfg(feature = "tls")]
+                self.tls.as_ref(),
+                deadline,
+            ),
+            Endpoint::Unix(path) => Wire::unix(path, deadline),
+        }
+    }
+
+    fn converse(&self, wire: &mut Wire, deadline: &Deadline) -> Result<Outcome, Outcome> {
+        if let Some(password) = &self.password {
+            let mut auth = vec!["AUTH"];
+            auth.extend(self.user.as_deref());
+            auth.push(password);
+            self.expect_ok(wire.call(&auth, "AUTH", deadline)?, "AUTH")?;
+        }
+        if let Some(db) = self.db.filter(|db| *db != 0) {
+            let db = db.to_string();
+            self.expect_ok(wire.call(&["SELECT", &db], "SELECT", deadline)?, "SELECT")?;
+        }
+        match wire.call(&["PING"], "PING", deadline)? {
+            Reply::Status(pong) if pong == "PONG" => {}
+            Reply::Error(text) => return Err(self.error_reply("PING", &text)),
+            other => return Err(unexpected("PING", &other)),
+        }
+        match self.role {
+            None => Ok(Outcome::healthy("PONG")),
+            Some(expected) => Ok(judge_role(expected, self.ask_role(wire, deadline)?)),
+        }
+    }
+
+    fn expect_ok(&self, reply: Reply, command: &str) -> Result<(), Outcome> {
+        match reply {
+            Reply::Status(ok) if ok == "OK" => Ok(()),
+            Reply::Error(text) => Err(self.error_reply(command, &text)),
+            other => Err(unexpected(command, &other)),
+        }
+    }
+
+    /// An error reply as a verdict. The server's text is kept, tidied ("NOAUTH
+    /// Authentication required." → "NOAUTH authentication required").
+    fn error_reply(&self, command: &str, text: &str) -> Outcome {
+        let code = text.split_whitespace().next().unwrap_or_default();
+        let reason = tidy(text);
+        let passing = matches!(
+            code,
+            "LOADING" | "BUSY" | "MASTERDOWN" | "TRYAGAIN" | "CLUSTERDOWN"
+        ) || text.contains("max number of clients");
+        match code {
+            "NOAUTH" if self.password.is_none() => {
+                Outcome::fatal(format!("{reason} (no password given)"))
+            }
+            "WRONGPASS" | "NOPERM" => Outcome::fatal(with_command(command, &reason)),
+            _ if passing => Outcome::unhealthy(reason),
+            _ if command == "AUTH" => {
+                if text.contains("wrong number of arguments") && self.user.is_some() {
+                    return Outcome::fatal(format!(
+                        "AUTH failed: {reason} (ACL users need Redis 6 or later)"
+                    ));
+                }
+                Outcome::fatal(format!("AUTH failed: {reason}"))
+            }
+            _ if command == "SELECT" => Outcome::fatal(format!(
+                "SELECT {} failed: {reason}",
+                self.db.unwrap_or_default()
+            )),
+            _ => Outcome::unhealthy(reason),
+        }
+    }
+
+    /// ROLE, or INFO replication when ROLE is refused (renamed away, or not allowed for
+    /// an ACL user).
+    fn ask_role(&self, wire: &mut Wire, deadline: &Deadline) -> Result<Actual, Outcome> {
+        let role_error = match wire.call(&["ROLE"], "ROLE", deadline)? {
+            Reply::Array(Some(items)) => {
+                return parse_role(&items)
+                    .ok_or_else(|| unexpected("ROLE", &Reply::Array(Some(items))))
+            }
+            Reply::Error(text) => text,
+            other => return Err(unexpected("ROLE", &other)),
+        };
+        match wire.call(&["INFO", "replication"], "INFO", deadline)? {
+            Reply::Bulk(Some(info)) => parse_info(&String::from_utf8_lossy(&info))
+                .ok_or_else(|| Outcome::unhealthy("INFO replication has no role line")),
+            Reply::Error(_) => Err(self.error_reply("ROLE", &role_error)),
+            other => Err(unexpected("INFO", &other)),
+        }
+    }
+}
+
+impl Probe for RedisCheck {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    fn target(&self) -> String {
+        self.shown.clone()
+    }
+
+    fn run(&self, deadline: &Deadline) -> Outcome {
+        let mut wire = match self.open(deadline) {
+            Ok(wire) => wire,
+            Err(outcome) => return outcome,
+        };
+        let outcome = self
+            .converse(&mut wire, deadline)
+            .unwrap_or_else(|outcome| outcome);
+        wire.close();
+        outcome
+    }
+}
+
+/// `--password-file`: the whole file but one trailing newline (Docker secrets, `echo` output).
+fn read_password_file(path: &std::path::Path) -> Result<String, UsageError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        UsageError::new(format!(
+            "cannot read --password-file {}: {}",
+            path.display(),
+            crate::net::io_reason(&error)
+        ))
+    })?;
+    let password = text
+        .strip_suffix('\n')
+        .map(|text| text.strip_suffix('\r').unwrap_or(text))
+        .unwrap_or(&text);
+    if password.is_empty() {
+        return usage(format!("--password-file {} is empty", path.display()));
+    }
+    redact::register(password);
+    Ok(password.to_string())
+}
+
+#[cfg(feature = "tls")]
+fn tls_setup(url: &url::RedisUrl, args: &RedisArgs) -> Result<Option<wire::TlsSetup>, UsageError> {
+    use crate::tls::{self, Verify};
+    let Endpoint::Tcp { host, .. } = &url.endpoint else {
+        return Ok(None);
+    };
+    if !url.tls {
+        return Ok(None);
+    }
+    let roots = tls::load_roots(args.ca_file.as_deref())?;
+    let identity = tls::load_identity(args.cert.as_deref(), args.key.as_deref())?;
+    let verify = if args.insecure || url.insecure {
+        Verify::Nothing
+    } else {
+        Verify::Full
+    };
+    let config = tls::client_config(&roots, verify, identity.as_ref())?;
+    let name = rustls::pki_types::ServerName::try_from(host.clone())
+        .map_err(|_| UsageError::new(format!("{host:?} cannot be a TLS server name")))?;
+    Ok(Some(wire::TlsSetup {
+        config: std::sync::Arc::new(config),
+        name,
+    }))
+}
+
+/// "NOAUTH Authentication required." → "NOAUTH authentication required": the code stays as
+/// the server sent it (people search for it), the message gets a lowercase start, no period.
+fn tidy(text: &str) -> String {
+    let text = text.trim().trim_end_matches('.');
+    match text.split_once(' ') {
+        Some((code, message))
+            if !code.is_empty() && code.chars().all(|c| c.is_ascii_uppercase() || c == '_') =>
+        {
+            format!("{code} {}", lowercase_word(message.trim_start()))
+        }
+        _ => lowercase_word(text),
+    }
+}
+
+/// Lowercases the first letter unless the first word is an acronym ("DB index").
+fn lowercase_word(text: &str) -> String {
+    let mut chars = text.chars().skip(1);
+    match chars.next() {
+        Some(second) if second.is_ascii_uppercase() => text.to_string(),
+        _ => crate::net::lowercase_first(text),
+    }
+}
+
+fn with_command(command: &str, reason: &str) -> String {
+    match command {
+        "AUTH" => format!("AUTH failed: {reason}"),
+        _ => reason.to_string(),
+    }
+}
+
+fn unexpected(command: &str, reply: &Reply) -> Outcome {
+    let shown = match reply {
+        Reply::Status(text) => format!("{text:?}"),
+        Reply::Integer(number) => number.to_string(),
+        Reply::Bulk(Some(bytes)) => format!(
+            "{:?}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
+        ),
+        Reply::Bulk(None) | Reply::Array(None) => "nil".into(),
+        Reply::Array(Some(items)) => format!("an array of {}", items.len()),
+        Reply::Error(text) => tidy(text),
+    };
+    Outcome::unhealthy(format!("unexpected reply to {command}: {shown}"))
+}
+
+/// `["master", offset, [...]]`, `["slave", host, port, state, offset]` or `["sentinel", ...]`.
+fn parse_role(items: &[Reply]) -> Option<Actual> {
+    let name = items.first()?.text()?;
+    Some(match name.as_str() {
+        "master" | "primary" => Actual::Master,
+        "slave" | "replica" => Actual::Replica {
+            master: format!("{}:{}", items.get(1)?.text()?, items.get(2)?.text()?),
+            state: items.get(3)?.text()?,
+        },
+        _ => Actual::Other(name),
+    })
+}
+
+/// The `role:`, `master_host:`, `master_port:` and `master_link_status:` lines of INFO.
+fn parse_info(info: &str) -> Option<Actual> {
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|line| line.trim_end().strip_prefix(name)?.strip_prefix(':'))
+            .map(str::to_string)
+    };
+    Some(match field("role")?.as_str() {
+        "master" | "primary" => Actual::Master,
+        "slave" | "replica" => Actual::Replica {
+            master: format!(
+                "{}:{}",
+                field("master_host").unwrap_or_default(),
+                field("master_port").unwrap_or_default()
+            ),
+            state: match field("master_link_status").as_deref() {
+                Some("up") => "connected".into(),
+                Some(status) => format!("link {status}"),
+                None => "unknown".into(),
+            },
+        },
+        other => Actual::Other(other.to_string()),
+    })
+}
+
+/// Role verdicts are retryable: roles change during a failover, and a replica's link comes
+/// back when its master does.
+fn judge_role(expected: Role, actual: Actual) -> Outcome {
+    match (expected, actual) {
+        (Role::Master, Actual::Master) => Outcome::healthy("PONG, role master"),
+        (Role::Replica, Actual::Replica { master, state }) if state == "connected" => {
+            Outcome::healthy(format!("PONG, role replica of {master}, link up"))
+        }
+        (Role::Replica, Actual::Replica { master, state }) => Outcome::unhealthy(format!(
+            "replica's link to its master is down (master {master}, state {state})"
+        )),
+        (Role::Master, Actual::Replica { .. }) => {
+            Outcome::unhealthy("role is replica, expected master")
+        }
+        (Role::Replica, Actual::Master) => Outcome::unhealthy("role is master, expected replica"),
+        (expected, Actual::Other(role)) => {
+            let expected = match expected {
+                Role::Master => "master",
+                Role::Replica => "replica",
+            };
+            Outcome::unhealthy(format!("role is {role}, expected {expected}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(text: &str) -> Reply {
+        Reply::Bulk(Some(text.as_bytes().to_vec()))
+    }
+
+    #[test]
+    fn error_texts_are_tidied() {
+        assert_eq!(
+            tidy("NOAUTH Authentication required."),
+            "NOAUTH authentication required"
+        );
+        assert_eq!(
+            tidy("LOADING Redis is loading the dataset in memory"),
+            "LOADING redis is loading the dataset in memory"
+        );
+        assert_eq!(tidy("Something odd"), "something odd");
+        assert_eq!(
+            tidy("ERR DB index is out of range"),
+            "ERR DB index is out of range"
+        );
+    }
+
+    #[test]
+    fn roles_from_role_and_info() {
+        assert_eq!(
+            parse_role(&[
+                bulk("master"),
+                Reply::Integer(0),
+                Reply::Array(Some(vec![]))
+            ]),
+            Some(Actual::Master)
+        );
+        assert_eq!(
+            parse_role(&[
+                bulk("slave"),
+                bulk("10.0.0.1"),
+                Reply::Integer(6379),
+                bulk("connect"),
+                Reply::Integer(-1)
+            ]),
+            Some(Actual::Replica {
+                master: "10.0.0.1:6379".into(),
+                state: "connect".into()
+            })
+        );
+        let info = "# Replication\r\nrole:slave\r\nmaster_host:db\r\nmaster_port:6379\r\nmaster_link_status:down\r\n";
+        assert_eq!(
+            parse_info(info),
+            Some(Actual::Replica {
+                master: "db:6379".into(),
+                state: "link down".into()
+            })
+        );
+    }
+
+    #[test]
+    fn role_verdicts() {
+        let replica = |state: &str| Actual::Replica {
+            master: "m:1".into(),
+            state: state.into(),
+        };
+        assert!(judge_role(Role::Replica, replica("connected")).is_healthy());
+        let down = judge_role(Role::Replica, replica("connect"));
+        assert!(!down.is_healthy() && !down.is_fatal());
+        assert!(down.detail.contains("replica's link to its master is down"));
+        assert_eq!(
+            judge_role(Role::Master, replica("connected")).detail,
+            "role is replica, expected master"
+        );
+        assert!(judge_role(Role::Master, Actual::Master).is_healthy());
+    }
+}
