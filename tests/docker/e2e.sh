@@ -228,14 +228,19 @@ if log:
 }
 
 # health_case KIND DOCKERFILE_BODY BREAK_CMD REASON_REGEX
-health_start() {
+# health_image KIND DOCKERFILE_BODY: the test image of one kind of check
+health_image() {
     local kind=$1 body=$2 ctx="$WORK/health-$1"
     mkdir -p "$ctx"
     printf 'FROM %s\n%s\n' "$IMG_BB" "$body" >"$ctx/Dockerfile"
     build "$PREFIX-health-$kind:e2e" "$ctx" || { fail "health/$kind: build"; return 1; }
+}
+
+# health_run KIND: starts its container; right after the start its status must be `starting`
+health_run() {
+    local kind=$1 first
     docker run -d --label "$LABEL" --name "$PREFIX-health-$kind" --network "$NET" "$PREFIX-health-$kind:e2e" >/dev/null ||
         { fail "health/$kind: docker run"; return 1; }
-    local first
     first=$(health "$PREFIX-health-$kind")
     if [[ $first == starting ]]; then pass "health/$kind: starts as 'starting'"; else fail "health/$kind: first status '$first', want 'starting'"; fi
 }
@@ -299,24 +304,32 @@ reason_check() {
 step_health() {
     base_images || return 1
     local hc='HEALTHCHECK --interval=1s --timeout=5s --retries=2 CMD' kind
-    local kinds=(http tcp file)
+    local kinds=(http tcp file process)
     declare -A breaks=() reasons=()
     # http: a JSON status endpoint, broken by turning the status to "down"
-    health_start http "$hc [\"/probe\", \"http\", \"http://localhost:8080/health\", \"--expect-json\", \"/status=ok\", \"--timeout\", \"2s\"]
+    health_image http "$hc [\"/probe\", \"http\", \"http://localhost:8080/health\", \"--expect-json\", \"/status=ok\", \"--timeout\", \"2s\"]
 ENTRYPOINT [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]" || return 1
     breaks[http]='echo "{\"status\":\"down\"}" >/www/health'
     reasons[http]='status|down'
     # tcp: a listener, broken by killing it
-    health_start tcp "$hc [\"/probe\", \"tcp\", \"localhost:9000\", \"--timeout\", \"2s\"]
+    health_image tcp "$hc [\"/probe\", \"tcp\", \"localhost:9000\", \"--timeout\", \"2s\"]
 ENTRYPOINT [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox mkdir -p /tmp; /bin/busybox httpd -f -p 9000 -h /www & echo \$! >/tmp/server.pid; exec /bin/busybox sleep 100000\"]" || return 1
     breaks[tcp]='kill $(cat /tmp/server.pid)'
     reasons[tcp]='refused'
     # file: a worker's heartbeat file, broken by the worker no longer touching it
-    health_start file "$hc [\"/probe\", \"file\", \"/tmp/heartbeat\", \"--max-age\", \"3s\"]
+    health_image file "$hc [\"/probe\", \"file\", \"/tmp/heartbeat\", \"--max-age\", \"3s\"]
 ENTRYPOINT [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox mkdir -p /tmp; while [ ! -e /tmp/stop ]; do /bin/busybox touch /tmp/heartbeat; /bin/busybox sleep 1; done; exec /bin/busybox sleep 100000\"]" || return 1
     breaks[file]='touch /tmp/stop'
     reasons[file]='stale|old|ago|age'
+    # process: a worker process, broken by killing it; its parent (PID 1, a plain sleep) never
+    # reaps it, so it stays behind as a zombie, which must not count.
+    health_image process "$hc [\"/probe\", \"process\", \"--cmdline\", \"sleep 100001\"]
+ENTRYPOINT [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox mkdir -p /tmp; /bin/busybox sleep 100001 & echo \$! >/tmp/worker.pid; exec /bin/busybox sleep 100000\"]" || return 1
+    breaks[process]='kill $(cat /tmp/worker.pid)'
+    reasons[process]='no matching|no process|not found|none'
 
+    # All images first, then the containers together, so that builds do not slow the checks.
+    for kind in "${kinds[@]}"; do health_run "$kind" || return 1; done
     await_health healthy 30 "${kinds[@]}"
     local ok=()
     for kind in "${kinds[@]}"; do
@@ -739,7 +752,7 @@ summary() {
     echo "== summary (run $RUN_ID)"
     [[ -n ${SUMMARY[size]:-} ]] && echo "image size (FROM scratch, only /probe): ${SUMMARY[size]}"
     local k
-    for k in http tcp file; do
+    for k in http tcp file process; do
         [[ -n ${SUMMARY[healthy_$k]:-} ]] &&
             echo "HEALTHCHECK $k (interval 1s): start -> healthy ${SUMMARY[healthy_$k]}s; break -> unhealthy ${SUMMARY[unhealthy_$k]:-?}s"
     done
