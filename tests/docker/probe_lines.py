@@ -49,7 +49,7 @@ errors = 0
 # A synopsis line (`probe process --pid N`, `probe redis [URL]`) documents a command's shape
 # and cannot run: a word in brackets, an all-caps placeholder, a `:PORT`-style placeholder,
 # or an ellipsis marks it.
-PLACEHOLDER = re.compile(r"^\[|\.\.\.|^[A-Z][A-Z0-9_]*(?::[A-Z][A-Z0-9_]*)?$|:[A-Z][A-Z_]*$|\|")
+PLACEHOLDER = re.compile(r"^\[(?![0-9a-fA-F:.]+\](?::\d+)?$)|\.\.\.|^[A-Z][A-Z0-9_]*(?::[A-Z][A-Z0-9_]*)?$|:[A-Z][A-Z_]*$|\|")
 HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
@@ -57,12 +57,17 @@ def is_synopsis(args):
     return any(PLACEHOLDER.search(a) and a not in HTTP_METHODS for a in args)
 
 
-def emit(where, args, node=None):
+LINE_OFFSET = 0  # line of a Markdown code block within its file, for YAML found inside it
+
+
+def emit(where, args, node=None, env=None):
     line = getattr(node, "line", None)
     if line is not None and ":" not in where:
-        where = f"{where}:{line}"
+        where = f"{where}:{line + LINE_OFFSET}"
     args = [str(a) for a in args]
     record = {"where": where, "args": args}
+    if env:
+        record["env"] = dict(env)
     if is_synopsis(args):
         record["synopsis"] = True
     out.append(record)
@@ -150,16 +155,19 @@ def split_command(where, text):
 
 # --- Dockerfiles ---------------------------------------------------------------------
 
-def dockerfile(path):
-    lines = open(path, encoding="utf-8").read().split("\n")
+def dockerfile(path, text=None, offset=0):
+    """A Dockerfile, or a ```dockerfile block of a Markdown file starting after line offset."""
+    if text is None:
+        text = open(path, encoding="utf-8").read()
+    lines = text.split("\n")
     instructions = []  # (line number, text)
     buf, start = "", None
-    for n, line in enumerate(lines, 1):
+    for n, line in enumerate(lines, offset + 1):
         stripped = line.strip()
         if stripped.startswith("#"):
             if buf:
                 continue  # comment inside a continued instruction
-            scan_text(f"{path}:{n}", stripped.lstrip("#"))
+            scan_text(f"{path}:{n}", stripped.lstrip("#").strip().removeprefix("$ "))
             continue
         if not stripped and not buf:
             continue
@@ -174,8 +182,9 @@ def dockerfile(path):
     if buf:
         instructions.append((start, buf))
 
-    entrypoint = None  # (where, args) of the current stage's probe ENTRYPOINT
+    entrypoint = None  # (where, args, env) of the current stage's probe ENTRYPOINT
     cmd = None
+    env = {}  # the stage's ENV: what probe sees (PROBE_WAIT_TARGETS, PORT, ...)
     for n, text in instructions:
         where = f"{path}:{n}"
         keyword, _, rest = text.partition(" ")
@@ -185,7 +194,10 @@ def dockerfile(path):
             continue
         if keyword == "FROM":
             flush_stage(entrypoint, cmd)
-            entrypoint, cmd = None, None
+            entrypoint, cmd, env = None, None, {}
+            continue
+        if keyword == "ENV":
+            env.update(parse_env(where, rest))
             continue
         if keyword == "HEALTHCHECK":
             m = re.search(r"(?:^|\s)CMD\s+(.*)$", rest)
@@ -214,26 +226,38 @@ def dockerfile(path):
                 continue
         if keyword == "ENTRYPOINT":
             args = probe_args(words)
-            entrypoint = (where, args) if args is not None else None
+            entrypoint = (where, args, dict(env)) if args is not None else None
         elif keyword == "CMD":
             cmd = words
             if probe_args(words) is not None:
-                emit(where, probe_args(words))
+                emit(where, probe_args(words), env=env)
         else:
             args = probe_args(words)
             if args is not None:
-                emit(where, args)
+                emit(where, args, env=env)
     flush_stage(entrypoint, cmd)
 
 
 def flush_stage(entrypoint, cmd):
     if entrypoint is None:
         return
-    where, args = entrypoint
+    where, args, env = entrypoint
     if cmd and probe_args(cmd) is None:
         args = args + [str(w) for w in cmd]
     if args:  # a bare ENTRYPOINT ["/probe"] is the probe image's own, not a command line
-        emit(where, args)
+        emit(where, args, env=env)
+
+
+def parse_env(where, rest):
+    """ENV K=V K2="v 2" (or the old ENV K value form)."""
+    try:
+        words = shlex.split(rest)
+    except ValueError as e:
+        error(where, f"ENV: {e}")
+        return {}
+    if words and "=" not in words[0]:
+        return {words[0]: " ".join(words[1:])}
+    return dict(w.split("=", 1) for w in words if "=" in w)
 
 
 # --- YAML and JSON -------------------------------------------------------------------
@@ -299,19 +323,33 @@ def _sequence(loader, node):
 LineLoader.add_constructor("tag:yaml.org,2002:seq", _sequence)
 
 
-def yaml_file(path):
-    text = open(path, encoding="utf-8").read()
+def yaml_file(path, text=None, offset=0):
+    """A YAML file, or a ```yaml block of a Markdown file (a fragment that does not parse is
+    scanned as text instead)."""
+    global LINE_OFFSET
+    fragment = text is not None
+    if text is None:
+        text = open(path, encoding="utf-8").read()
     try:
         docs = [d for d in yaml.load_all(text, Loader=LineLoader) if d is not None]
     except yaml.YAMLError as e:
+        if fragment:
+            for n, line in enumerate(text.split("\n"), offset + 1):
+                scan_text(f"{path}:{n}", line.strip(), code=True)
+            return
         error(path, f"YAML does not parse: {e}")
         return
-    compose = "compose" in os.path.basename(path)
+    if fragment:
+        compose = bool(re.search(r"^\s*(services|healthcheck|depends_on|test):", text, re.M))
+    else:
+        compose = "compose" in os.path.basename(path)
+    LINE_OFFSET = offset
     for i, doc in enumerate(docs):
         if not compose and isinstance(doc, dict) and "apiVersion" in doc and "kind" not in doc:
             error(f"{path} (document {i + 1})", "Kubernetes document without kind")
         walk(path, doc, compose)
-    comments(path, text)
+    LINE_OFFSET = 0
+    comments(path, text, offset)
 
 
 def json_file(path):
@@ -323,19 +361,38 @@ def json_file(path):
     walk(path, doc, False)
 
 
-def comments(path, text):
-    for n, line in enumerate(text.split("\n"), 1):
+def comments(path, text, offset=0):
+    for n, line in enumerate(text.split("\n"), offset + 1):
         if "#" in line:
             scan_text(f"{path}:{n}", line.split("#", 1)[1].strip().removeprefix("$ "))
 
 
 def markdown(path):
-    fenced = False
-    for n, line in enumerate(open(path, encoding="utf-8").read().split("\n"), 1):
-        if line.lstrip().startswith("```"):
-            fenced = not fenced
+    """Prose lines, and fenced blocks read by their language: dockerfile blocks as a
+    Dockerfile (ENTRYPOINT + CMD, ENV), yaml blocks as YAML (compose's $$ where it looks like
+    compose), other blocks line by line as shell-like code."""
+    lines = open(path, encoding="utf-8").read().split("\n")
+    n = 0
+    while n < len(lines):
+        line = lines[n]
+        fence = re.match(r"^\s*```\s*(\w*)", line)
+        if not fence:
+            scan_text(f"{path}:{n + 1}", line.strip().removeprefix("$ "))
+            n += 1
             continue
-        scan_text(f"{path}:{n}", line.strip().removeprefix("$ "), code=fenced)
+        lang, start = fence.group(1).lower(), n + 1
+        n += 1
+        while n < len(lines) and not re.match(r"^\s*```\s*$", lines[n]):
+            n += 1
+        block = "\n".join(lines[start:n])
+        n += 1
+        if lang == "dockerfile":
+            dockerfile(path, block, start)
+        elif lang in ("yaml", "yml"):
+            yaml_file(path, block, start)
+        else:
+            for i, code in enumerate(block.split("\n"), start + 1):
+                scan_text(f"{path}:{i}", code.strip().removeprefix("$ "), code=True)
 
 
 def python(path):
@@ -356,6 +413,23 @@ def visit(path):
         python(path)
 
 
+def standin_pems():
+    """A throwaway self-signed certificate and key (openssl), standing in for the PEM files
+    that a line names but that exist only where it runs; None without openssl."""
+    import subprocess
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="probe-pem-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-subj", "/CN=example.test", "-days", "1", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"cert": cert, "key": key}
+
+
 def check(probe, env_file):
     """Hands every extracted line to probe in dry-run mode; prints ok/FAIL lines."""
     import subprocess
@@ -367,9 +441,10 @@ def check(probe, env_file):
             name, _, value = line.partition("=")
             env[name] = value
 
-    def run(args):
+    def run(args, extra_env=None):
         try:
-            r = subprocess.run([probe, *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+            r = subprocess.run([probe, *args], env={**env, **(extra_env or {})}, stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=10)
         except subprocess.TimeoutExpired:
             return None, "did not finish within 10s"
         return r.returncode, (r.stdout + r.stderr).decode(errors="replace").strip()
@@ -401,12 +476,32 @@ def check(probe, env_file):
     standin = tempfile.NamedTemporaryFile("w", prefix="probe-secret-", delete=False)
     standin.write("example-password\n")
     standin.close()
+    pem = standin_pems()
+
+    def stand_in(words, nested=True):
+        words = list(words)
+        for i, a in enumerate(words):
+            if nested and " " in a:  # a quoted target command line: 'redis ... --password-file F'
+                try:
+                    inner = shlex.split(a)
+                    replaced = stand_in(inner, nested=False)
+                    if replaced != inner:
+                        words[i] = shlex.join(replaced)
+                except ValueError:
+                    pass
+            if i == 0 or os.path.exists(a):
+                continue
+            flag = words[i - 1]
+            if flag == "--password-file":
+                words[i] = standin.name
+            elif flag in ("--ca-file", "--cert") and pem:
+                words[i] = pem["cert"]
+            elif flag == "--key" and pem:
+                words[i] = pem["key"]
+        return words
+
     for r in records:
-        args = list(r["args"])
-        for i, a in enumerate(args[:-1]):
-            if a == "--password-file" and not os.path.exists(args[i + 1]):
-                args[i + 1] = standin.name
-        code, text = run(args)
+        code, text = run(stand_in(r["args"]), r.get("env"))
         shown = shlex.join(["probe", *r["args"]])
         if code == 0 and not text:
             print(f"ok   {r['where']}: {shown}")
