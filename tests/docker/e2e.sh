@@ -65,8 +65,19 @@ preflight() {
     return 0
 }
 
-# A binary that needs no loader: what runs in FROM scratch.
-file_is_static() { ! LC_ALL=C readelf -l "$1" 2>/dev/null | grep -q 'INTERP'; }
+# A 64-bit ELF that needs no loader (no PT_INTERP): what runs in FROM scratch.
+file_is_static() {
+    python3 - "$1" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+if data[:4] != b"\x7fELF" or data[4] != 2:
+    sys.exit(1)
+phoff, = struct.unpack_from("<Q", data, 0x20)
+phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+types = [struct.unpack_from("<I", data, phoff + i * phentsize)[0] for i in range(phnum)]
+sys.exit(3 in types)
+PY
+}
 
 probe_binary() {
     if [[ -n ${PROBE_BIN:-} ]]; then
