@@ -143,8 +143,10 @@ EOF
     BASE_READY=0
 }
 
+DEBIAN_READY=""
 debian_image() {
-    [[ -n $IMG_DEB ]] && return 0
+    [[ -n $DEBIAN_READY ]] && return "$DEBIAN_READY"
+    DEBIAN_READY=1
     local t0 t1 base
     t0=$(now)
     base=$("$HERE/debian-image.sh") || { fail "debian image: debootstrap + docker import"; return 1; }
@@ -162,6 +164,7 @@ COPY pg-start e2e-migrate e2e-app /usr/local/bin/
 EOF
     build "$PREFIX-deb:e2e" "$ctx" || { fail "debian image: add probe"; return 1; }
     IMG_DEB="$PREFIX-deb:e2e"
+    DEBIAN_READY=0
 }
 
 # ---------------------------------------------------------------------------------------
