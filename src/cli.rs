@@ -32,6 +32,7 @@ pub enum Command {
     Process(ProcessArgs),
     File(FileArgs),
     Redis(RedisArgs),
+    Postgres(PostgresArgs),
     Check(CheckArgs),
     WaitFor(WaitForArgs),
     MigrateThenExec(MigrateArgs),
@@ -253,6 +254,64 @@ check_args! {
         /// do not verify the server's certificate (rediss://)
         #[argh(switch, short = 'k')]
         pub insecure: bool,
+
+        /// client certificate chain (PEM) for mutual TLS
+        #[argh(option)]
+        pub cert: Option<PathBuf>,
+
+        /// client private key (PEM) for mutual TLS
+        #[argh(option)]
+        pub key: Option<PathBuf>,
+    }
+}
+
+check_args! {
+    /// Check a PostgreSQL server. Default: healthy when it answers and is not starting up,
+    /// shutting down or in recovery (pg_isready's rule; a refused login still means up, and
+    /// no password is sent unless one is given). With --query, --primary or --replica: log in
+    /// and check. Without URL: DATABASE_URL, else PGHOST, PGPORT, PGUSER, PGPASSWORD,
+    /// PGDATABASE, PGSSLMODE, PGCONNECT_TIMEOUT, PGAPPNAME; default postgres@localhost:5432 over TCP.
+    #[argh(subcommand, name = "postgres")]
+    pub struct PostgresArgs {
+        /// postgres://[user[:password]@][host][:port][/dbname][?sslmode=...&host=/socket/dir]
+        #[argh(positional)]
+        pub url: Option<String>,
+
+        /// log in and run this SQL: healthy when it succeeds and returns at least one row
+        #[argh(option)]
+        pub query: Option<String>,
+
+        /// with --query: the first column of the first row must be this text
+        #[argh(option)]
+        pub expect: Option<String>,
+
+        /// log in: healthy only on a primary (pg_is_in_recovery() is false)
+        #[argh(switch)]
+        pub primary: bool,
+
+        /// log in: healthy only on a replica (pg_is_in_recovery() is true)
+        #[argh(switch)]
+        pub replica: bool,
+
+        /// user name (default: the URL's, else PGUSER, else postgres)
+        #[argh(option, short = 'U')]
+        pub user: Option<String>,
+
+        /// database name (default: the URL's, else PGDATABASE, else the user name)
+        #[argh(option, short = 'd')]
+        pub dbname: Option<String>,
+
+        /// read the password from this file, e.g. /run/secrets/db_password (one trailing newline is ignored)
+        #[argh(option)]
+        pub password_file: Option<PathBuf>,
+
+        /// disable, prefer (default: TLS when offered, unverified), require, verify-ca or verify-full
+        #[argh(option)]
+        pub sslmode: Option<String>,
+
+        /// PEM file of CA certificates to trust instead of the built-in web roots (alone: implies verify-full)
+        #[argh(option)]
+        pub ca_file: Option<PathBuf>,
 
         /// client certificate chain (PEM) for mutual TLS
         #[argh(option)]

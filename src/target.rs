@@ -43,6 +43,15 @@ pub fn checks_from_command(command: Command) -> Result<Checks, UsageError> {
         ),
         #[cfg(not(feature = "http"))]
         Command::Http(_) => return usage(not_built("http")),
+        #[cfg(feature = "postgres")]
+        Command::Postgres(args) => (
+            vec![Box::new(crate::probe::postgres::PostgresCheck::from_args(
+                &args,
+            )?)],
+            args.common(),
+        ),
+        #[cfg(not(feature = "postgres"))]
+        Command::Postgres(_) => return usage(not_built("postgres")),
         #[cfg(feature = "redis")]
         Command::Redis(args) => (
             vec![Box::new(crate::probe::redis::RedisCheck::from_args(&args)?)],

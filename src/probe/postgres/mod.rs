@@ -1,0 +1,205 @@
+//! `probe postgres [URL]`: pg_isready's job, plus logged-in checks. Replaces `pg_isready`,
+//! `psql -c 'select 1'` and wait_for_db scripts.
+//!
+//! Default mode follows pg_isready's rule: the server is up when it answers the startup
+//! handshake and does not refuse with 57P03 (starting up, shutting down, in recovery). A
+//! refused login still means "up". When the server asks for a password and none was
+//! given, the connection is dropped without sending one, which PostgreSQL does not log
+//! (libpq and pg_isready rely on the same rule), so a health check every few seconds does
+//! not fill the server log with failed logins.
+//!
+//! `--query`, `--primary` and `--replica` log in: then a refused login is fatal.
+//!
+//! [`settings`] turns URLs, the environment and flags into [`Settings`]; [`session`]
+//! opens deadline-bounded connections. Both are public for modes that need a connection
+//! of their own (migrate-then-exec's advisory lock).
+
+pub mod session;
+pub mod settings;
+
+use crate::cli::PostgresArgs;
+use crate::deadline::Deadline;
+use crate::outcome::{usage, Outcome, UsageError};
+use crate::probe::Probe;
+
+pub use session::{Failure, Server, Session};
+#[allow(unused_imports)] // the API other modes reuse
+pub use settings::{connection_settings, Overrides, Settings};
+
+/// Which kind of server `--primary` / `--replica` ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Primary,
+    Replica,
+}
+
+pub struct PostgresCheck {
+    server: Server,
+    query: Option<String>,
+    expect: Option<String>,
+    role: Option<Role>,
+}
+
+impl PostgresCheck {
+    pub fn from_args(args: &PostgresArgs) -> Result<Self, UsageError> {
+        let env = |name: &str| std::env::var(name).ok();
+        Self::from_args_with_env(args, &env)
+    }
+
+    fn from_args_with_env(
+        args: &PostgresArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, UsageError> {
+        let role = match (args.primary, args.replica) {
+            (true, true) => return usage("--primary and --replica exclude each other"),
+            (true, false) => Some(Role::Primary),
+            (false, true) => Some(Role::Replica),
+            (false, false) => None,
+        };
+        if args.expect.is_some() && args.query.is_none() {
+            return usage("--expect needs --query");
+        }
+        if args
+            .query
+            .as_deref()
+            .is_some_and(|sql| sql.trim().is_empty())
+        {
+            return usage("--query is empty");
+        }
+        let overrides = Overrides {
+            user: args.user.clone(),
+            dbname: args.dbname.clone(),
+            password_file: args.password_file.clone(),
+            sslmode: args.sslmode.clone(),
+            ca_file: args.ca_file.clone(),
+            cert: args.cert.clone(),
+            key: args.key.clone(),
+        };
+        let settings = connection_settings(args.url.as_deref(), &overrides, env)?;
+        Ok(PostgresCheck {
+            server: Server::new(settings)?,
+            query: args.query.clone(),
+            expect: args.expect.clone(),
+            role,
+        })
+    }
+
+    fn logs_in(&self) -> bool {
+        self.query.is_some() || self.role.is_some()
+    }
+
+    /// Default mode: any answer but 57P03 means up.
+    fn ping(&self, deadline: &Deadline) -> Outcome {
+        let user = &self.server.settings().user;
+        match self.server.open(deadline) {
+            Ok(session) => {
+                session.close(deadline);
+                Outcome::healthy(format!("accepting connections (logged in as {user})"))
+            }
+            Err(Failure::Down(outcome)) => outcome,
+            Err(Failure::Rejected(reason)) => Outcome::healthy(format!("up; {reason}")),
+            Err(Failure::PasswordNeeded) => Outcome::healthy(format!(
+                "up; asks user {user} for a password (none given, none sent)"
+            )),
+        }
+    }
+
+    /// `--query`, `--primary`, `--replica`: log in, then check.
+    fn logged_in(&self, deadline: &Deadline) -> Outcome {
+        let session = match self.server.connect(deadline) {
+            Ok(session) => session,
+            Err(outcome) => return outcome,
+        };
+        let outcome = self.role_then_query(&session, deadline);
+        session.close(deadline);
+        outcome
+    }
+
+    fn role_then_query(&self, session: &Session, deadline: &Deadline) -> Outcome {
+        let mut found = Vec::new();
+        if let Some(role) = self.role {
+            let in_recovery = match session.first_value("select pg_is_in_recovery()", deadline) {
+                Ok(Some(Some(value))) => value == "t",
+                Ok(_) => return Outcome::unhealthy("pg_is_in_recovery() returned nothing"),
+                Err(outcome) => return outcome,
+            };
+            match (role, in_recovery) {
+                (Role::Primary, true) => {
+                    return Outcome::unhealthy("server is a replica (in recovery), not the primary")
+                }
+                (Role::Replica, false) => {
+                    return Outcome::unhealthy("server is the primary, not a replica")
+                }
+                (Role::Primary, false) => found.push("server is the primary".to_string()),
+                (Role::Replica, true) => found.push("server is a replica".to_string()),
+            }
+        }
+        if let Some(sql) = &self.query {
+            let value = match session.first_value(sql, deadline) {
+                Ok(Some(value)) => value.unwrap_or_else(|| "NULL".into()),
+                Ok(None) => return Outcome::unhealthy("query returned no rows"),
+                Err(outcome) => return outcome,
+            };
+            match &self.expect {
+                Some(expected) if *expected != value => {
+                    return Outcome::unhealthy(format!("expected {expected}, got {value}"))
+                }
+                _ => found.push(format!("query returned {value}")),
+            }
+        }
+        Outcome::healthy(found.join("; "))
+    }
+}
+
+impl Probe for PostgresCheck {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn target(&self) -> String {
+        self.server.settings().display()
+    }
+
+    fn run(&self, deadline: &Deadline) -> Outcome {
+        if self.logs_in() {
+            self.logged_in(deadline)
+        } else {
+            self.ping(deadline)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argh::FromArgs;
+
+    fn check(args: &[&str]) -> Result<PostgresCheck, UsageError> {
+        let args = PostgresArgs::from_args(&["postgres"], args).expect("argh");
+        PostgresCheck::from_args_with_env(&args, &|_| None)
+    }
+
+    #[test]
+    fn flags_are_checked_before_anything_runs() {
+        assert!(check(&["--primary", "--replica"]).is_err());
+        assert!(check(&["--expect", "x"])
+            .err()
+            .unwrap()
+            .0
+            .contains("--query"));
+        assert!(check(&["--query", " "]).is_err());
+        assert!(check(&["--sslmode", "maybe"])
+            .err()
+            .unwrap()
+            .0
+            .contains("--sslmode"));
+        assert!(check(&["--password-file", "/nonexistent/pw"]).is_err());
+        assert!(check(&["postgres://db/", "--query", "select 1"]).is_ok());
+    }
+
+    #[test]
+    fn the_target_shows_user_host_and_database_without_password() {
+        let probe = check(&["postgres://app:hunter2@db:6543/shop"]).unwrap();
+        assert_eq!(probe.target(), "postgres://app@db:6543/shop");
+    }
+}

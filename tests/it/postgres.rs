@@ -1,0 +1,474 @@
+//! `probe postgres` against real PostgreSQL servers (plain and TLS), and fake peers for
+//! what a real server cannot be made to do on demand (57P03, silence, garbage).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use crate::support::postgres::{plain, tls, DB, PASSWORD, USER};
+use crate::support::{free_port, pki::pki, probe, probe_env, temp_dir};
+
+#[test]
+fn default_mode_is_up_without_credentials_and_sends_no_password() {
+    let server = plain();
+    // A role that does not exist: scram-sha-256 still asks for a password (a mock
+    // exchange), so a sent password would log a failed login naming the role.
+    let url = format!("postgres://quiet_probe_role@127.0.0.1:{}/{DB}", server.port);
+    probe(&["postgres", &url])
+        .code(0)
+        .says("healthy: postgres postgres://quiet_probe_role@127.0.0.1")
+        .says("up; asks user quiet_probe_role for a password (none given, none sent)")
+        .short();
+    std::thread::sleep(Duration::from_millis(300));
+    let log = server.log_text();
+    assert!(
+        !log.contains("quiet_probe_role"),
+        "the server logged the check:\n{log}"
+    );
+}
+
+#[test]
+fn default_mode_logs_in_when_given_a_password() {
+    probe(&["postgres", &plain().url("")])
+        .code(0)
+        .says("accepting connections (logged in as app)")
+        .does_not_say(PASSWORD)
+        .short();
+}
+
+#[test]
+fn wrong_password_is_up_by_default_and_fatal_when_logging_in() {
+    let url = format!(
+        "postgres://{USER}:not-the-password-xyz@127.0.0.1:{}/{DB}",
+        plain().port
+    );
+    probe(&["postgres", &url])
+        .code(0)
+        .says("up; login failed for user app: password authentication failed (28P01)")
+        .does_not_say("not-the-password-xyz")
+        .short();
+    let run = probe(&["postgres", &url, "--query", "select 1", "--json"]);
+    run.code(1)
+        .says("28P01")
+        .does_not_say("not-the-password-xyz")
+        .short();
+    let line: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(line["healthy"], false);
+    assert_eq!(line["fatal"], true);
+}
+
+#[test]
+fn unknown_database_is_up_by_default_and_fatal_when_logging_in() {
+    let url = format!(
+        "postgres://{USER}:{PASSWORD}@127.0.0.1:{}/no_such_db",
+        plain().port
+    );
+    probe(&["postgres", &url])
+        .code(0)
+        .says("up; login failed for user app: database \"no_such_db\" does not exist (3D000)");
+    probe(&["postgres", &url, "--query", "select 1"])
+        .code(1)
+        .says("unhealthy (fatal)")
+        .says("3D000")
+        .does_not_say(PASSWORD);
+}
+
+#[test]
+fn a_query_needs_a_password_when_the_server_asks() {
+    probe(&[
+        "postgres",
+        &plain().url_without_password(""),
+        "--query",
+        "select 1",
+    ])
+    .code(1)
+    .says("unhealthy (fatal)")
+    .says("wants a password for user app");
+}
+
+#[test]
+fn queries_need_a_row_and_the_expected_value() {
+    let url = plain().url("");
+    probe(&["postgres", &url, "--query", "select 1"])
+        .code(0)
+        .says("query returned 1");
+    probe(&["postgres", &url, "--query", "select 1 where false"])
+        .code(1)
+        .says("query returned no rows");
+    probe(&[
+        "postgres",
+        &url,
+        "--query",
+        "select version from migrations",
+        "--expect",
+        "abc123",
+    ])
+    .code(0)
+    .says("query returned abc123");
+    probe(&[
+        "postgres",
+        &url,
+        "--query",
+        "select version from migrations",
+        "--expect",
+        "def456",
+    ])
+    .code(1)
+    .says("expected def456, got abc123");
+    probe(&["postgres", &url, "--query", "select * from empty"])
+        .code(1)
+        .says("no rows");
+}
+
+#[test]
+fn sql_errors_name_the_sqlstate() {
+    let url = plain().url("");
+    // A missing table may be created by a migration still running: retryable.
+    let run = probe(&[
+        "postgres",
+        &url,
+        "--query",
+        "select * from not_migrated_yet",
+        "--json",
+    ]);
+    run.code(1).says("42P01");
+    let line: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(line["fatal"], false);
+    probe(&["postgres", &url, "--query", "selec 1"])
+        .code(1)
+        .says("unhealthy (fatal)")
+        .says("42601");
+}
+
+#[test]
+fn primary_and_replica_ask_the_server() {
+    let url = plain().url("");
+    probe(&["postgres", &url, "--primary"])
+        .code(0)
+        .says("server is the primary");
+    probe(&["postgres", &url, "--replica"])
+        .code(1)
+        .says("server is the primary, not a replica");
+}
+
+#[test]
+fn a_stopped_server_is_refused() {
+    let url = format!("postgres://app@127.0.0.1:{}/", free_port());
+    probe(&["postgres", &url])
+        .code(1)
+        .says("connection refused")
+        .short();
+}
+
+#[test]
+fn database_url_and_libpq_variables() {
+    let server = plain();
+    probe_env(
+        &["postgres", "--query", "select 1"],
+        &[("DATABASE_URL", &server.url(""))],
+    )
+    .code(0)
+    .does_not_say(PASSWORD);
+    let port = server.port.to_string();
+    probe_env(
+        &[
+            "postgres",
+            "--query",
+            "select current_user || '@' || current_database()",
+        ],
+        &[
+            ("PGHOST", "127.0.0.1"),
+            ("PGPORT", &port),
+            ("PGUSER", USER),
+            ("PGPASSWORD", PASSWORD),
+            ("PGDATABASE", DB),
+            ("PGSSLMODE", "disable"),
+            ("PGAPPNAME", "probe-env-test"),
+        ],
+    )
+    .code(0)
+    .says("query returned app@appdb")
+    .does_not_say(PASSWORD);
+    // The URL leaves the password out; PGPASSWORD fills it in, as with libpq.
+    probe_env(
+        &[
+            "postgres",
+            &server.url_without_password(""),
+            "--query",
+            "select current_setting('application_name')",
+        ],
+        &[("PGPASSWORD", PASSWORD)],
+    )
+    .code(0)
+    .says("query returned probe");
+}
+
+#[test]
+fn password_file_with_a_trailing_newline() {
+    let dir = temp_dir();
+    let file = dir.path().join("db_password");
+    std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
+    probe(&[
+        "postgres",
+        &plain().url_without_password(""),
+        "--password-file",
+        file.to_str().unwrap(),
+        "--query",
+        "select 1",
+    ])
+    .code(0)
+    .does_not_say(PASSWORD);
+}
+
+#[test]
+fn unix_socket_directory_in_the_url() {
+    let server = plain();
+    let url = format!(
+        "postgres://{USER}@:{}/{DB}?host={}",
+        server.port,
+        server.socket_dir.display()
+    );
+    probe(&["postgres", &url, "--query", "select 1"])
+        .code(0)
+        .says("?host=");
+}
+
+#[test]
+fn check_and_targets_take_postgres_urls() {
+    probe(&["check", &plain().url("")])
+        .code(0)
+        .says("healthy: postgres")
+        .does_not_say(PASSWORD);
+    probe(&[
+        "check",
+        &format!(
+            "postgres {} --query 'select 1 where false'",
+            plain().url("")
+        ),
+    ])
+    .code(1)
+    .says("no rows");
+}
+
+#[test]
+fn bad_urls_and_flags_are_usage_errors() {
+    for args in [
+        vec!["postgres", "mysql://db/"],
+        vec!["postgres", "postgres://db:99999/"],
+        vec!["postgres", "postgres://db/?sslmode=sometimes"],
+        vec!["postgres", "--expect", "x"],
+        vec!["postgres", "--primary", "--replica"],
+        vec!["postgres", "--password-file", "/nonexistent/secret"],
+        vec!["postgres", "--ca-file", "/nonexistent/ca.pem"],
+    ] {
+        probe(&args).code(3);
+    }
+    probe(&["postgres", "postgres://u:hunter2@db:port/"])
+        .code(3)
+        .does_not_say("hunter2");
+}
+
+// --- TLS -------------------------------------------------------------------------------
+
+#[test]
+fn tls_verify_full_against_the_test_ca() {
+    let server = tls();
+    let ca = pki().ca.cert.to_str().unwrap();
+    let ssl_used = "select ssl from pg_stat_ssl where pid = pg_backend_pid()";
+    probe(&[
+        "postgres",
+        &server.url("?sslmode=verify-full"),
+        "--ca-file",
+        ca,
+        "--query",
+        ssl_used,
+        "--expect",
+        "t",
+    ])
+    .code(0);
+    // A CA file alone means verify-full.
+    probe(&["postgres", &server.url(""), "--ca-file", ca]).code(0);
+    // sslrootcert in the URL works like --ca-file.
+    probe(&[
+        "postgres",
+        &server.url(&format!("?sslmode=verify-full&sslrootcert={ca}")),
+    ])
+    .code(0);
+    // prefer (the default) and require encrypt without verifying.
+    probe(&[
+        "postgres",
+        &server.url(""),
+        "--query",
+        ssl_used,
+        "--expect",
+        "t",
+    ])
+    .code(0);
+    probe(&["postgres", &server.url("?sslmode=require")]).code(0);
+}
+
+#[test]
+fn tls_rejects_an_unknown_ca_and_a_wrong_name() {
+    let server = tls();
+    let other = pki().other_ca.cert.to_str().unwrap();
+    let ca = pki().ca.cert.to_str().unwrap();
+    probe(&[
+        "postgres",
+        &server.url("?sslmode=verify-full"),
+        "--ca-file",
+        other,
+    ])
+    .code(1)
+    .says("unhealthy (fatal)")
+    .says("unknown issuer")
+    .does_not_say("error performing TLS handshake")
+    .does_not_say(PASSWORD);
+    // Without --ca-file the built-in web roots do not know the test CA either.
+    probe(&["postgres", &server.url("?sslmode=verify-full")])
+        .code(1)
+        .says("unknown issuer");
+    let wrong_name = format!(
+        "postgres://{USER}:{PASSWORD}@127.0.0.2:{}/{DB}",
+        server.port
+    );
+    probe(&[
+        "postgres",
+        &wrong_name,
+        "--sslmode",
+        "verify-full",
+        "--ca-file",
+        ca,
+    ])
+    .code(1)
+    .says("unhealthy (fatal)")
+    .says("not valid for name 127.0.0.2");
+    // verify-ca checks the chain only.
+    probe(&[
+        "postgres",
+        &wrong_name,
+        "--sslmode",
+        "verify-ca",
+        "--ca-file",
+        ca,
+    ])
+    .code(0);
+}
+
+#[test]
+fn require_against_a_server_without_tls_is_fatal() {
+    probe(&["postgres", &plain().url("?sslmode=require")])
+        .code(1)
+        .says("unhealthy (fatal)")
+        .says("does not support TLS");
+}
+
+// --- fake peers ------------------------------------------------------------------------
+
+/// A one-connection peer on a free port: `answer` gets the accepted stream.
+fn fake_peer(answer: impl FnOnce(TcpStream) + Send + 'static) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((stream, _)) = listener.accept() {
+            answer(stream);
+        }
+    });
+    port
+}
+
+/// Reads one length-prefixed startup packet; answers an SSLRequest with 'N' and reads on.
+fn read_startup(stream: &mut TcpStream) {
+    loop {
+        let mut length = [0u8; 4];
+        stream.read_exact(&mut length).unwrap();
+        let mut body = vec![0u8; u32::from_be_bytes(length) as usize - 4];
+        stream.read_exact(&mut body).unwrap();
+        if body[..4] == 80877103u32.to_be_bytes() {
+            stream.write_all(b"N").unwrap();
+        } else {
+            return;
+        }
+    }
+}
+
+fn error_response(code: &str, message: &str) -> Vec<u8> {
+    let mut fields = Vec::new();
+    for (tag, value) in [
+        (b'S', "FATAL"),
+        (b'V', "FATAL"),
+        (b'C', code),
+        (b'M', message),
+    ] {
+        fields.push(tag);
+        fields.extend_from_slice(value.as_bytes());
+        fields.push(0);
+    }
+    fields.push(0);
+    let mut packet = vec![b'E'];
+    packet.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+    packet.extend_from_slice(&fields);
+    packet
+}
+
+#[test]
+fn a_server_starting_up_is_unhealthy_and_retryable() {
+    for code_and_message in [
+        ("57P03", "the database system is starting up"),
+        ("53300", "sorry, too many clients already"),
+    ] {
+        let (code, message) = code_and_message;
+        let port = fake_peer(move |mut stream| {
+            read_startup(&mut stream);
+            stream.write_all(&error_response(code, message)).unwrap();
+        });
+        let run = probe(&[
+            "postgres",
+            &format!("postgres://app@127.0.0.1:{port}/"),
+            "--json",
+        ]);
+        run.code(1).says(code).short();
+        let line: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+        assert_eq!(line["fatal"], false, "{run:?}");
+        if code == "57P03" {
+            run.says("server is starting up (57P03)");
+        }
+    }
+}
+
+#[test]
+fn a_silent_peer_cannot_outlast_the_deadline() {
+    let port = fake_peer(|stream| {
+        std::thread::sleep(Duration::from_secs(10));
+        drop(stream);
+    });
+    probe(&[
+        "postgres",
+        &format!("postgres://app@127.0.0.1:{port}/"),
+        "--timeout",
+        "1s",
+    ])
+    .code(1)
+    .says("timed out after 1s during startup")
+    .within(Duration::from_secs(4));
+}
+
+#[test]
+fn garbage_is_not_a_postgres_server() {
+    let port = fake_peer(|mut stream| {
+        read_startup(&mut stream);
+        stream
+            .write_all(b"!\x00\x00\x00\x08garbage and more garbage")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    });
+    probe(&[
+        "postgres",
+        &format!("postgres://app@127.0.0.1:{port}/"),
+        "--timeout",
+        "3s",
+    ])
+    .code(1)
+    .says("not a PostgreSQL server")
+    .short()
+    .within(Duration::from_secs(6));
+}

@@ -1,0 +1,260 @@
+//! Real PostgreSQL servers for the tests: `initdb` + `postgres` from the Debian packages in a
+//! temp dir, on a free port, scram-sha-256 over TCP (trust on the Unix socket, used to set
+//! up the role `app` and the database `appdb`), and a second one with TLS from the test PKI.
+//!
+//! PostgreSQL refuses to run as root: when the tests run as root (CI), the server runs as
+//! the `postgres` system user (created by the Debian package) via `runuser`, with its
+//! directories chowned to it. Servers are shared across tests and stopped when the test
+//! process exits: a small shell watchdog sends SIGINT (fast shutdown) once the test
+//! process is gone, since statics are never dropped.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use super::{free_port, pki::pki, temp_dir};
+
+pub const USER: &str = "app";
+pub const PASSWORD: &str = "app-secret-7f3a9c";
+pub const DB: &str = "appdb";
+
+pub struct Postgres {
+    pub port: u16,
+    /// The directory of the Unix socket (`-k`).
+    pub socket_dir: PathBuf,
+    /// The server's stderr: what it logs.
+    pub log: PathBuf,
+    _dir: tempfile::TempDir,
+    /// The shell that stops the server once the test process is gone.
+    _watchdog: std::process::Child,
+}
+
+/// The shared plain-text server.
+pub fn plain() -> &'static Postgres {
+    static SERVER: OnceLock<Postgres> = OnceLock::new();
+    SERVER.get_or_init(|| Postgres::start(false))
+}
+
+/// The shared server with ssl=on (certificate for localhost / 127.0.0.1 from the test CA),
+/// listening on 127.0.0.1 and 127.0.0.2 (a name its certificate does not cover).
+pub fn tls() -> &'static Postgres {
+    static SERVER: OnceLock<Postgres> = OnceLock::new();
+    SERVER.get_or_init(|| Postgres::start(true))
+}
+
+fn bin(name: &str) -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is installed (apt-get install postgresql)")
+        .filter_map(|entry| entry.ok().map(|entry| entry.path().join("bin").join(name)))
+        .filter(|path| path.exists())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .unwrap_or_else(|| panic!("no {name} under /usr/lib/postgresql/*/bin"))
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|meta| meta.uid() == 0)
+        .unwrap_or(false)
+}
+
+/// A command run as the postgres user when we are root.
+fn as_server_user(program: &Path) -> Command {
+    if is_root() {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+fn chown_to_server_user(path: &Path) {
+    if is_root() {
+        let status = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "chown {}", path.display());
+    }
+}
+
+impl Postgres {
+    fn start(ssl: bool) -> Postgres {
+        let dir = temp_dir();
+        let data = dir.path().join("data");
+        let socket_dir = dir.path().join("socket");
+        let log = dir.path().join("server.log");
+        std::fs::create_dir(&socket_dir).unwrap();
+        chown_to_server_user(dir.path());
+
+        let output = as_server_user(&bin("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+            ])
+            .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run initdb");
+        assert!(
+            output.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+
+        let port = free_port();
+        let mut settings = vec![
+            "listen_addresses=127.0.0.1".to_string(),
+            format!("unix_socket_directories={}", socket_dir.display()),
+            "fsync=off".into(),
+            "synchronous_commit=off".into(),
+            "full_page_writes=off".into(),
+            "shared_buffers=16MB".into(),
+            "max_connections=40".into(),
+            "max_wal_senders=0".into(),
+            "wal_level=minimal".into(),
+        ];
+        if ssl {
+            let pki = pki();
+            std::fs::write(data.join("server.crt"), &pki.server.cert_pem).unwrap();
+            std::fs::write(data.join("server.key"), &pki.server.key_pem).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                data.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .unwrap();
+            chown_to_server_user(&data);
+            settings[0] = "listen_addresses=127.0.0.1,127.0.0.2".into();
+            settings.extend([
+                "ssl=on".into(),
+                "ssl_cert_file=server.crt".into(),
+                "ssl_key_file=server.key".into(),
+            ]);
+        }
+
+        let mut postgres = vec![
+            bin("postgres").display().to_string(),
+            "-D".into(),
+            data.display().to_string(),
+        ];
+        postgres.extend(["-p".into(), port.to_string()]);
+        for setting in &settings {
+            postgres.extend(["-c".into(), setting.clone()]);
+        }
+        let run_as = if is_root() {
+            "runuser -u postgres -- "
+        } else {
+            ""
+        };
+        let quoted: Vec<String> = postgres.iter().map(|word| format!("'{word}'")).collect();
+        // The watchdog: start the server, then stop it (fast shutdown) when the test
+        // process is gone.
+        let script = format!(
+            "{run_as}{} >'{}' 2>&1 </dev/null & server=$!\n\
+             while kill -0 {} 2>/dev/null && kill -0 $server 2>/dev/null; do sleep 0.3; done\n\
+             kill -INT $server 2>/dev/null; pid=$(head -1 '{}/postmaster.pid' 2>/dev/null) && kill -INT $pid 2>/dev/null\n\
+             wait",
+            quoted.join(" "),
+            log.display(),
+            std::process::id(),
+            data.display(),
+        );
+        let watchdog = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start postgres");
+
+        let server = Postgres {
+            _watchdog: watchdog,
+            port,
+            socket_dir,
+            log,
+            _dir: dir,
+        };
+        server.set_up();
+        server
+    }
+
+    /// Creates the role and the database with psql over the (trusted) Unix socket, once the
+    /// server accepts connections.
+    fn set_up(&self) {
+        // One statement per psql: CREATE DATABASE cannot run in a transaction block.
+        self.psql(
+            "postgres",
+            "postgres",
+            &format!("create role {USER} login password '{PASSWORD}'"),
+        );
+        self.psql(
+            "postgres",
+            "postgres",
+            &format!("create database {DB} owner {USER}"),
+        );
+        self.psql(
+            USER,
+            DB,
+            "create table migrations (version text); insert into migrations values ('abc123'); \
+             create table empty (id int);",
+        );
+    }
+
+    fn psql(&self, user: &str, db: &str, sql: &str) {
+        let started = Instant::now();
+        loop {
+            let output = Command::new("psql")
+                .arg("-h")
+                .arg(&self.socket_dir)
+                .args(["-p", &self.port.to_string(), "-U", user, "-d", db])
+                .args(["-v", "ON_ERROR_STOP=1", "-X", "-q", "-c", sql])
+                .env_remove("PGPASSWORD")
+                .stdin(Stdio::null())
+                .output()
+                .expect("run psql");
+            if output.status.success() {
+                return;
+            }
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let not_up_yet = stderr.contains("starting up") || stderr.contains("No such file");
+            assert!(
+                not_up_yet && started.elapsed() < Duration::from_secs(30),
+                "psql {sql}: {}\nserver log:\n{}",
+                String::from_utf8_lossy(&output.stderr),
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `postgres://app:PASSWORD@127.0.0.1:PORT/appdb` plus `extra` (e.g. `?sslmode=disable`).
+    pub fn url(&self, extra: &str) -> String {
+        format!(
+            "postgres://{USER}:{PASSWORD}@127.0.0.1:{}/{DB}{extra}",
+            self.port
+        )
+    }
+
+    /// The same without the password.
+    pub fn url_without_password(&self, extra: &str) -> String {
+        format!("postgres://{USER}@127.0.0.1:{}/{DB}{extra}", self.port)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
