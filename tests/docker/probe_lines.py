@@ -60,7 +60,7 @@ def is_synopsis(args):
 LINE_OFFSET = 0  # line of a Markdown code block within its file, for YAML found inside it
 
 
-def emit(where, args, node=None, env=None):
+def emit(where, args, node=None, env=None, shell=None):
     line = getattr(node, "line", None)
     if line is not None and ":" not in where:
         where = f"{where}:{line + LINE_OFFSET}"
@@ -68,6 +68,8 @@ def emit(where, args, node=None, env=None):
     record = {"where": where, "args": args}
     if env:
         record["env"] = dict(env)
+    if shell and "$" in shell:
+        record["shell"] = shell  # a shell command line: $VAR is the shell's to expand
     if is_synopsis(args):
         record["synopsis"] = True
     out.append(record)
@@ -133,7 +135,39 @@ def scan_text(where, text, code=False):
         words = split_command(where, candidate)
         # `probe process` alone in prose names a command; a command line has arguments
         if words and is_probe(words[0]) and len(words) > 2:
-            emit(where, words[1:])
+            emit(where, words[1:], shell=candidate)
+
+
+SHELL_VAR = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})")
+
+
+def shell_expand(text, env):
+    """$NAME, ${NAME} and ${NAME:-default} outside single quotes, as a shell would expand
+    them before probe sees the words; unset names without a default stay as written."""
+    out, i, single = [], 0, False
+    double = False
+    while i < len(text):
+        c = text[i]
+        if c == "'" and not double:
+            single = not single
+        elif c == '"' and not single:
+            double = not double
+        elif c == "\\" and not single and i + 1 < len(text):
+            out.append(text[i:i + 2])
+            i += 2
+            continue
+        elif c == "$" and not single:
+            m = SHELL_VAR.match(text, i)
+            if m:
+                name = m.group(1) or m.group(2)
+                value = env.get(name, m.group(3))
+                if value is not None:
+                    out.append(value if double else shlex.quote(value))
+                    i = m.end()
+                    continue
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 def split_command(where, text):
@@ -501,7 +535,11 @@ def check(probe, env_file):
         return words
 
     for r in records:
-        code, text = run(stand_in(r["args"]), r.get("env"))
+        args = r["args"]
+        if "shell" in r:
+            words = split_command(r["where"], shell_expand(r["shell"], {**env, **r.get("env", {})}))
+            args = words[1:] if words else args
+        code, text = run(stand_in(args), r.get("env"))
         shown = shlex.join(["probe", *r["args"]])
         if code == 0 and not text:
             print(f"ok   {r['where']}: {shown}")
