@@ -232,10 +232,13 @@ fn migrate_plan(args: &MigrateArgs) -> Result<mode::migrate::Migrate, UsageError
 }
 
 #[cfg(feature = "postgres")]
-fn migration_lock(
-    _args: &MigrateArgs,
-) -> Result<Box<dyn mode::migrate::MigrationLock>, UsageError> {
-    usage("--lock: not yet")
+fn migration_lock(args: &MigrateArgs) -> Result<Box<dyn mode::migrate::MigrationLock>, UsageError> {
+    let lock = crate::probe::postgres::lock::AdvisoryLock::new(
+        args.lock_url.as_deref(),
+        &args.wait,
+        args.lock_key.as_deref(),
+    )?;
+    Ok(Box::new(lock))
 }
 
 #[cfg(not(feature = "postgres"))]

@@ -49,6 +49,31 @@ pub struct Common {
 /// Declares a one-shot check's argh struct with the flags all checks share
 /// (`--timeout`, `--json`, `-q`), since argh cannot flatten a struct into another.
 macro_rules! check_args {
+    // Checks that speak TLS also take the same certificate files.
+    (
+        tls_files;
+        $(#[$attr:meta])*
+        pub struct $name:ident { $($body:tt)* }
+    ) => {
+        check_args! {
+            $(#[$attr])*
+            pub struct $name {
+                $($body)*
+
+                /// PEM file of CA certificates to trust instead of the built-in web roots
+                #[argh(option)]
+                pub ca_file: Option<PathBuf>,
+
+                /// client certificate chain (PEM) for mutual TLS
+                #[argh(option)]
+                pub cert: Option<PathBuf>,
+
+                /// client private key (PEM) for mutual TLS
+                #[argh(option)]
+                pub key: Option<PathBuf>,
+            }
+        }
+    };
     (
         $(#[$attr:meta])*
         pub struct $name:ident { $($body:tt)* }
@@ -80,6 +105,7 @@ macro_rules! check_args {
 }
 
 check_args! {
+    tls_files;
     /// Check an HTTP(S) endpoint: healthy when the status is expected (default 200-399) and
     /// every body expectation holds. Proxies from the environment are ignored.
     #[argh(subcommand, name = "http")]
@@ -124,21 +150,12 @@ check_args! {
         #[argh(option, short = 'd')]
         pub data: Option<String>,
 
-        /// PEM file of CA certificates to trust instead of the built-in web roots
-        #[argh(option)]
-        pub ca_file: Option<PathBuf>,
 
         /// do not verify the server's certificate
         #[argh(switch, short = 'k')]
         pub insecure: bool,
 
-        /// client certificate chain (PEM) for mutual TLS
-        #[argh(option)]
-        pub cert: Option<PathBuf>,
 
-        /// client private key (PEM) for mutual TLS
-        #[argh(option)]
-        pub key: Option<PathBuf>,
 
         /// speak HTTP over this Unix socket instead of TCP
         #[argh(option)]
@@ -226,6 +243,7 @@ check_args! {
 }
 
 check_args! {
+    tls_files;
     /// Check a Redis or Valkey server: healthy only when PING answers PONG (NOAUTH, LOADING,
     /// BUSY, MASTERDOWN and other error replies are unhealthy). Without a URL, uses $REDIS_URL,
     /// else redis://127.0.0.1:6379.
@@ -247,25 +265,15 @@ check_args! {
         #[argh(option)]
         pub role: Option<String>,
 
-        /// PEM file of CA certificates to trust instead of the built-in web roots (rediss://)
-        #[argh(option)]
-        pub ca_file: Option<PathBuf>,
 
         /// do not verify the server's certificate (rediss://)
         #[argh(switch, short = 'k')]
         pub insecure: bool,
-
-        /// client certificate chain (PEM) for mutual TLS
-        #[argh(option)]
-        pub cert: Option<PathBuf>,
-
-        /// client private key (PEM) for mutual TLS
-        #[argh(option)]
-        pub key: Option<PathBuf>,
     }
 }
 
 check_args! {
+    tls_files;
     /// Check a PostgreSQL server. Default: healthy when it answers and is not starting up,
     /// shutting down or in recovery (pg_isready's rule; a refused login still means up, and
     /// no password is sent unless one is given). With --query, --primary or --replica: log in
@@ -308,18 +316,6 @@ check_args! {
         /// disable, prefer (default: TLS when offered, unverified), require, verify-ca or verify-full
         #[argh(option)]
         pub sslmode: Option<String>,
-
-        /// PEM file of CA certificates to trust instead of the built-in web roots (alone: implies verify-full)
-        #[argh(option)]
-        pub ca_file: Option<PathBuf>,
-
-        /// client certificate chain (PEM) for mutual TLS
-        #[argh(option)]
-        pub cert: Option<PathBuf>,
-
-        /// client private key (PEM) for mutual TLS
-        #[argh(option)]
-        pub key: Option<PathBuf>,
     }
 }
 

@@ -79,15 +79,7 @@ fn not_built(check: &str) -> String {
 /// Parses one TARGET of `check` or `wait-for`: a URL whose scheme names the check, or a
 /// check command line split with shell-like quoting (never by a shell).
 pub fn parse(text: &str) -> Result<Vec<Target>, UsageError> {
-    let words = match shorthand(text) {
-        Some(words) => words,
-        None => shlex::split(text)
-            .filter(|words| !words.is_empty())
-            .ok_or_else(|| {
-                UsageError::new(format!("target {text:?}: unbalanced quotes or empty"))
-            })?,
-    };
-    let checks = parse_words(&words)
+    let checks = parse_words(&words(text)?)
         .map_err(|error| UsageError::new(format!("target {text:?}: {error}")))?;
     if checks.common.json || checks.common.quiet {
         return usage(format!(
@@ -95,6 +87,17 @@ pub fn parse(text: &str) -> Result<Vec<Target>, UsageError> {
         ));
     }
     Ok(checks.targets)
+}
+
+/// A TARGET as check words: `postgres://db/app` → `["postgres", "postgres://db/app"]`,
+/// `'http http://x --timeout 2s'` → `["http", "http://x", "--timeout", "2s"]`.
+pub fn words(text: &str) -> Result<Vec<String>, UsageError> {
+    match shorthand(text) {
+        Some(words) => Ok(words),
+        None => shlex::split(text)
+            .filter(|words| !words.is_empty())
+            .ok_or_else(|| UsageError::new(format!("target {text:?}: unbalanced quotes or empty"))),
+    }
 }
 
 /// `tcp://db:5432` → `tcp db:5432`; `https://x/` → `http https://x/`; and so on.

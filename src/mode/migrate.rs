@@ -16,8 +16,13 @@ use crate::signals;
 
 /// A lock that serialises migrations across replicas.
 pub trait MigrationLock {
-    /// Blocks until the lock is held, or `limit` passes (`None`: forever).
-    fn acquire(&mut self, limit: Option<Duration>) -> Result<(), Outcome>;
+    /// Blocks until the lock is held, or `limit` passes (`None`: forever), telling
+    /// `waiting` what holds it up.
+    fn acquire(
+        &mut self,
+        limit: Option<Duration>,
+        waiting: &mut dyn FnMut(String),
+    ) -> Result<(), Outcome>;
     /// Releases the lock and closes its connection, so that nothing leaks into the app.
     fn release(self: Box<Self>);
 }
@@ -61,7 +66,7 @@ pub fn run(mut plan: Migrate, app: &[String]) -> Exit {
 
     if let Some(lock) = plan.lock.as_mut() {
         let asked = Instant::now();
-        if let Err(outcome) = lock.acquire(plan.lock_timeout) {
+        if let Err(outcome) = lock.acquire(plan.lock_timeout, &mut |line| say("lock", line)) {
             say(
                 "lock",
                 format!("could not take the migration lock: {}", outcome.detail),

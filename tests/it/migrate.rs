@@ -215,3 +215,232 @@ fn as_pid_1_signals_still_reach_the_migration() {
     );
     assert_eq!(status.code(), Some(143), "{status:?}");
 }
+
+/// (start, end) of each migration run recorded in `log` as "R start NANOS" / "R end NANOS".
+fn migration_runs(log: &std::path::Path) -> Vec<(u128, u128)> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut starts = std::collections::HashMap::new();
+    let mut runs = Vec::new();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (replica, event, at) = (words[0], words[1], words[2].parse::<u128>().unwrap());
+        match event {
+            "start" => {
+                starts.insert(replica.to_string(), at);
+            }
+            _ => runs.push((starts[replica], at)),
+        }
+    }
+    runs.sort();
+    runs
+}
+
+fn overlaps(runs: &[(u128, u128)]) -> usize {
+    runs.windows(2).filter(|pair| pair[1].0 < pair[0].1).count()
+}
+
+/// Starts `count` replicas at once, each recording its migration in `log` and its app in `apps`.
+fn start_replicas(
+    count: usize,
+    lock_args: &[&str],
+    log: &std::path::Path,
+    apps: &std::path::Path,
+) -> Vec<std::process::Child> {
+    let server = crate::support::postgres::plain();
+    let migration = format!(
+        "sh -c 'echo \"$REPLICA start $(date +%s%N)\" >> {0}; sleep 0.2; echo \"$REPLICA end $(date +%s%N)\" >> {0}'",
+        log.display()
+    );
+    let app = format!("echo $REPLICA >> {}", apps.display());
+    let wait = server.url("");
+    (0..count)
+        .map(|replica| {
+            let mut args = vec![
+                "migrate-then-exec",
+                "--wait",
+                &wait,
+                "--migrate",
+                &migration,
+            ];
+            args.extend(lock_args);
+            args.extend(["--", "sh", "-c", &app]);
+            let mut replica_command = command(&args);
+            replica_command
+                .env("REPLICA", replica.to_string())
+                .stderr(Stdio::piped());
+            replica_command.spawn().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn replicas_started_together_migrate_one_at_a_time_under_the_lock() {
+    let dir = temp_dir();
+    let (log, apps) = (
+        dir.path().join("locked.log"),
+        dir.path().join("locked.apps"),
+    );
+    let replicas = start_replicas(8, &["--lock", "--lock-key", "test-serial"], &log, &apps);
+    for replica in replicas {
+        let output = replica.wait_with_output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+    }
+    let runs = migration_runs(&log);
+    assert_eq!(runs.len(), 8);
+    assert_eq!(
+        overlaps(&runs),
+        0,
+        "migrations overlapped under --lock: {runs:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&apps).unwrap().lines().count(),
+        8,
+        "every replica starts its app"
+    );
+
+    // The same without --lock overlaps, so the check above can fail.
+    let (log, apps) = (dir.path().join("free.log"), dir.path().join("free.apps"));
+    for replica in start_replicas(8, &[], &log, &apps) {
+        assert!(replica.wait_with_output().unwrap().status.success());
+    }
+    assert!(
+        overlaps(&migration_runs(&log)) > 0,
+        "expected overlaps without --lock"
+    );
+}
+
+#[test]
+fn a_replica_killed_while_holding_the_lock_does_not_block_the_others() {
+    let server = crate::support::postgres::plain();
+    let dir = temp_dir();
+    let started = dir.path().join("first-started");
+    let lock_url = server.url("");
+    let holder_migration = format!("sh -c 'touch {}; exec sleep 31.25'", started.display());
+    let mut holder = command(&[
+        "migrate-then-exec",
+        "--lock",
+        "--lock-url",
+        &lock_url,
+        "--lock-key",
+        "test-killed",
+        "--migrate",
+        &holder_migration,
+        "--",
+        "true",
+    ])
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let begun = Instant::now();
+    while !started.exists() {
+        assert!(
+            begun.elapsed() < Duration::from_secs(10),
+            "the first replica did not start migrating"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = command(&[
+        "migrate-then-exec",
+        "--lock",
+        "--lock-url",
+        &lock_url,
+        "--lock-key",
+        "test-killed",
+        "--timeout",
+        "20s",
+        "--migrate",
+        "true",
+        "--",
+        "true",
+    ])
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let killed = Instant::now();
+    let output = second.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(killed.elapsed() < Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("another replica holds the migration lock"),
+        "{stderr}"
+    );
+    // The killed replica's migration died with it (PR_SET_PDEATHSIG).
+    std::thread::sleep(Duration::from_millis(200));
+    let orphans = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .filter(|cmdline| String::from_utf8_lossy(cmdline).contains("31.25"))
+        .count();
+    assert_eq!(orphans, 0, "the migration outlived its killed probe");
+}
+
+#[test]
+fn the_database_coming_up_late_is_waited_for_and_never_is_a_failure() {
+    let server = crate::support::postgres::plain();
+    let dir = temp_dir();
+    let migrated = dir.path().join("migrated");
+    let migration = format!("touch {}", migrated.display());
+    let late_port = free_port();
+    crate::support::forward_later(late_port, server.port, Duration::from_millis(1200));
+    let late = format!(
+        "postgres://{}:{}@127.0.0.1:{late_port}/{}",
+        crate::support::postgres::USER,
+        crate::support::postgres::PASSWORD,
+        crate::support::postgres::DB
+    );
+    probe(&[
+        "migrate-then-exec",
+        "--wait",
+        &late,
+        "--lock",
+        "--lock-key",
+        "test-late",
+        "--timeout",
+        "20s",
+        "--migrate",
+        &migration,
+    ])
+    .code(0)
+    .says("ready after")
+    .says("lock acquired")
+    .does_not_say(crate::support::postgres::PASSWORD);
+    assert!(migrated.exists());
+
+    std::fs::remove_file(&migrated).unwrap();
+    let never = format!("postgres://app@127.0.0.1:{}/appdb", free_port());
+    probe(&[
+        "migrate-then-exec",
+        "--wait",
+        &never,
+        "--lock",
+        "--timeout",
+        "1s",
+        "--migrate",
+        &migration,
+    ])
+    .code(1)
+    .says("did not run");
+    assert!(!migrated.exists());
+
+    let wrong = format!(
+        "postgres://app:wrong-password@127.0.0.1:{}/appdb",
+        server.port
+    );
+    probe(&[
+        "migrate-then-exec",
+        "--lock",
+        "--lock-url",
+        &wrong,
+        "--migrate",
+        &migration,
+    ])
+    .code(1)
+    .says("password authentication failed")
+    .does_not_say("wrong-password");
+    assert!(!migrated.exists());
+}

@@ -14,6 +14,7 @@
 //! opens deadline-bounded connections. Both are public for modes that need a connection
 //! of their own (migrate-then-exec's advisory lock).
 
+pub mod lock;
 pub mod session;
 pub mod settings;
 
@@ -31,6 +32,25 @@ pub use settings::{connection_settings, Overrides, Settings};
 enum Role {
     Primary,
     Replica,
+}
+
+/// The server and login that `probe postgres` arguments describe. Other modes that need a
+/// connection of their own (migrate-then-exec's lock) build it the same way.
+pub fn server_from_args(
+    args: &PostgresArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Server, UsageError> {
+    let overrides = Overrides {
+        user: args.user.clone(),
+        dbname: args.dbname.clone(),
+        password_file: args.password_file.clone(),
+        sslmode: args.sslmode.clone(),
+        ca_file: args.ca_file.clone(),
+        cert: args.cert.clone(),
+        key: args.key.clone(),
+    };
+    let settings = connection_settings(args.url.as_deref(), &overrides, env)?;
+    Server::new(settings)
 }
 
 pub struct PostgresCheck {
@@ -66,18 +86,8 @@ impl PostgresCheck {
         {
             return usage("--query is empty");
         }
-        let overrides = Overrides {
-            user: args.user.clone(),
-            dbname: args.dbname.clone(),
-            password_file: args.password_file.clone(),
-            sslmode: args.sslmode.clone(),
-            ca_file: args.ca_file.clone(),
-            cert: args.cert.clone(),
-            key: args.key.clone(),
-        };
-        let settings = connection_settings(args.url.as_deref(), &overrides, env)?;
         Ok(PostgresCheck {
-            server: Server::new(settings)?,
+            server: server_from_args(args, env)?,
             query: args.query.clone(),
             expect: args.expect.clone(),
             role,

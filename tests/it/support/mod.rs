@@ -229,3 +229,22 @@ impl Pid1 {
             .unwrap();
     }
 }
+
+/// Starts forwarding 127.0.0.1:`listen_port` to 127.0.0.1:`to_port` after `delay`: a real
+/// server that comes up late, seen through a port that opens late.
+pub fn forward_later(listen_port: u16, to_port: u16, delay: Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        let listener = TcpListener::bind(("127.0.0.1", listen_port)).unwrap();
+        for client in listener.incoming().flatten() {
+            let Ok(upstream) = TcpStream::connect(("127.0.0.1", to_port)) else {
+                continue;
+            };
+            let (mut client_read, mut upstream_write) =
+                (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+            std::thread::spawn(move || std::io::copy(&mut client_read, &mut upstream_write));
+            let (mut upstream_read, mut client_write) = (upstream, client);
+            std::thread::spawn(move || std::io::copy(&mut upstream_read, &mut client_write));
+        }
+    });
+}
