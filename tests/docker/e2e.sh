@@ -696,6 +696,8 @@ networks:
 EOF
     } >"$dir/docker-compose.yml"
     export E2E_IMG_DEB=$IMG_DEB E2E_RUN=$RUN_ID
+    local up
+    up=$(now)
     if ! compose "$dir" up -d --scale "app=$REPLICAS" >"$WORK/compose.log" 2>&1; then
         tail -n 10 "$WORK/compose.log" >&2
         fail "migrate: compose up --scale app=$REPLICAS"
@@ -713,6 +715,7 @@ EOF
         sleep 0.5
     done
     if ((started == REPLICAS)); then
+        SUMMARY[migrate]=$(elapsed "$up" "$(now)")
         pass "migrate: all $REPLICAS replicas ran the migration and exec'd their app"
     else
         fail "migrate: $started of $REPLICAS replicas started their app"
@@ -777,6 +780,8 @@ summary() {
     [[ -n ${SUMMARY[stop_app]:-} ]] &&
         echo "docker stop of the exec'd app as PID 1: ${SUMMARY[stop_app]}s (the app's SIGTERM trap ran after ${SUMMARY[term_app]:-?}s)"
     [[ -n ${SUMMARY[services]:-} ]] && echo "PostgreSQL + Redis containers healthy by probe healthchecks in ${SUMMARY[services]}s"
+    [[ -n ${SUMMARY[migrate]:-} ]] &&
+        echo "migrate-then-exec: $REPLICAS replicas started with their database, all apps up after ${SUMMARY[migrate]}s (migrations of 1s each, one at a time)"
     [[ -n ${SUMMARY[debian]:-} ]] && echo "debian image: ${SUMMARY[debian]}"
     if ((FAILED)); then
         echo "failures:"
