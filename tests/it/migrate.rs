@@ -356,18 +356,32 @@ fn a_replica_killed_while_holding_the_lock_does_not_block_the_others() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // Kill the holder only once the second replica has found the lock taken.
+    let mut second = second;
+    let stderr = std::io::BufReader::new(second.stderr.take().unwrap());
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut said = Vec::new();
+    while !said
+        .iter()
+        .any(|line: &String| line.contains("another replica holds the migration lock"))
+    {
+        let line = seen
+            .recv_timeout(Duration::from_secs(15))
+            .expect("the second replica never waited for the lock");
+        said.push(line);
+    }
     holder.kill().unwrap();
     holder.wait().unwrap();
     let killed = Instant::now();
-    let output = second.wait_with_output().unwrap();
-    assert!(output.status.success(), "{output:?}");
+    let status = second.wait().unwrap();
+    assert!(status.success(), "{status:?}: {said:?}");
     assert!(killed.elapsed() < Duration::from_secs(10));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("another replica holds the migration lock"),
-        "{stderr}"
-    );
     // The killed replica's migration died with it (PR_SET_PDEATHSIG).
     std::thread::sleep(Duration::from_millis(200));
     let orphans = std::fs::read_dir("/proc")
