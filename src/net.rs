@@ -64,7 +64,7 @@ pub fn resolve(host: &str, port: u16, deadline: &Deadline) -> Result<Vec<SocketA
 /// `localhost`), each but the last gets half of the time left, so one black-holed address
 /// cannot use up the whole budget.
 pub fn connect(addrs: &[SocketAddr], deadline: &Deadline) -> Result<TcpStream, Outcome> {
-    let mut last_failure = None;
+    let mut telling: Option<(&SocketAddr, io::Error)> = None;
     for (index, addr) in addrs.iter().enumerate() {
         let Some(remaining) = deadline.remaining() else {
             break;
@@ -79,16 +79,36 @@ pub fn connect(addrs: &[SocketAddr], deadline: &Deadline) -> Result<TcpStream, O
         };
         match TcpStream::connect_timeout(addr, budget) {
             Ok(stream) => return Ok(stream),
-            Err(error) => last_failure = Some((addr, error)),
+            Err(error) => {
+                let tells_more = telling
+                    .as_ref()
+                    .is_none_or(|(_, known)| answer_rank(&error) >= answer_rank(known));
+                if tells_more {
+                    telling = Some((addr, error));
+                }
+            }
         }
     }
-    Err(match last_failure {
+    Err(match telling {
         Some((addr, error)) if error.kind() != io::ErrorKind::TimedOut || !deadline.expired() => {
             Outcome::unhealthy(format!("{} ({addr})", io_reason(&error)))
         }
         Some((addr, _)) => deadline.timed_out(&format!("connecting to {addr}")),
         None => deadline.timed_out("connecting"),
     })
+}
+
+/// How much a failed connect says about the service. A peer's answer (refused, reset)
+/// says most; our own stack refusing an address (`::1` in a container without IPv6:
+/// "address not available") says least, and must not hide the answer of another address.
+fn answer_rank(error: &io::Error) -> u8 {
+    use io::ErrorKind::*;
+    match error.kind() {
+        ConnectionRefused | ConnectionReset | ConnectionAborted => 3,
+        TimedOut => 2,
+        HostUnreachable | NetworkUnreachable => 1,
+        _ => 0,
+    }
 }
 
 /// Closes a connection politely: FIN, not RST. Linux answers a close() with RST when
@@ -191,6 +211,15 @@ mod tests {
         ] {
             assert!(split_host_port(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_peers_answer_outranks_our_own_stack_refusing_an_address() {
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let unavailable = io::Error::from(io::ErrorKind::AddrNotAvailable);
+        let unreachable = io::Error::from(io::ErrorKind::NetworkUnreachable);
+        assert!(answer_rank(&refused) > answer_rank(&unreachable));
+        assert!(answer_rank(&unreachable) > answer_rank(&unavailable));
     }
 
     #[test]
