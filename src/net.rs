@@ -163,6 +163,10 @@ fn strip_os_error(text: &str) -> String {
 }
 
 /// Decodes `%XX` escapes (URL userinfo); invalid escapes stay as they are.
+#[cfg_attr(
+    not(any(feature = "http", feature = "postgres", feature = "redis")),
+    allow(dead_code)
+)]
 pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
