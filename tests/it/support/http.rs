@@ -62,7 +62,7 @@ pub struct Tls {
 
 pub struct Server {
     pub port: u16,
-    stop: Arc<AtomicBool>,
+    _peer: Peer,
 }
 
 impl Server {
@@ -82,38 +82,19 @@ impl Server {
     }
 
     fn start(handler: Handler, tls: Option<Arc<rustls::ServerConfig>>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = stop.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stopped.load(Ordering::Relaxed) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let (handler, tls) = (handler.clone(), tls.clone());
-                std::thread::spawn(move || {
-                    let _ = match tls {
-                        Some(config) => match rustls::ServerConnection::new(config) {
-                            Ok(connection) => {
-                                serve(rustls::StreamOwned::new(connection, stream), &handler)
-                            }
-                            Err(_) => Ok(()),
-                        },
-                        None => serve(stream, &handler),
-                    };
-                });
-            }
+        let peer = Peer::start(move |stream| {
+            let _ = match &tls {
+                Some(config) => match rustls::ServerConnection::new(config.clone()) {
+                    Ok(connection) => serve(rustls::StreamOwned::new(connection, stream), &handler),
+                    Err(_) => Ok(()),
+                },
+                None => serve(stream, &handler),
+            };
         });
-        Server { port, stop }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        Server {
+            port: peer.port,
+            _peer: peer,
+        }
     }
 }
 
