@@ -8,5 +8,6 @@ bench_tcp() {
     wait_port "$port"
     row "tcp 127.0.0.1 vs nc -z" "$PROBE" tcp "127.0.0.1:$port" -- nc -z 127.0.0.1 "$port"
     row "tcp localhost (resolved) vs nc -z localhost" "$PROBE" tcp "localhost:$port" -- nc -z localhost "$port"
+    row "tcp 127.0.0.1 vs floor (static C connect)" "$PROBE" tcp "127.0.0.1:$port" -- "$FLOOR/tcp" 127.0.0.1 "$port"
     kill "$server"
 }
