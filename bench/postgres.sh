@@ -2,8 +2,8 @@
 # (initdb in $WORK, free port, scram-sha-256 over TCP) and stops at the end. Needs the Debian
 # postgresql package; as root the server runs as the postgres user.
 # Measured 2026-11-23 (RUNS=100, release glibc build, 2 shared cores, PostgreSQL 15):
-# | postgres (up, no password)                   |    3.974 |   38.019 |  0.10x |   2804 |   9048 |
-# | postgres --query 'select 1' (scram login)    |   11.929 |   49.981 |  0.24x |   2964 |  11892 |
+# | postgres (up, no password)                   |    2.971 |   43.525 |  0.07x |   2140 |   9104 |
+# | postgres --query 'select 1' (scram login)    |   10.263 |   63.537 |  0.16x |   2404 |  11588 |
 
 bench_postgres() {
     local bindir
