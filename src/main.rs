@@ -16,6 +16,8 @@ mod redact;
 mod report;
 mod signals;
 mod size;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+mod stream;
 mod target;
 #[cfg(feature = "tls")]
 mod tls;

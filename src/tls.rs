@@ -40,6 +40,7 @@ pub enum Verify {
     /// Chain to a trusted root and the name in the URL (the default everywhere).
     Full,
     /// Chain to a trusted root, any name (`sslmode=verify-ca`).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))] // libpq's verify-ca
     ChainOnly,
     /// Nothing (`--insecure`, `sslmode=require`): encrypted, not authenticated.
     Nothing,

@@ -37,6 +37,9 @@ use super::settings::{Host, Settings};
 use crate::deadline::Deadline;
 use crate::net;
 use crate::outcome::{Outcome, UsageError};
+#[cfg(feature = "tls")]
+use crate::stream::set_tcp_timeout;
+use crate::stream::Stream;
 
 /// How long closing may take when a session is dropped without [`Session::close`].
 const CLOSE_GRACE: Duration = Duration::from_millis(250);
@@ -222,7 +225,8 @@ impl Server {
             let left = deadline
                 .remaining()
                 .ok_or_else(|| deadline.timed_out(TLS_HANDSHAKE))?;
-            set_timeout(&tcp, left).map_err(|error| io_failure(error, deadline, TLS_HANDSHAKE))?;
+            set_tcp_timeout(&tcp, left)
+                .map_err(|error| io_failure(error, deadline, TLS_HANDSHAKE))?;
             if let Err(error) = tls.complete_io(&mut tcp) {
                 if error.kind() != io::ErrorKind::Interrupted {
                     return Err(io_failure(error, deadline, TLS_HANDSHAKE));
@@ -311,63 +315,6 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.shut(CLOSE_GRACE);
-    }
-}
-
-enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-    #[cfg(feature = "tls")]
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
-}
-
-impl Stream {
-    fn set_timeout(&self, timeout: Duration) -> io::Result<()> {
-        match self {
-            Stream::Tcp(tcp) => set_timeout(tcp, timeout),
-            Stream::Unix(unix) => {
-                unix.set_read_timeout(Some(timeout))?;
-                unix.set_write_timeout(Some(timeout))
-            }
-            #[cfg(feature = "tls")]
-            Stream::Tls(tls) => set_timeout(&tls.sock, timeout),
-        }
-    }
-}
-
-fn set_timeout(tcp: &TcpStream, timeout: Duration) -> io::Result<()> {
-    tcp.set_read_timeout(Some(timeout))?;
-    tcp.set_write_timeout(Some(timeout))
-}
-
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(tcp) => tcp.read(buf),
-            Stream::Unix(unix) => unix.read(buf),
-            #[cfg(feature = "tls")]
-            Stream::Tls(tls) => tls.read(buf),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(tcp) => tcp.write(buf),
-            Stream::Unix(unix) => unix.write(buf),
-            #[cfg(feature = "tls")]
-            Stream::Tls(tls) => tls.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(tcp) => tcp.flush(),
-            Stream::Unix(unix) => unix.flush(),
-            #[cfg(feature = "tls")]
-            Stream::Tls(tls) => tls.flush(),
-        }
     }
 }
 

@@ -13,14 +13,19 @@
 //! ROLE and INFO get a handful of RESP2 reply types, read here with size limits.
 
 use std::io::{self, Read, Write};
+#[cfg(feature = "tls")]
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+#[cfg(feature = "tls")]
 use std::time::Duration;
 
 use crate::deadline::Deadline;
 use crate::net;
 use crate::outcome::Outcome;
+#[cfg(feature = "tls")]
+use crate::stream::set_tcp_timeout;
+use crate::stream::Stream;
 
 /// Longest line (status, error, number) and largest bulk string accepted; INFO replication
 /// and ROLE replies are far smaller.
@@ -47,63 +52,6 @@ impl Reply {
             Reply::Bulk(Some(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
             Reply::Integer(number) => Some(number.to_string()),
             _ => None,
-        }
-    }
-}
-
-enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-    #[cfg(feature = "tls")]
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
-}
-
-impl Stream {
-    fn set_timeout(&self, timeout: Duration) -> io::Result<()> {
-        match self {
-            Stream::Tcp(tcp) => set_tcp_timeout(tcp, timeout),
-            Stream::Unix(unix) => {
-                unix.set_read_timeout(Some(timeout))?;
-                unix.set_write_timeout(Some(timeout))
-            }
-            #[cfg(feature = "tls")]
-            Stream::Tls(tls) => set_tcp_timeout(&tls.sock, timeout),
-        }
-    }
-}
-
-fn set_tcp_timeout(tcp: &TcpStream, timeout: Duration) -> io::Result<()> {
-    tcp.set_read_timeout(Some(timeout))?;
-    tcp.set_write_timeout(Some(timeout))
-}
-
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(tcp) => tcp.read(buf),
-            Stream::Unix(unix) => unix.read(buf),
-            #[cfg(feature = "tls")]
-            Stream::Tls(tls) => tls.read(buf),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(tcp) => tcp.write(buf),
-            Stream::Unix(unix) => unix.write(buf),
-            #[cfg(feature = "tls")]
-            Stream::Tls(tls) => tls.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(tcp) => tcp.flush(),
-            Stream::Unix(unix) => unix.flush(),
-            #[cfg(feature = "tls")]
-            Stream::Tls(tls) => tls.flush(),
         }
     }
 }
