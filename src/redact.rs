@@ -11,7 +11,10 @@
     allow(dead_code)
 )]
 
+use std::path::Path;
 use std::sync::Mutex;
+
+use crate::outcome::UsageError;
 
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -56,6 +59,31 @@ fn userinfo_password(url: &str) -> Option<(usize, usize)> {
     let at = authority.rfind('@')?;
     let colon = authority[..at].find(':')?;
     Some((authority_start + colon + 1, authority_start + at))
+}
+
+/// `--password-file`: the file's text but one trailing newline (Docker secrets and `echo`
+/// output end with one), registered as a secret. An empty file is an error: a check that
+/// silently sends no password fails later, with a misleading reason.
+pub fn read_password_file(path: &Path) -> Result<String, UsageError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        UsageError::new(format!(
+            "cannot read --password-file {}: {}",
+            path.display(),
+            crate::net::io_reason(&error)
+        ))
+    })?;
+    let password = text
+        .strip_suffix('\n')
+        .map(|text| text.strip_suffix('\r').unwrap_or(text))
+        .unwrap_or(&text);
+    if password.is_empty() {
+        return Err(UsageError::new(format!(
+            "--password-file {} is empty",
+            path.display()
+        )));
+    }
+    register(password);
+    Ok(password.to_string())
 }
 
 /// The text with every registered secret masked.

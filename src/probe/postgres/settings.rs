@@ -151,7 +151,7 @@ pub fn connection_settings(
     };
 
     let password = match &overrides.password_file {
-        Some(path) => Some(read_password_file(path)?),
+        Some(path) => Some(redact::read_password_file(path)?),
         None => parts.password.clone().or_else(|| from_env("PGPASSWORD")),
     };
     if let Some(password) = &password {
@@ -394,24 +394,6 @@ fn parse_connect_timeout(text: &str, source: &str) -> Result<Option<Duration>, U
             "{source}: invalid connect_timeout {text:?} (whole seconds)"
         )),
     }
-}
-
-/// Docker secrets end with a newline more often than not: one is trimmed.
-fn read_password_file(path: &std::path::Path) -> Result<String, UsageError> {
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        UsageError::new(format!(
-            "cannot read --password-file {}: {}",
-            path.display(),
-            crate::net::io_reason(&error)
-        ))
-    })?;
-    let password = text
-        .strip_suffix("\r\n")
-        .or_else(|| text.strip_suffix('\n'))
-        .unwrap_or(&text)
-        .to_string();
-    redact::register(&password);
-    Ok(password)
 }
 
 /// Percent-decoding of one URL component.

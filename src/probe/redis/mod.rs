@@ -72,7 +72,7 @@ impl RedisCheck {
                 return usage("the password is given twice: in the URL and with --password-file")
             }
             (Some(password), None) => Some(password.clone()),
-            (None, Some(path)) => Some(read_password_file(path)?),
+            (None, Some(path)) => Some(redact::read_password_file(path)?),
             (None, None) => None,
         };
         if let (Some(user), None) = (&user, &password) {
@@ -224,26 +224,6 @@ impl Probe for RedisCheck {
         wire.close();
         outcome
     }
-}
-
-/// `--password-file`: the whole file but one trailing newline (Docker secrets, `echo` output).
-fn read_password_file(path: &std::path::Path) -> Result<String, UsageError> {
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        UsageError::new(format!(
-            "cannot read --password-file {}: {}",
-            path.display(),
-            crate::net::io_reason(&error)
-        ))
-    })?;
-    let password = text
-        .strip_suffix('\n')
-        .map(|text| text.strip_suffix('\r').unwrap_or(text))
-        .unwrap_or(&text);
-    if password.is_empty() {
-        return usage(format!("--password-file {} is empty", path.display()));
-    }
-    redact::register(password);
-    Ok(password.to_string())
 }
 
 #[cfg(feature = "tls")]
