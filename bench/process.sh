@@ -20,6 +20,6 @@ bench_process() {
     row "process NAME (vs pgrep -x)" \
         "$PROBE" process "$name" -- pgrep -x "${name:0:15}"
     kill "$worker" 2>/dev/null
-    wait "$worker" 2>/dev/null
+    wait "$worker" 2>/dev/null || true
     return 0
 }
