@@ -353,6 +353,16 @@ fn hostile_peers_cannot_stretch_the_deadline() {
         .says("timed out after 1s")
         .within(limit);
 
+    let cookie = format!(
+        "HTTP/1.1 200 OK\r\nSet-Cookie: {}\r\n\r\n",
+        "x".repeat(20_000)
+    );
+    let big_headers = Peer::replies(Box::leak(cookie.into_bytes().into_boxed_slice()));
+    probe(&["http", &big_headers.url("/")])
+        .code(1)
+        .says("response headers larger than")
+        .within(limit);
+
     let garbage = Peer::replies(b"\x00\x01\x02 this is not HTTP \xff\xfe\r\n\r\n");
     probe(&["http", &garbage.url("/")])
         .code(1)

@@ -31,6 +31,11 @@ const MAX_BODY: u64 = 1024 * 1024;
 
 const MAX_REDIRECTS: u32 = 10;
 
+/// Response headers must fit in this (and body reads go through it).
+const INPUT_BUFFER: usize = 16 * 1024;
+/// Request head and body go out through this.
+const OUTPUT_BUFFER: usize = 8 * 1024;
+
 pub struct HttpCheck {
     /// The URL as requested: userinfo moved into an Authorization header.
     url: Uri,
@@ -151,7 +156,13 @@ impl HttpCheck {
             .timeout_global(deadline.remaining())
             .user_agent(concat!("probe/", env!("CARGO_PKG_VERSION")))
             .allow_non_standard_methods(true)
-            .max_idle_connections(0);
+            .max_idle_connections(0)
+            // ureq zero-fills its buffers on every request (128 KiB each by default: 1.6M
+            // instructions, 90% of a local check). A health response's headers fit in 16 KiB;
+            // larger ones get a clear reason rather than a stall.
+            .input_buffer_size(INPUT_BUFFER)
+            .max_response_header_size(INPUT_BUFFER - 1)
+            .output_buffer_size(OUTPUT_BUFFER);
         #[cfg(feature = "tls")]
         let config = config.tls_config(self.tls.clone());
         let connector =

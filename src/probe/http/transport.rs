@@ -159,6 +159,25 @@ fn timed_out(error: std::io::Error, timeout: &NextTimeout) -> Error {
     }
 }
 
+/// `http://127.0.0.1:8080/` or `https://[::1]/` as a socket address.
+fn ip_literal(uri: &Uri) -> Option<std::net::SocketAddr> {
+    let host = uri.host()?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let ip: std::net::IpAddr = host.parse().ok()?;
+    let default_port = if uri.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    Some(std::net::SocketAddr::new(
+        ip,
+        uri.port_u16().unwrap_or(default_port),
+    ))
+}
+
 /// Records the resolving phase, and resolves `--connect-to` instead of the URL's host.
 /// Over a Unix socket nothing is resolved: the URL's host is only a name for Host.
 #[derive(Debug)]
@@ -182,6 +201,12 @@ impl Resolver for ProbeResolver {
             return Ok(addrs);
         }
         let target = self.connect_to.as_ref().unwrap_or(uri);
+        // An IP literal needs no resolver: ureq's would still spawn a thread to bound it.
+        if let Some(addr) = ip_literal(target) {
+            let mut addrs = self.empty();
+            addrs.push(addr);
+            return Ok(addrs);
+        }
         DefaultResolver::default().resolve(target, config, timeout)
     }
 }
