@@ -259,3 +259,59 @@ fn dry_run_validates_without_probing() {
     run(dry).code(0).within(Duration::from_secs(2));
     probe_env(&["http", "not a url"], &[("PROBE_DRY_RUN", "1")]).code(3);
 }
+
+#[test]
+fn real_postgres_and_redis_coming_up_late_are_waited_for_in_parallel() {
+    use crate::support::postgres::{plain, DB, PASSWORD, USER};
+    use crate::support::redis::RedisServer;
+    let postgres = plain();
+    let redis = RedisServer::start(&[]);
+    // Real servers, reachable only through ports that open 1.2s and 1.8s from now.
+    let (pg_port, redis_port) = (free_port(), free_port());
+    crate::support::forward_later(pg_port, postgres.port, Duration::from_millis(1200));
+    crate::support::forward_later(redis_port, redis.port, Duration::from_millis(1800));
+    let pg_url = format!("postgres://{USER}:{PASSWORD}@127.0.0.1:{pg_port}/{DB}");
+    let pg_target = format!("postgres {pg_url} --query 'select 1'");
+    let redis_url = format!("redis://127.0.0.1:{redis_port}");
+    let dir = temp_dir();
+    let pid_file = dir.path().join("pid");
+    let script = format!("echo $$ > {}", pid_file.display());
+    let started = Instant::now();
+    let child = command(&[
+        "wait-for",
+        &pg_target,
+        &redis_url,
+        "--timeout",
+        "20s",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ])
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let probe_pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        elapsed >= Duration::from_millis(1700),
+        "ran before redis was reachable: {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(4),
+        "noticed late: {elapsed:?}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("ready after") && !stderr.contains(PASSWORD),
+        "{stderr}"
+    );
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(pid, probe_pid);
+}
