@@ -27,3 +27,27 @@ pub trait Probe: Send + Sync {
     /// milliseconds) and must not panic; every failure is an [`Outcome`].
     fn run(&self, deadline: &Deadline) -> Outcome;
 }
+
+/// Where `needle` first appears in `haystack` (an empty needle: at 0). For body rules, file
+/// contents and command lines, all bounded in size; a plain scan keeps the binary smaller
+/// than memchr's searchers would (8 KB).
+pub fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_bytes;
+
+    #[test]
+    fn finds_bytes() {
+        assert_eq!(find_bytes(b"status: ok\n", b"ok"), Some(8));
+        assert_eq!(find_bytes(b"o", b"ok"), None);
+        assert_eq!(find_bytes(b"abc", b""), Some(0));
+    }
+}

@@ -37,7 +37,7 @@ use crate::cli::ProcessArgs;
 use crate::deadline::Deadline;
 use crate::net::io_reason;
 use crate::outcome::{usage, Outcome, UsageError};
-use crate::probe::Probe;
+use crate::probe::{find_bytes, Probe};
 use crate::size::human_bytes;
 
 const PROC: &str = "/proc";
@@ -126,7 +126,7 @@ impl ProcessCheck {
         let mut command_line = None;
         if let Some(text) = &self.cmdline {
             let line = command_line.insert(reader.cmdline(pid).ok()?);
-            let at = position(&line.text, text.as_bytes())?;
+            let at = find_bytes(&line.text, text.as_bytes())?;
             if me.is_some_and(|me| me.runs_probe_before(&line.text, at)) {
                 return None;
             }
@@ -399,7 +399,7 @@ impl Me {
         let Some(first) = self.args.first() else {
             return false;
         };
-        let has_all_args = self.args.iter().all(|arg| position(line, arg).is_some());
+        let has_all_args = self.args.iter().all(|arg| find_bytes(line, arg).is_some());
         let invoked = self.program_words(line).any(|end| {
             let rest = &line[end..];
             let rest = &rest[rest
@@ -427,7 +427,7 @@ impl Me {
         self.programs.iter().flat_map(move |program| {
             let mut from = 0;
             std::iter::from_fn(move || {
-                while let Some(found) = position(&line[from..], program) {
+                while let Some(found) = find_bytes(&line[from..], program) {
                     let (start, end) = (from + found, from + found + program.len());
                     from = start + 1;
                     let before = start.checked_sub(1).map(|i| line[i]);
@@ -526,15 +526,6 @@ fn basename(path: &[u8]) -> &[u8] {
         Some(slash) => &path[slash + 1..],
         None => path,
     }
-}
-
-fn position(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
 }
 
 struct Stat {
@@ -674,12 +665,12 @@ mod tests {
     fn text_after_the_program_is_the_probes_own_argument() {
         let me = me(&["probe", "hc"], &[]);
         let wrapper = b"sh -c /probe process --cmdline 'celery worker'";
-        let at = position(wrapper, b"celery worker").unwrap();
+        let at = find_bytes(wrapper, b"celery worker").unwrap();
         assert!(me.runs_probe_before(wrapper, at));
         let other_name = b"timeout 5 hc check 'process --cmdline celery'";
-        assert!(me.runs_probe_before(other_name, position(other_name, b"celery").unwrap()));
+        assert!(me.runs_probe_before(other_name, find_bytes(other_name, b"celery").unwrap()));
         let worker = b"celery worker -A app --probe probe";
-        assert!(!me.runs_probe_before(worker, position(worker, b"celery worker").unwrap()));
+        assert!(!me.runs_probe_before(worker, find_bytes(worker, b"celery worker").unwrap()));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use crate::outcome::{usage, UsageError};
+use crate::probe::find_bytes;
 
 /// Expected status codes, as inclusive ranges.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,7 +122,7 @@ impl BodyRules {
     pub fn check(&self, body: &[u8]) -> Result<String, String> {
         let mut held = Vec::new();
         for text in &self.contains {
-            if !contains(body, text.as_bytes()) {
+            if find_bytes(body, text.as_bytes()).is_none() {
                 return Err(format!("body lacks {text:?}"));
             }
             held.push(format!("body contains {text:?}"));
@@ -170,12 +171,6 @@ fn shorten(text: &str) -> String {
         Some((cut, _)) => format!("{}...", &text[..cut]),
         None => text.to_string(),
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
 }
 
 #[cfg(test)]
