@@ -51,15 +51,9 @@ pub enum Verify {
 pub struct Identity {
     pub chain: Vec<CertificateDer<'static>>,
     pub key: PrivateKeyDer<'static>,
-}
-
-impl Clone for Identity {
-    fn clone(&self) -> Self {
-        Identity {
-            chain: self.chain.clone(),
-            key: self.key.clone_key(),
-        }
-    }
+    /// The key file as read, for ureq, which builds its key type only from PEM.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub key_pem: Vec<u8>,
 }
 
 pub fn provider() -> Arc<CryptoProvider> {
@@ -119,7 +113,11 @@ pub fn load_identity(
     let key_pem = read("--key", key_path)?;
     let key = PrivateKeyDer::from_pem_slice(&key_pem)
         .map_err(|error| UsageError::new(format!("--key {}: {error}", key_path.display())))?;
-    let identity = Identity { chain, key };
+    let identity = Identity {
+        chain,
+        key,
+        key_pem,
+    };
     ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .and_then(|builder| {

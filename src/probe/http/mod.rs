@@ -384,13 +384,9 @@ fn tls_config(args: &HttpArgs) -> Result<ureq::tls::TlsConfig, UsageError> {
                 .iter()
                 .map(|cert| Certificate::from_der(cert).to_owned())
                 .collect();
-            // Already read and checked against the certificate by load_identity; ureq
-            // wants its own key type, which it only builds from PEM.
-            let key_path = args.key.as_deref().unwrap_or(std::path::Path::new(""));
-            let pem = std::fs::read(key_path).unwrap_or_default();
-            let key = PrivateKey::from_pem(&pem).map_err(|error| {
-                UsageError::new(format!("--key {}: {error}", key_path.display()))
-            })?;
+            // Read and checked against the certificate by load_identity.
+            let key = PrivateKey::from_pem(&identity.key_pem)
+                .map_err(|error| UsageError::new(format!("--key: {error}")))?;
             Some(ClientCert::new_with_certs(&chain, key))
         }
         None => None,
