@@ -64,6 +64,7 @@ fn userinfo_password(url: &str) -> Option<(usize, usize)> {
 /// `--password-file`: the file's text but one trailing newline (Docker secrets and `echo`
 /// output end with one), registered as a secret. An empty file is an error: a check that
 /// silently sends no password fails later, with a misleading reason.
+#[cfg_attr(not(any(feature = "postgres", feature = "redis")), allow(dead_code))]
 pub fn read_password_file(path: &Path) -> Result<String, UsageError> {
     let text = std::fs::read_to_string(path).map_err(|error| {
         UsageError::new(format!(
