@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
-use crate::cli::{Cli, Command, MigrateArgs, WaitForArgs};
+use crate::cli::{Cli, Command, Common, MigrateArgs, WaitForArgs};
 use crate::duration::Span;
 use crate::expand::expand;
 use crate::mode;
@@ -51,46 +51,36 @@ pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
         return usage("`-- CMD` only follows wait-for and migrate-then-exec");
     }
     let dry_run = dry_run()?;
-    match parsed {
+    let command = command.unwrap_or_default();
+    // Everything is parsed and validated here; only running is left.
+    let run: Box<dyn FnOnce() -> Exit> = match parsed {
         Command::Check(args) => {
             if args.targets.is_empty() {
                 return usage("check needs at least one TARGET");
             }
-            let targets = parse_targets(&args.targets)?;
-            let common = args.common();
-            let budget = common.timeout.map_or(DEFAULT_TIMEOUT, |span| span.0);
-            let format = Format::from_flags(common.json, common.quiet);
-            if dry_run {
-                return Ok(Exit::Healthy);
-            }
-            Ok(mode::check::run(targets, budget, format, args.any))
+            run_checks(parse_targets(&args.targets)?, args.common(), args.any)
         }
         Command::WaitFor(args) => {
             let wait = wait_spec(&args)?;
-            let command = command.unwrap_or_default();
-            if dry_run {
-                return Ok(Exit::Healthy);
-            }
-            Ok(mode::wait_for::run(wait, &command))
+            Box::new(move || mode::wait_for::run(wait, &command))
         }
         Command::MigrateThenExec(args) => {
             let plan = migrate_plan(&args)?;
-            let command = command.unwrap_or_default();
-            if dry_run {
-                return Ok(Exit::Healthy);
-            }
-            Ok(mode::migrate::run(plan, &command))
+            Box::new(move || mode::migrate::run(plan, &command))
         }
         one_shot => {
             let checks = target::checks_from_command(one_shot)?;
-            let budget = checks.common.timeout.map_or(DEFAULT_TIMEOUT, |span| span.0);
-            let format = Format::from_flags(checks.common.json, checks.common.quiet);
-            if dry_run {
-                return Ok(Exit::Healthy);
-            }
-            Ok(mode::check::run(checks.targets, budget, format, false))
+            run_checks(checks.targets, checks.common, false)
         }
-    }
+    };
+    Ok(if dry_run { Exit::Healthy } else { run() })
+}
+
+/// Runs checks once under their shared `--timeout`, printing as `--json`/`-q` say.
+fn run_checks(targets: Vec<Target>, common: Common, any: bool) -> Box<dyn FnOnce() -> Exit> {
+    let budget = common.timeout.map_or(DEFAULT_TIMEOUT, |span| span.0);
+    let format = Format::from_flags(common.json, common.quiet);
+    Box::new(move || mode::check::run(targets, budget, format, any))
 }
 
 /// Splits `wait-for ... -- CMD ARGS` at the first `--` into probe's arguments and CMD.
