@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::support::http::{Response, Server, Tls};
 use crate::support::pki::pki;
-use crate::support::{probe_bin, run, temp_dir};
+use crate::support::{is_root, probe_bin, run, temp_dir};
 
 /// True when the ELF file has a PT_INTERP program header (a dynamic loader).
 fn has_interpreter(elf: &[u8]) -> bool {
@@ -78,14 +78,4 @@ fn checks_run_in_an_empty_root() {
     );
     let url = format!("https://localhost:{}/", tls.port);
     in_root(&["http", &url, "--ca-file", "/ca.pem"]).code(0);
-}
-
-fn is_root() -> bool {
-    // /proc/self/status: "Uid:\t<real>\t<effective>..."
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(|id| id == "0"))
-        .unwrap_or(false)
 }

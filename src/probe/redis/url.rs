@@ -11,6 +11,7 @@
 
 use std::path::PathBuf;
 
+use crate::net;
 use crate::outcome::UsageError;
 use crate::redact;
 
@@ -82,7 +83,7 @@ pub fn parse(text: &str) -> Result<RedisUrl, UsageError> {
             }
         };
         url.set_userinfo(userinfo);
-        let path = percent_decode(path);
+        let path = net::percent_decode(path);
         if path.len() < 2 {
             return Err(invalid("the socket path is missing"));
         }
@@ -107,7 +108,7 @@ pub fn parse(text: &str) -> Result<RedisUrl, UsageError> {
     }
     for pair in query.split('&').filter(|pair| !pair.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = percent_decode(value);
+        let value = net::percent_decode(value);
         match key {
             "db" if url.db.is_some() => return Err(invalid("the database is given twice")),
             "db" => url.db = Some(parse_db(&value).map_err(|why| invalid(&why))?),
@@ -146,9 +147,9 @@ impl RedisUrl {
             Some((user, password)) => (user, Some(password)),
             None => (userinfo, None),
         };
-        self.user = Some(percent_decode(user)).filter(|user| !user.is_empty());
+        self.user = Some(net::percent_decode(user)).filter(|user| !user.is_empty());
         self.password = password.map(|password| {
-            let decoded = percent_decode(password);
+            let decoded = net::percent_decode(password);
             redact::register(&decoded);
             decoded
         });
@@ -195,10 +196,6 @@ fn split_host_port(text: &str) -> Result<(String, u16), String> {
 fn parse_db(text: &str) -> Result<u32, String> {
     text.parse::<u32>()
         .map_err(|_| format!("the database must be a number, not {text:?}"))
-}
-
-fn percent_decode(text: &str) -> String {
-    crate::net::percent_decode(text)
 }
 
 #[cfg(test)]

@@ -175,6 +175,12 @@ pub fn wait_for_path(path: &Path, limit: Duration) {
     }
 }
 
+/// Whether the tests run as root (chroot and `runuser` need it; CI runs as root).
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
+
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }

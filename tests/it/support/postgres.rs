@@ -8,7 +8,6 @@
 //! process exits: a small shell watchdog sends SIGINT (fast shutdown) once the test
 //! process is gone, since statics are never dropped.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -56,15 +55,9 @@ fn bin(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("no {name} under /usr/lib/postgresql/*/bin"))
 }
 
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|meta| meta.uid() == 0)
-        .unwrap_or(false)
-}
-
 /// A command run as the postgres user when we are root.
 fn as_server_user(program: &Path) -> Command {
-    if is_root() {
+    if super::is_root() {
         let mut command = Command::new("runuser");
         command.args(["-u", "postgres", "--"]).arg(program);
         command
@@ -74,7 +67,7 @@ fn as_server_user(program: &Path) -> Command {
 }
 
 fn chown_to_server_user(path: &Path) {
-    if is_root() {
+    if super::is_root() {
         let status = Command::new("chown")
             .args(["-R", "postgres:postgres"])
             .arg(path)
@@ -155,7 +148,7 @@ impl Postgres {
         for setting in &settings {
             postgres.extend(["-c".into(), setting.clone()]);
         }
-        let run_as = if is_root() {
+        let run_as = if super::is_root() {
             "runuser -u postgres -- "
         } else {
             ""
