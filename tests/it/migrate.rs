@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{command, free_port, probe, temp_dir, Pid1};
+use crate::support::{command, free_port, probe, temp_dir, wait_for_path, Pid1};
 
 #[test]
 fn a_successful_migration_is_followed_by_the_app_in_probes_place() {
@@ -103,14 +103,8 @@ fn sigterm_is_forwarded_to_the_migration_and_its_status_returned() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
-    let begun = Instant::now();
-    while !started_file.exists() {
-        assert!(
-            begun.elapsed() < Duration::from_secs(5),
-            "migration did not start"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    // The migration has started (and installed its TERM trap).
+    wait_for_path(&started_file, Duration::from_secs(5));
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -331,14 +325,8 @@ fn a_replica_killed_while_holding_the_lock_does_not_block_the_others() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
-    let begun = Instant::now();
-    while !started.exists() {
-        assert!(
-            begun.elapsed() < Duration::from_secs(10),
-            "the first replica did not start migrating"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // The first replica holds the lock and is migrating.
+    wait_for_path(&started, Duration::from_secs(10));
     let second = command(&[
         "migrate-then-exec",
         "--lock",
