@@ -205,6 +205,7 @@ impl HttpCheck {
             .unwrap_or("");
         #[cfg(feature = "tls")]
         {
+            // ureq::Error has no source(): its Io variant is where rustls' error hides.
             let cause = match &error {
                 Error::Io(io) => crate::tls::rustls_cause(io),
                 other => crate::tls::rustls_cause(other),
