@@ -103,7 +103,7 @@ fn usage_errors_give_their_reason() {
         (&["tcp", "--bogus", "x:1"], "--bogus"),
         (
             &["http", "http://x/", "--", "echo"],
-            "`-- CMD` only follows",
+            "unrecognized argument: echo",
         ),
         (&["wait-for"], "at least one TARGET"),
         (
