@@ -4,6 +4,10 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
+// src/argv.rs; declared here rather than in main.rs, its only caller being this module.
+#[path = "argv.rs"]
+mod argv;
+
 use crate::cli::{Cli, Command, Common, MigrateArgs, WaitForArgs};
 use crate::duration::Span;
 use crate::expand::expand;
@@ -11,7 +15,7 @@ use crate::mode;
 use crate::mode::retry::Policy;
 use crate::outcome::{usage, Exit, UsageError};
 use crate::report::Format;
-use crate::target::{self, argh_error, Target};
+use crate::target::{self, Target};
 
 /// `--timeout` of one-shot checks and `check`: well below Docker's 30s default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -19,18 +23,20 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_WAIT_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Subcommands that take a command to run after `--`.
-const RUNS_A_COMMAND: [&str; 2] = ["wait-for", "migrate-then-exec"];
+use argv::RUNS_A_COMMAND;
 
 /// Parses and runs a whole command line (without argv\[0\]).
 pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
-    let (args, command) = split_command(args);
+    let (args, command) = split_command(argv::prepare(args));
+    let has_command = command.is_some();
     // ${VAR} is expanded in probe's own arguments, never in the command it runs: that
     // command gets its arguments exactly as written, like exec "$@" in a script.
     let args = args
         .iter()
         .map(|arg| expand(arg))
         .collect::<Result<Vec<_>, _>>()?;
+    argv::register_secrets(&args);
+    let hint = |error| argv::with_dashdash_hint(error, &args, has_command);
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     let cli = match Cli::from_args(&["probe"], &words) {
         Ok(cli) => cli,
@@ -38,7 +44,7 @@ pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
             print!("{}", exit.output);
             return Ok(Exit::Healthy);
         }
-        Err(exit) => return Err(argh_error(&exit.output)),
+        Err(exit) => return Err(hint(argv::argh_error(&exit.output))),
     };
     if cli.version {
         println!("probe {}", env!("CARGO_PKG_VERSION"));
@@ -61,7 +67,7 @@ pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
             run_checks(parse_targets(&args.targets)?, args.common(), args.any)
         }
         Command::WaitFor(args) => {
-            let wait = wait_spec(&args)?;
+            let wait = wait_spec(&args).map_err(hint)?;
             Box::new(move || mode::wait_for::run(wait, &command))
         }
         Command::MigrateThenExec(args) => {

@@ -11,6 +11,8 @@
 )]
 
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
 
 use argh::FromArgs;
 
@@ -19,6 +21,7 @@ use crate::size::Size;
 
 /// Health checks and dependency waits for containers: one static binary, no shell needed.
 /// Exit codes: 0 healthy, 1 unhealthy, 3 usage error, 126/127 command not executable/found.
+/// --timeout, --json and -q may also come before the command; `probe help COMMAND` = `probe COMMAND --help`.
 #[derive(FromArgs, Debug)]
 pub struct Cli {
     /// print the version and exit
@@ -45,6 +48,50 @@ pub enum Command {
     MigrateThenExec(MigrateArgs),
 }
 
+/// A one-shot check's `--timeout`: a duration above zero. `0` means "no limit" wherever
+/// probe accepts it (wait-for, migrate-then-exec), and a check always has a limit.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckTimeout(pub Span);
+
+pub const NO_ZERO_TIMEOUT: &str =
+    "0 means no limit, and a check always has one (wait-for --timeout 0 waits forever); give e.g. 5s";
+
+impl FromStr for CheckTimeout {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.parse::<Span>()? {
+            Span(zero) if zero.is_zero() => Err(NO_ZERO_TIMEOUT.into()),
+            span => Ok(CheckTimeout(span)),
+        }
+    }
+}
+
+/// `probe postgres -t`: pg_isready's seconds (`-t 3`), or any duration (`-t 500ms`).
+#[derive(Clone, Copy, Debug)]
+pub struct PgTimeout(pub Span);
+
+impl FromStr for PgTimeout {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            let seconds: u64 = text
+                .parse()
+                .map_err(|_| format!("{text} seconds is too long"))?;
+            if seconds == 0 {
+                return Err(
+                    "pg_isready's -t 0 means no limit, and a check always has one; give seconds, e.g. -t 3"
+                        .into(),
+                );
+            }
+            return Ok(PgTimeout(Span(Duration::from_secs(seconds))));
+        }
+        text.parse::<CheckTimeout>()
+            .map(|CheckTimeout(span)| PgTimeout(span))
+    }
+}
+
 /// The flags every one-shot check shares, wherever it is written.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Common {
@@ -53,8 +100,10 @@ pub struct Common {
     pub quiet: bool,
 }
 
-/// Declares a one-shot check's argh struct with the flags all checks share
-/// (`--timeout`, `--json`, `-q`), since argh cannot flatten a struct into another.
+/// Declares a one-shot check's argh struct with the flags all checks share (`--json`,
+/// `-q`), since argh cannot flatten a struct into another. Each check declares its own
+/// `timeout` field (a [`CheckTimeout`] or [`PgTimeout`]), so that its help says what the
+/// limit covers for that check.
 macro_rules! check_args {
     // Checks that speak TLS also take the same certificate files.
     (
@@ -90,10 +139,6 @@ macro_rules! check_args {
         pub struct $name {
             $($body)*
 
-            /// time limit for the whole check, DNS to last byte, e.g. 2s or 500ms (default 5s)
-            #[argh(option)]
-            pub timeout: Option<Span>,
-
             /// print one JSON object per check instead of a text line
             #[argh(switch)]
             pub json: bool,
@@ -105,7 +150,7 @@ macro_rules! check_args {
 
         impl $name {
             pub fn common(&self) -> Common {
-                Common { timeout: self.timeout, json: self.json, quiet: self.quiet }
+                Common { timeout: self.timeout.map(|t| t.0), json: self.json, quiet: self.quiet }
             }
         }
     };
@@ -118,8 +163,12 @@ check_args! {
     #[argh(subcommand, name = "http")]
     pub struct HttpArgs {
         /// the URL, e.g. http://localhost:8000/health
-        #[argh(positional)]
+        #[argh(positional, arg_name = "URL")]
         pub url: String,
+
+        /// time limit for the whole check, DNS to last byte, e.g. 2s or 500ms (default 5s; not 0)
+        #[argh(option)]
+        pub timeout: Option<CheckTimeout>,
 
         /// request method (default GET)
         #[argh(option, short = 'X')]
@@ -157,12 +206,9 @@ check_args! {
         #[argh(option, short = 'd')]
         pub data: Option<String>,
 
-
         /// do not verify the server's certificate
         #[argh(switch, short = 'k')]
         pub insecure: bool,
-
-
 
         /// speak HTTP over this Unix socket instead of TCP
         #[argh(option)]
@@ -175,12 +221,18 @@ check_args! {
 }
 
 check_args! {
-    /// Check that TCP connections open: healthy when every HOST:PORT accepts one.
-    #[argh(subcommand, name = "tcp")]
+    /// Check that TCP connections open: healthy when every HOST:PORT accepts one. nc -z's
+    /// form works too: `probe tcp db 5432` (a word that is only a port number joins the host
+    /// before it; a lone port is never a target).
+    #[argh(subcommand, name = "tcp", example = "probe tcp db:5432 cache:6379", example = "probe tcp db 5432")]
     pub struct TcpArgs {
-        /// HOST:PORT targets, e.g. db:5432 or [::1]:6379
-        #[argh(positional)]
+        /// HOST:PORT targets, e.g. db:5432 or [::1]:6379, or HOST PORT
+        #[argh(positional, arg_name = "HOST:PORT")]
         pub targets: Vec<String>,
+
+        /// time limit for the whole check, DNS to connected, all targets together, e.g. 2s or 500ms (default 5s; not 0)
+        #[argh(option)]
+        pub timeout: Option<CheckTimeout>,
     }
 }
 
@@ -192,8 +244,12 @@ check_args! {
     #[argh(subcommand, name = "process")]
     pub struct ProcessArgs {
         /// executable name, exact: the kernel's process name (comm) or the basename of argv[0]
-        #[argh(positional)]
+        #[argh(positional, arg_name = "NAME")]
         pub name: Option<String>,
+
+        /// time limit for reading /proc (default 5s; not 0)
+        #[argh(option)]
+        pub timeout: Option<CheckTimeout>,
 
         /// text that must appear in the command line (its arguments joined by spaces)
         #[argh(option)]
@@ -232,8 +288,12 @@ check_args! {
     #[argh(subcommand, name = "file")]
     pub struct FileArgs {
         /// the file, e.g. /tmp/worker-heartbeat
-        #[argh(positional)]
+        #[argh(positional, arg_name = "PATH")]
         pub path: PathBuf,
+
+        /// time limit for reading the file (default 5s; not 0)
+        #[argh(option)]
+        pub timeout: Option<CheckTimeout>,
 
         /// the file must have been modified within this long, e.g. 60s or 2m
         #[argh(option)]
@@ -257,12 +317,32 @@ check_args! {
     #[argh(subcommand, name = "redis")]
     pub struct RedisArgs {
         /// redis://[user[:password]@]host[:port][/db], rediss://... (TLS), unix:///path or redis+unix:///path
-        #[argh(positional)]
+        #[argh(positional, arg_name = "URL")]
         pub url: Option<String>,
+
+        /// server host (redis-cli -h; default 127.0.0.1); with -h, -p, -n or --tls, REDIS_URL is not read
+        #[argh(option, short = 'h')]
+        pub host: Option<String>,
+
+        /// server port (redis-cli -p; default 6379)
+        #[argh(option, short = 'p')]
+        pub port: Option<u16>,
+
+        /// database number to SELECT (redis-cli -n)
+        #[argh(option, short = 'n')]
+        pub db: Option<u32>,
+
+        /// connect with TLS, like a rediss:// URL (redis-cli --tls)
+        #[argh(switch)]
+        pub tls: bool,
 
         /// ACL user to authenticate as (Redis 6 or later; needs a password)
         #[argh(option)]
         pub user: Option<String>,
+
+        /// the password (redis-cli -a); it shows in `ps`: --password-file or the URL from REDIS_URL do not
+        #[argh(option, short = 'a')]
+        pub password: Option<String>,
 
         /// read the password from this file, e.g. a Docker secret (one trailing newline is ignored)
         #[argh(option)]
@@ -272,10 +352,13 @@ check_args! {
         #[argh(option)]
         pub role: Option<String>,
 
-
-        /// do not verify the server's certificate (rediss://)
+        /// do not verify the server's certificate (rediss:// or --tls)
         #[argh(switch, short = 'k')]
         pub insecure: bool,
+
+        /// time limit for the whole check, DNS to the last reply, e.g. 2s or 500ms (default 5s; not 0)
+        #[argh(option)]
+        pub timeout: Option<CheckTimeout>,
     }
 }
 
@@ -289,8 +372,20 @@ check_args! {
     #[argh(subcommand, name = "postgres")]
     pub struct PostgresArgs {
         /// postgres://[user[:password]@][host][:port][/dbname][?sslmode=...&host=/socket/dir]
-        #[argh(positional)]
+        #[argh(positional, arg_name = "URL")]
         pub url: Option<String>,
+
+        /// server host name, IP address or socket directory (pg_isready -h; default localhost)
+        #[argh(option, short = 'h')]
+        pub host: Option<String>,
+
+        /// server port (pg_isready -p; default 5432)
+        #[argh(option, short = 'p')]
+        pub port: Option<u16>,
+
+        /// time limit for the whole check, DNS to last byte: seconds as pg_isready -t writes them (3), or a duration (500ms); default 5s, not 0
+        #[argh(option, short = 't')]
+        pub timeout: Option<PgTimeout>,
 
         /// log in and run this SQL: healthy when it succeeds and returns at least one row
         #[argh(option)]
@@ -308,11 +403,15 @@ check_args! {
         #[argh(switch)]
         pub replica: bool,
 
-        /// user name (default: the URL's, else PGUSER, else postgres)
+        /// user name (pg_isready -U; default: the URL's, else PGUSER, else postgres)
         #[argh(option, short = 'U')]
+        pub username: Option<String>,
+
+        /// the same as --username
+        #[argh(option, hidden_help)]
         pub user: Option<String>,
 
-        /// database name (default: the URL's, else PGDATABASE, else the user name)
+        /// database name (pg_isready -d; default: the URL's, else PGDATABASE, else the user name)
         #[argh(option, short = 'd')]
         pub dbname: Option<String>,
 
@@ -333,8 +432,12 @@ check_args! {
     #[argh(subcommand, name = "check")]
     pub struct CheckArgs {
         /// the targets
-        #[argh(positional)]
+        #[argh(positional, arg_name = "TARGET")]
         pub targets: Vec<String>,
+
+        /// time limit for all targets together, e.g. 2s (default 5s; not 0); a target's own --timeout is its own limit
+        #[argh(option)]
+        pub timeout: Option<CheckTimeout>,
 
         /// healthy when at least one target is
         #[argh(switch)]
@@ -346,13 +449,19 @@ check_args! {
 /// exit 0 when no CMD follows `--`. CMD never runs after a failed wait. Targets can also
 /// come from PROBE_WAIT_TARGETS (separated by spaces or commas; quote command lines).
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "wait-for")]
+#[argh(
+    subcommand,
+    name = "wait-for",
+    usage = "[TARGET...] [options] [-- CMD [ARGS...]]",
+    example = "probe wait-for tcp://db:5432 http://api:8080/health --timeout 2m -- ./app --serve",
+    note = "Everything after -- is the command, run as written: never expanded, never parsed."
+)]
 pub struct WaitForArgs {
     /// the targets: URLs (tcp://, http(s)://, postgres://, redis://) or quoted check command lines
-    #[argh(positional)]
+    #[argh(positional, arg_name = "TARGET")]
     pub targets: Vec<String>,
 
-    /// give up after this long (default 60s, or PROBE_WAIT_TIMEOUT; 0 waits forever)
+    /// give up after this long (default 60s, or PROBE_WAIT_TIMEOUT; 0: no limit, waits forever)
     #[argh(option)]
     pub timeout: Option<Span>,
 
@@ -360,7 +469,7 @@ pub struct WaitForArgs {
     #[argh(option)]
     pub interval: Option<Span>,
 
-    /// time limit of one attempt, unless a target sets its own --timeout (default 5s)
+    /// time limit of one attempt, unless a target sets its own --timeout (default 5s; not 0)
     #[argh(option)]
     pub attempt_timeout: Option<Span>,
 
@@ -389,7 +498,13 @@ pub struct WaitForArgs {
 /// exits 0, run CMD in probe's place (exec). The migration's exit code is probe's when it
 /// fails; CMD never runs after a failed wait or migration.
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "migrate-then-exec")]
+#[argh(
+    subcommand,
+    name = "migrate-then-exec",
+    usage = "--migrate CMD [options] -- CMD [ARGS...]",
+    example = "probe migrate-then-exec --wait postgres://db/app --migrate 'alembic upgrade head' --lock -- gunicorn app:app",
+    note = "Everything after -- is the app command, run as written: never expanded, never parsed."
+)]
 pub struct MigrateArgs {
     /// the migration command, split into words like a shell would but never run by one,
     /// e.g. 'alembic upgrade head'
@@ -416,7 +531,7 @@ pub struct MigrateArgs {
     #[argh(option)]
     pub lock_timeout: Option<Span>,
 
-    /// limit for waiting for the dependencies and the lock (default 60s; 0 waits forever)
+    /// limit for waiting for the dependencies and the lock (default 60s; 0: no limit, waits forever)
     #[argh(option)]
     pub timeout: Option<Span>,
 

@@ -4,7 +4,9 @@
 mod support;
 
 mod cli;
+mod dropin;
 mod file;
+mod help;
 mod http;
 mod migrate;
 mod postgres;

@@ -40,8 +40,21 @@ pub fn server_from_args(
     args: &PostgresArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Server, UsageError> {
+    let user = match (&args.username, &args.user) {
+        (Some(a), Some(b)) if a != b => {
+            return usage(format!(
+                "the user is given twice: {a:?} with --username and {b:?} with --user"
+            ))
+        }
+        (a, b) => a.clone().or_else(|| b.clone()),
+    };
+    if args.port == Some(0) {
+        return usage("invalid --port 0 (1-65535)");
+    }
     let overrides = Overrides {
-        user: args.user.clone(),
+        host: args.host.clone(),
+        port: args.port,
+        user,
         dbname: args.dbname.clone(),
         password_file: args.password_file.clone(),
         sslmode: args.sslmode.clone(),
@@ -205,6 +218,30 @@ mod tests {
             .contains("--sslmode"));
         assert!(check(&["--password-file", "/nonexistent/pw"]).is_err());
         assert!(check(&["postgres://db/", "--query", "select 1"]).is_ok());
+    }
+
+    #[test]
+    fn pg_isready_flags_build_the_server_and_conflict_with_the_url() {
+        let probe = check(&["-h", "db", "-p", "6543", "-U", "app", "-d", "shop"]).unwrap();
+        assert_eq!(probe.target(), "postgres://app@db:6543/shop");
+        let conflict = |args: &[&str]| check(args).err().unwrap().0;
+        assert!(conflict(&["postgres://a@db/x", "-U", "b"]).contains("-U"));
+        assert!(conflict(&["postgres://db:1/x", "-p", "2"]).contains("in the URL"));
+        assert!(conflict(&["postgres://db/x", "-h", "other"]).contains("-h"));
+        assert!(conflict(&["postgres://db/x", "-d", "y"]).contains("\"x\""));
+        assert!(conflict(&["-U", "a", "--user", "b"]).contains("--user"));
+        assert!(conflict(&["-p", "0"]).contains("--port"));
+        // The same value twice is no conflict.
+        assert!(check(&[
+            "postgres://app@db:5432/x",
+            "-h",
+            "db",
+            "-p",
+            "5432",
+            "-U",
+            "app"
+        ])
+        .is_ok());
     }
 
     #[test]

@@ -95,6 +95,8 @@ pub struct Settings {
 /// What the command line adds on top of the URL and the environment.
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
+    pub host: Option<String>,
+    pub port: Option<u16>,
     pub user: Option<String>,
     pub dbname: Option<String>,
     pub password_file: Option<PathBuf>,
@@ -122,6 +124,17 @@ pub fn connection_settings(
             None => Parts::default(),
         },
     };
+
+    if url.is_some() {
+        flags_agree_with_url(&parts, overrides)?;
+    }
+    // Flags (pg_isready's -h, -p, -U, -d) beat the environment and DATABASE_URL.
+    if overrides.host.is_some() {
+        parts.host.clone_from(&overrides.host);
+    }
+    if overrides.port.is_some() {
+        parts.port = overrides.port;
+    }
 
     // libpq's rule: the environment supplies what the connection string does not.
     let fill = |slot: &mut Option<String>, var: &str| {
@@ -206,6 +219,33 @@ pub fn connection_settings(
         return usage("the user name is empty");
     }
     Ok(settings)
+}
+
+/// A flag that repeats what an explicit URL says is fine; one that says otherwise is a
+/// usage error naming both, never a silent winner.
+fn flags_agree_with_url(parts: &Parts, overrides: &Overrides) -> Result<(), UsageError> {
+    let port = |port: Option<u16>| port.map(|p| p.to_string());
+    let pairs = [
+        ("host", "-h", parts.host.clone(), overrides.host.clone()),
+        ("port", "-p", port(parts.port), port(overrides.port)),
+        ("user", "-U", parts.user.clone(), overrides.user.clone()),
+        (
+            "database",
+            "-d",
+            parts.dbname.clone(),
+            overrides.dbname.clone(),
+        ),
+    ];
+    for (what, flag, in_url, from_flag) in pairs {
+        if let (Some(in_url), Some(from_flag)) = (in_url, from_flag) {
+            if in_url != from_flag {
+                return usage(format!(
+                    "the {what} is given twice: {in_url:?} in the URL and {from_flag:?} with {flag}"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Settings {

@@ -48,16 +48,84 @@ pub struct RedisCheck {
     tls: Option<wire::TlsSetup>,
 }
 
+/// `redis[s]://HOST:PORT[/DB]` from redis-cli's `-h`, `-p`, `-n` and `--tls`.
+fn flags_url(args: &RedisArgs) -> Result<String, UsageError> {
+    let host = args.host.as_deref().unwrap_or("127.0.0.1");
+    if host.is_empty() || host.contains(['/', '@', '?', '#', ' ']) {
+        return usage(format!("invalid -h {host:?} (a host name or IP address)"));
+    }
+    let host = match host.contains(':') && !host.starts_with('[') {
+        true => format!("[{host}]"),
+        false => host.to_string(),
+    };
+    let port = match args.port {
+        Some(0) => return usage("invalid -p 0 (1-65535)"),
+        Some(port) => port,
+        None => url::DEFAULT_PORT,
+    };
+    let scheme = if args.tls { "rediss" } else { "redis" };
+    let db = args.db.map(|db| format!("/{db}")).unwrap_or_default();
+    Ok(format!("{scheme}://{host}:{port}{db}"))
+}
+
+/// With an explicit URL, redis-cli's flags may repeat it but never contradict it.
+fn flags_agree_with_url(url: &url::RedisUrl, args: &RedisArgs) -> Result<(), UsageError> {
+    let twice = |what: &str, in_url: String, flag: &str, value: String| {
+        usage(format!(
+            "the {what} is given twice: {in_url:?} in the URL and {value:?} with {flag}"
+        ))
+    };
+    match &url.endpoint {
+        Endpoint::Tcp { host, port } => {
+            if let Some(flag) = args.host.as_deref() {
+                if flag.trim_start_matches('[').trim_end_matches(']') != host {
+                    return twice("host", host.clone(), "-h", flag.into());
+                }
+            }
+            if let Some(flag) = args.port.filter(|flag| flag != port) {
+                return twice("port", port.to_string(), "-p", flag.to_string());
+            }
+        }
+        Endpoint::Unix(path) if args.host.is_some() || args.port.is_some() => {
+            return usage(format!(
+                "-h and -p conflict with the socket {} in the URL",
+                path.display()
+            ))
+        }
+        Endpoint::Unix(_) => {}
+    }
+    if let Some(flag) = args.db.filter(|flag| Some(*flag) != url.db) {
+        let in_url = url.db.map_or("none".into(), |db| db.to_string());
+        return twice("database", in_url, "-n", flag.to_string());
+    }
+    if args.tls && !url.tls {
+        return usage(
+            "--tls conflicts with the URL's plain-text scheme: write rediss:// or drop --tls",
+        );
+    }
+    Ok(())
+}
+
 impl RedisCheck {
     pub fn from_args(args: &RedisArgs) -> Result<Self, UsageError> {
-        let text = match &args.url {
-            Some(url) => url.clone(),
-            None => std::env::var("REDIS_URL")
+        if let Some(password) = &args.password {
+            redact::register(password);
+        }
+        let location_flags =
+            args.host.is_some() || args.port.is_some() || args.db.is_some() || args.tls;
+        let text = match (&args.url, location_flags) {
+            (Some(url), _) => url.clone(),
+            // redis-cli's flags describe the whole address: REDIS_URL is not mixed in.
+            (None, true) => flags_url(args)?,
+            (None, false) => std::env::var("REDIS_URL")
                 .ok()
                 .filter(|url| !url.trim().is_empty())
                 .unwrap_or_else(|| DEFAULT_URL.to_string()),
         };
         let url = url::parse(text.trim())?;
+        if args.url.is_some() {
+            flags_agree_with_url(&url, args)?;
+        }
 
         let user = match (&url.user, &args.user) {
             (Some(in_url), Some(flag)) if in_url != flag => {
@@ -67,17 +135,23 @@ impl RedisCheck {
             }
             (in_url, flag) => in_url.clone().or_else(|| flag.clone()),
         };
-        let password = match (&url.password, &args.password_file) {
-            (Some(_), Some(_)) => {
+        let password = match (&url.password, &args.password, &args.password_file) {
+            (Some(_), Some(_), _) => {
+                return usage("the password is given twice: in the URL and with -a")
+            }
+            (Some(_), _, Some(_)) => {
                 return usage("the password is given twice: in the URL and with --password-file")
             }
-            (Some(password), None) => Some(password.clone()),
-            (None, Some(path)) => Some(redact::read_password_file(path)?),
-            (None, None) => None,
+            (_, Some(_), Some(_)) => {
+                return usage("the password is given twice: with -a and with --password-file")
+            }
+            (Some(password), None, None) | (None, Some(password), None) => Some(password.clone()),
+            (None, None, Some(path)) => Some(redact::read_password_file(path)?),
+            (None, None, None) => None,
         };
         if let (Some(user), None) = (&user, &password) {
             return usage(format!(
-                "user {user:?} needs a password (in the URL or with --password-file)"
+                "user {user:?} needs a password (in the URL, -a or --password-file)"
             ));
         }
         let role = match args.role.as_deref() {
@@ -89,7 +163,7 @@ impl RedisCheck {
         let tls_flags =
             args.ca_file.is_some() || args.insecure || args.cert.is_some() || args.key.is_some();
         if tls_flags && !url.tls {
-            return usage("--ca-file, --insecure, --cert and --key need a rediss:// URL");
+            return usage("--ca-file, --insecure, --cert and --key need a rediss:// URL or --tls");
         }
         #[cfg(not(feature = "tls"))]
         if url.tls {

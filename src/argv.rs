@@ -1,0 +1,227 @@
+//! argv before argh, and argh's errors after it: the habits argh alone does not serve.
+//!
+//! - `probe help COMMAND` is `probe COMMAND --help`.
+//! - The flags every command shares (`--timeout V`, `--json`, `-q`) may come before the
+//!   command (`probe -q http URL`): they are moved to just after it, where argh reads them.
+//! - argh's "required ... not provided:" lists the missing names on the next lines: they are
+//!   kept on the one error line.
+//! - A command written without its `--` (`probe wait-for db:5432 ./app`) gets a hint.
+//! - redis-cli's `-a PASSWORD` is registered as a secret before anything can print it.
+
+use crate::outcome::UsageError;
+use crate::redact;
+
+/// Subcommands that take a command to run after `--`.
+pub const RUNS_A_COMMAND: [&str; 2] = ["wait-for", "migrate-then-exec"];
+
+/// The check names, which are never mistaken for a command.
+const CHECKS: [&str; 7] = [
+    "http", "tcp", "postgres", "redis", "process", "file", "check",
+];
+
+/// Flags that take a value in wait-for and migrate-then-exec (to skip that value).
+const VALUE_FLAGS: [&str; 11] = [
+    "--timeout",
+    "--interval",
+    "--attempt-timeout",
+    "--successes",
+    "--migrate",
+    "--wait",
+    "--lock-url",
+    "--lock-key",
+    "--lock-timeout",
+    "--migrate-timeout",
+    "-t",
+];
+
+/// Rewrites `help COMMAND` and moves the shared flags written before the command to just
+/// after it. Nothing after the command's name is touched.
+pub fn prepare(mut args: Vec<String>) -> Vec<String> {
+    if args.first().is_some_and(|first| first == "help") {
+        args.remove(0);
+        args.truncate(1);
+        args.push("--help".into());
+        return args;
+    }
+    let mut before = Vec::new();
+    let mut shared = Vec::new();
+    let mut words = args.into_iter();
+    let mut command = None;
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--json" | "-q" | "--quiet" => shared.push(word),
+            "--timeout" => {
+                shared.push(word);
+                shared.extend(words.next());
+            }
+            "--" => {
+                before.push(word);
+                break;
+            }
+            flag if flag.starts_with('-') => before.push(word),
+            _ => {
+                command = Some(word);
+                break;
+            }
+        }
+    }
+    match command {
+        Some(command) => before
+            .into_iter()
+            .chain([command])
+            .chain(shared)
+            .chain(words)
+            .collect(),
+        None => before.into_iter().chain(shared).chain(words).collect(),
+    }
+}
+
+/// Registers the values of `-a PASSWORD` (redis-cli's spelling), in the arguments and inside
+/// quoted command-line targets, so that no error line can show them.
+pub fn register_secrets(args: &[String]) {
+    let scan = |words: &[String]| {
+        for pair in words.windows(2) {
+            if pair[0] == "-a" {
+                redact::register(&pair[1]);
+            }
+        }
+    };
+    scan(args);
+    for arg in args.iter().filter(|arg| arg.contains(char::is_whitespace)) {
+        if let Some(words) = shlex::split(arg) {
+            scan(&words);
+        }
+    }
+}
+
+/// argh's error output as one line, keeping the names argh lists below
+/// "Required positional arguments not provided:" and "Required options not provided:".
+pub fn argh_error(output: &str) -> UsageError {
+    let mut lines = output
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let mut text = crate::net::lowercase_first(first);
+    if first.ends_with(':') {
+        let names: Vec<&str> = lines.take_while(|line| !line.ends_with(':')).collect();
+        if !names.is_empty() {
+            text = format!("{text} {}", names.join(", "));
+        }
+    }
+    UsageError::new(text)
+}
+
+/// Adds "did you mean `-- ./app`?" when wait-for or migrate-then-exec was given no `--` and
+/// the error is about a word that looks like a program rather than a TARGET.
+pub fn with_dashdash_hint(error: UsageError, args: &[String], has_command: bool) -> UsageError {
+    let Some(at) = args.iter().position(|arg| !arg.starts_with('-')) else {
+        return error;
+    };
+    if has_command || !RUNS_A_COMMAND.contains(&args[at].as_str()) {
+        return error;
+    }
+    let after = &args[at + 1..];
+    let mut previous: Option<&str> = None;
+    for (index, word) in after.iter().enumerate() {
+        let is_value = previous.is_some_and(|flag| VALUE_FLAGS.contains(&flag));
+        previous = Some(word);
+        if is_value || word.starts_with('-') || !looks_like_a_program(word) {
+            continue;
+        }
+        if !error.0.contains(word.as_str()) {
+            return error;
+        }
+        let mut shown: Vec<&str> = after[index..].iter().take(4).map(String::as_str).collect();
+        if after.len() - index > 4 {
+            shown.push("...");
+        }
+        return UsageError::new(format!(
+            "{}; did you mean `-- {}`?",
+            error.0,
+            shown.join(" ")
+        ));
+    }
+    error
+}
+
+/// `./app`, `gunicorn`, `/usr/bin/env`: no scheme, no port, no spaces, not a check name.
+fn looks_like_a_program(word: &str) -> bool {
+    !word.is_empty() && !word.contains([':', ' ', '\t', '=']) && !CHECKS.contains(&word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<String> {
+        text.split_whitespace().map(String::from).collect()
+    }
+
+    fn prepared(text: &str) -> String {
+        prepare(words(text)).join(" ")
+    }
+
+    #[test]
+    fn shared_flags_move_after_the_command() {
+        assert_eq!(prepared("-q http http://x"), "http -q http://x");
+        assert_eq!(
+            prepared("--timeout 2s --json tcp db:1"),
+            "tcp --timeout 2s --json db:1"
+        );
+        assert_eq!(
+            prepared("-q wait-for db:1 -- app -q"),
+            "wait-for -q db:1 -- app -q"
+        );
+        assert_eq!(prepared("--version"), "--version");
+        assert_eq!(prepared("-q"), "-q");
+        assert_eq!(prepared("http -q x"), "http -q x");
+    }
+
+    #[test]
+    fn help_command_is_command_help() {
+        assert_eq!(prepared("help wait-for"), "wait-for --help");
+        assert_eq!(prepared("help"), "--help");
+    }
+
+    #[test]
+    fn missing_arguments_are_named() {
+        let output = "Required positional arguments not provided:\n    URL\n";
+        assert_eq!(
+            argh_error(output).0,
+            "required positional arguments not provided: URL"
+        );
+        let output = "Required options not provided:\n    --migrate\n    --wait\n";
+        assert_eq!(
+            argh_error(output).0,
+            "required options not provided: --migrate, --wait"
+        );
+        assert_eq!(
+            argh_error("Unrecognized argument: x\n").0,
+            "unrecognized argument: x"
+        );
+    }
+
+    #[test]
+    fn a_forgotten_dashdash_is_pointed_out() {
+        let hint = |text: &str, error: &str| {
+            with_dashdash_hint(UsageError::new(error), &words(text), false).0
+        };
+        assert_eq!(
+            hint("wait-for db:1 echo hi", "target \"echo\": nope"),
+            "target \"echo\": nope; did you mean `-- echo hi`?"
+        );
+        assert_eq!(
+            hint(
+                "migrate-then-exec --migrate x --timeout 1s ./app a b c d",
+                "unrecognized argument: ./app"
+            ),
+            "unrecognized argument: ./app; did you mean `-- ./app a b c ...`?"
+        );
+        assert_eq!(hint("wait-for http://x", "other"), "other");
+        assert_eq!(hint("http echo", "echo"), "echo");
+        let with_command =
+            with_dashdash_hint(UsageError::new("echo"), &words("wait-for echo"), true);
+        assert_eq!(with_command.0, "echo");
+    }
+}

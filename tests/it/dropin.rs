@@ -1,0 +1,280 @@
+//! The lines users already write, as they write them: nc's `HOST PORT`, pg_isready's and
+//! redis-cli's flags, the shared flags before the command, `--timeout 0`, a forgotten `--`.
+//! Real PostgreSQL and Redis servers for the flag forms.
+
+use std::net::TcpListener;
+
+use crate::support::postgres::{plain, DB, PASSWORD, USER};
+use crate::support::redis::RedisServer;
+use crate::support::{free_port, probe, probe_env, temp_dir};
+
+#[test]
+fn tcp_takes_nc_style_host_and_port() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    probe(&["tcp", "127.0.0.1", &port])
+        .code(0)
+        .says(&format!("tcp 127.0.0.1:{port}"));
+    // Mixed with HOST:PORT targets; each pair is one target.
+    let both = format!("127.0.0.1:{port}");
+    probe(&["tcp", &both, "127.0.0.1", &port]).code(0);
+    probe(&["tcp", "127.0.0.1", &free_port().to_string()])
+        .code(1)
+        .says("connection refused");
+    // A port after a complete HOST:PORT is not silently joined.
+    probe(&["tcp", &both, "5432"]).code(3).says("\"5432\"");
+    // The same form inside a command-line target.
+    probe(&["check", &format!("tcp 127.0.0.1 {port}")]).code(0);
+}
+
+#[test]
+fn postgres_takes_pg_isready_flags() {
+    let server = plain();
+    let port = server.port.to_string();
+    probe(&[
+        "postgres",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-U",
+        USER,
+        "-d",
+        DB,
+        "-t",
+        "3",
+    ])
+    .code(0)
+    .says(&format!("postgres://{USER}@127.0.0.1:{port}/{DB}"))
+    .says("up; asks user app for a password");
+    probe(&[
+        "postgres",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--username",
+        USER,
+        "--dbname",
+        DB,
+    ])
+    .code(0);
+    // -q as pg_isready writes it: nothing printed.
+    let quiet = probe(&["postgres", "-h", "127.0.0.1", "-p", &port, "-q"]);
+    quiet.code(0);
+    assert_eq!(quiet.output(), "");
+    // Flags beat PG* variables, and with PGPASSWORD the login must work.
+    probe_env(
+        &[
+            "postgres",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            USER,
+            "-d",
+            DB,
+            "--query",
+            "select 1",
+        ],
+        &[
+            ("PGHOST", "192.0.2.1"),
+            ("PGPORT", "1"),
+            ("PGPASSWORD", PASSWORD),
+        ],
+    )
+    .code(0)
+    .says("query returned 1");
+    // Flags beat DATABASE_URL too (pg_isready never reads it).
+    probe_env(
+        &["postgres", "-h", "127.0.0.1", "-p", &port],
+        &[("DATABASE_URL", "postgres://x@127.0.0.9:1/x")],
+    )
+    .code(0);
+    probe(&[
+        "postgres",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &free_port().to_string(),
+        "-t",
+        "2",
+    ])
+    .code(1)
+    .says("connection refused");
+}
+
+#[test]
+fn postgres_flags_that_contradict_the_url_are_usage_errors() {
+    let url = plain().url("");
+    probe(&["postgres", &url, "-p", "1"])
+        .code(3)
+        .says("the port is given twice")
+        .says("-p")
+        .does_not_say(PASSWORD);
+    probe(&["postgres", &url, "-U", "other"])
+        .code(3)
+        .says("\"other\" with -U");
+    // Repeating what the URL says is fine.
+    probe(&["postgres", &url, "-U", USER, "-h", "127.0.0.1"]).code(0);
+}
+
+#[test]
+fn postgres_timeout_is_seconds_as_pg_isready_writes_it() {
+    // A peer that accepts and never answers: -t 1 gives up after about a second.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    probe(&["postgres", "-h", "127.0.0.1", "-p", &port, "-t", "1"])
+        .code(1)
+        .says("timed out after 1s")
+        .within(std::time::Duration::from_secs(4));
+    probe(&["postgres", "-t", "0"]).code(3).says("no limit");
+}
+
+#[test]
+fn redis_takes_redis_cli_flags() {
+    let pw = "cli-Pa55-word";
+    let server = RedisServer::start(&[
+        "--requirepass",
+        pw,
+        "--user",
+        "probe",
+        "on",
+        ">probe-Pa55",
+        "+ping",
+    ]);
+    let port = server.port.to_string();
+    probe(&["redis", "-h", "127.0.0.1", "-p", &port, "-a", pw, "-n", "2"])
+        .code(0)
+        .says("PONG")
+        .does_not_say(pw);
+    // Without -a: NOAUTH, fatal.
+    probe(&["redis", "-h", "127.0.0.1", "-p", &port])
+        .code(1)
+        .says("NOAUTH");
+    // A wrong -a is never printed, even in JSON.
+    probe(&[
+        "redis",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-a",
+        "wrong-Pa55",
+        "--json",
+    ])
+    .code(1)
+    .does_not_say("wrong-Pa55");
+    // The flags replace REDIS_URL entirely.
+    probe_env(
+        &["redis", "-p", &port, "-a", pw],
+        &[("REDIS_URL", "redis://127.0.0.9:1")],
+    )
+    .code(0);
+    // ACL user as redis-cli --user writes it.
+    probe(&["redis", "-p", &port, "--user", "probe", "-a", "probe-Pa55"])
+        .code(0)
+        .does_not_say("probe-Pa55");
+}
+
+#[test]
+fn redis_flags_that_contradict_the_url_are_usage_errors() {
+    let secret = "url-Pa55-word";
+    let url = format!("redis://:{secret}@127.0.0.1:6390/1");
+    for (args, fragment) in [
+        (vec!["-p", "6391"], "\"6391\" with -p"),
+        (vec!["-h", "cache"], "\"cache\" with -h"),
+        (vec!["-n", "2"], "\"2\" with -n"),
+        (vec!["--tls"], "--tls"),
+        (vec!["-a", "other-Pa55"], "in the URL and with -a"),
+    ] {
+        let mut all = vec!["redis", url.as_str()];
+        all.extend(args);
+        probe(&all)
+            .code(3)
+            .says(fragment)
+            .does_not_say(secret)
+            .does_not_say("other-Pa55");
+    }
+    let dir = temp_dir();
+    let file = dir.path().join("pw");
+    std::fs::write(&file, "x\n").unwrap();
+    probe(&[
+        "redis",
+        "-a",
+        "cli-Pa55",
+        "--password-file",
+        file.to_str().unwrap(),
+    ])
+    .code(3)
+    .says("with -a and with --password-file")
+    .does_not_say("cli-Pa55");
+}
+
+#[test]
+fn redis_tls_flag_is_rediss() {
+    // --tls against a plain-text server: the TLS handshake fails (the flag took effect).
+    let server = RedisServer::start(&[]);
+    probe(&[
+        "redis",
+        "-p",
+        &server.port.to_string(),
+        "--tls",
+        "-k",
+        "--timeout",
+        "2s",
+    ])
+    .code(1)
+    .does_not_say("PONG");
+}
+
+#[test]
+fn shared_flags_work_before_the_command() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let quiet = probe(&["-q", "tcp", &target]);
+    quiet.code(0);
+    assert_eq!(quiet.output(), "");
+    probe(&["--json", "--timeout", "2s", "tcp", &target])
+        .code(0)
+        .says("\"healthy\":true");
+    probe(&["--json", "check", &format!("tcp://{target}")])
+        .code(0)
+        .says("\"check\":\"tcp\"");
+    probe(&["-q", "wait-for", &format!("tcp://{target}"), "--", "true"]).code(0);
+    // wait-for's --timeout before the command is wait-for's: 0 waits forever, accepted.
+    probe(&["--timeout", "0", "wait-for", &format!("tcp://{target}")]).code(0);
+}
+
+#[test]
+fn timeout_0_means_no_limit_or_is_refused() {
+    for args in [
+        vec!["tcp", "127.0.0.1:1", "--timeout", "0"],
+        vec!["http", "http://127.0.0.1:1/", "--timeout", "0"],
+        vec!["check", "tcp://127.0.0.1:1", "--timeout", "0"],
+        vec!["file", "/", "--timeout", "0"],
+        vec!["check", "tcp 127.0.0.1:1 --timeout 0"],
+    ] {
+        probe(&args).code(3).says("--timeout").says("no limit");
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("tcp://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    probe(&["wait-for", &target, "--timeout", "0"]).code(0);
+}
+
+#[test]
+fn a_forgotten_dashdash_gets_a_hint() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("tcp://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    probe(&["wait-for", &target, "echo", "hi"])
+        .code(3)
+        .says("did you mean `-- echo hi`?");
+    probe(&["migrate-then-exec", "--migrate", "true", "./app", "--serve"])
+        .code(3)
+        .says("did you mean `-- ./app --serve`?");
+    // With the `--`, it just works.
+    probe(&["wait-for", &target, "--", "echo", "hi"])
+        .code(0)
+        .says("hi");
+}
