@@ -3,9 +3,26 @@
 
 RUNS=${RUNS:-200}
 
+# must_succeed CMD...: runs CMD once and stops the whole benchmark if it fails, so that a
+# broken probe (or baseline) can never be timed as a fast one.
+must_succeed() {
+    local out status=0
+    out=$("$@" 2>&1) || status=$?
+    if [ "$status" != 0 ]; then
+        echo "bench: this command must succeed before it is timed, but exited $status:" >&2
+        printf '  %q' "$@" >&2
+        echo >&2
+        printf '%s\n' "$out" | head -5 >&2
+        exit 1
+    fi
+}
+
 # median_ms CMD...: median wall time in ms of CMD over $RUNS runs (hyperfine, no shell).
+# The command is run once first and must succeed; hyperfine then fails on any non-zero exit.
 median_ms() {
-    hyperfine -N --style none --warmup 20 --runs "$RUNS" -i --export-json "$WORK/h.json" -- "$(printf '%q ' "$@")" >/dev/null 2>&1
+    must_succeed "$@"
+    hyperfine -N --style none --warmup 20 --runs "$RUNS" --export-json "$WORK/h.json" -- "$(printf '%q ' "$@")" >/dev/null 2>&1 \
+        || { echo "bench: a timed run failed: $*" >&2; exit 1; }
     python3 -c 'import json,sys; print("%.3f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$WORK/h.json"
 }
 

@@ -76,7 +76,17 @@ inspect() { docker inspect -f "$2" "$1" 2>/dev/null; }
 is_running() { [[ $(inspect "$1" '{{.State.Running}}') == true ]]; }
 is_exited() { [[ $(inspect "$1" '{{.State.Status}}') == exited ]]; }
 health() { inspect "$1" '{{if .State.Health}}{{.State.Health.Status}}{{end}}'; }
-logs_contain() { docker logs "$1" 2>&1 | grep -q -- "$2"; }
+# logs_contain CONTAINER TEXT: 0 when the logs contain TEXT, 1 when they do not, 2 (with a
+# message) when the logs cannot be read at all, so that "the app never ran" is never
+# concluded from a failed `docker logs`.
+logs_contain() {
+    local logs
+    if ! logs=$(docker logs "$1" 2>&1); then
+        echo "cannot read the logs of $1: $logs" >&2
+        return 2
+    fi
+    grep -q -- "$2" <<<"$logs"
+}
 
 # compose PROJECT_DIR args...: docker-compose (v1) or `docker compose`, whichever
 # $COMPOSE names, with the project's name registered for cleanup.

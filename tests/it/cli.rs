@@ -8,7 +8,7 @@ fn help_exits_0_and_usage_errors_exit_3() {
     probe(&["tcp", "--help"]).code(0).says("HOST:PORT");
     probe(&[]).code(3).says("missing a command");
     probe(&["tcp", "--bogus", "x:1"]).code(3).says("--bogus");
-    probe(&["nope"]).code(3);
+    probe(&["nope"]).code(3).says("nope");
 }
 
 #[test]
@@ -19,7 +19,7 @@ fn bad_values_name_what_is_wrong() {
         .code(3)
         .says("invalid duration");
     probe(&["check"]).code(3).says("at least one TARGET");
-    probe(&["check", "ftp://x"]).code(3);
+    probe(&["check", "ftp://x"]).code(3).says("ftp://x");
 }
 
 #[test]

@@ -404,18 +404,36 @@ fn redirect_loops_and_unresolvable_names_fail_with_reasons() {
 
 #[test]
 fn malformed_input_is_a_usage_error() {
-    for args in [
-        vec!["http", "localhost:8000/health"],
-        vec!["http", "ftp://x/"],
-        vec!["http", "http://x/", "--expect-status", "2xx"],
-        vec!["http", "http://x/", "--expect-json", "status=ok"],
-        vec!["http", "http://x/", "-H", "no colon"],
-        vec!["http", "http://x/", "-X", "HEAD", "--body-contains", "x"],
-        vec!["http", "http://x/", "-d", "body"],
-        vec!["http", "http://x/", "--insecure"],
-        vec!["http", "http://x/", "--timeout", "soon"],
+    for (args, reason) in [
+        (
+            vec!["http", "localhost:8000/health"],
+            "localhost:8000/health",
+        ),
+        (vec!["http", "ftp://x/"], "http://"),
+        (
+            vec!["http", "http://x/", "--expect-status", "2xx"],
+            "--expect-status",
+        ),
+        (
+            vec!["http", "http://x/", "--expect-json", "status=ok"],
+            "did you mean /status=ok",
+        ),
+        (vec!["http", "http://x/", "-H", "no colon"], "Name: value"),
+        (
+            vec!["http", "http://x/", "-X", "HEAD", "--body-contains", "x"],
+            "HEAD gets no body",
+        ),
+        (vec!["http", "http://x/", "-d", "body"], "-X POST"),
+        (
+            vec!["http", "http://x/", "--insecure"],
+            "need an https:// URL",
+        ),
+        (
+            vec!["http", "http://x/", "--timeout", "soon"],
+            "invalid duration",
+        ),
     ] {
-        probe(&args).code(3).short();
+        probe(&args).code(3).says(reason).short();
     }
 }
 

@@ -28,6 +28,10 @@ fn a_server_without_auth_is_healthy_over_tcp_and_unix_sockets() {
     probe(&["redis", &format!("redis+unix://{socket}?db=1")])
         .code(0)
         .says("PONG");
+    // ?db= is honoured, not ignored: a database that does not exist fails the SELECT.
+    probe(&["redis", &format!("redis+unix://{socket}?db=99")])
+        .code(1)
+        .says("SELECT 99 failed");
     probe(&["redis", &format!("{}/3", server.url())]).code(0);
     probe(&["redis", &format!("{}/99", server.url())])
         .code(1)

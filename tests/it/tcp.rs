@@ -31,7 +31,7 @@ fn variables_expand_in_arguments() {
 }
 
 #[test]
-fn unresolvable_names_say_so_within_the_deadline() {
+fn unresolvable_names_say_so() {
     probe(&["tcp", "no-such-host.invalid:80", "--timeout", "3s"])
         .code(1)
         .says("does not resolve")

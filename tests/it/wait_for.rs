@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::http::{Response, Server, Tls};
 use crate::support::pki::pki;
-use crate::support::{command, free_port, probe, probe_env, run, temp_dir, Pid1};
+use crate::support::{command, finish, free_port, probe, probe_env, run, temp_dir, Pid1};
 
 #[test]
 fn runs_the_command_as_the_same_process_soon_after_a_late_server_starts() {
@@ -17,7 +17,7 @@ fn runs_the_command_as_the_same_process_soon_after_a_late_server_starts() {
     let pid_file = dir.path().join("pid");
     let port = free_port();
     let script = format!("echo $$ > {}", pid_file.display());
-    let mut child = command(&[
+    let child = command(&[
         "wait-for",
         &format!("tcp://127.0.0.1:{port}"),
         "--timeout",
@@ -30,21 +30,21 @@ fn runs_the_command_as_the_same_process_soon_after_a_late_server_starts() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
+    let probe_pid = child.id();
     std::thread::sleep(Duration::from_millis(1500));
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
     let opened = Instant::now();
-    let status = child.wait().unwrap();
+    let output = finish(child, Duration::from_secs(30));
     let ran_after = opened.elapsed();
     drop(listener);
-    assert!(status.success(), "{status:?}");
+    assert!(output.status.success(), "{output:?}");
     let pid: u32 = std::fs::read_to_string(&pid_file)
         .unwrap()
         .trim()
         .parse()
         .unwrap();
     assert_eq!(
-        pid,
-        child.id(),
+        pid, probe_pid,
         "the command must replace probe (same PID), not run as a child"
     );
     assert!(
@@ -104,12 +104,16 @@ fn any_needs_one_target_and_no_command_exits_0() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let open = format!("tcp://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let closed = format!("tcp://127.0.0.1:{}", free_port());
-    probe(&["wait-for", "--any", &closed, &open, "--timeout", "5s"])
+    // Ready as soon as the open one answers, long before the 30s timeout.
+    probe(&["wait-for", "--any", &closed, &open, "--timeout", "30s"])
         .code(0)
-        .says("ready after");
+        .says("ready after")
+        .within(Duration::from_secs(5));
     probe(&["wait-for", &closed, &open, "--timeout", "1s"])
         .code(1)
-        .says("not ready");
+        .says("not ready after")
+        .says("connection refused")
+        .within(Duration::from_secs(5));
 }
 
 #[test]
@@ -140,11 +144,11 @@ fn successes_in_a_row_ride_out_a_flapping_server() {
 #[test]
 fn sigterm_ends_the_wait_promptly_even_as_pid_1() {
     let closed = format!("tcp://127.0.0.1:{}", free_port());
-    let mut probe = Pid1::spawn(&["wait-for", &closed, "--timeout", "60s", "--", "true"]);
+    let probe = Pid1::spawn(&["wait-for", &closed, "--timeout", "60s", "--", "true"]);
     std::thread::sleep(Duration::from_millis(500));
     let sent = Instant::now();
     probe.kill("TERM");
-    let status = probe.unshare.wait().unwrap();
+    let status = finish(probe.unshare, Duration::from_secs(10)).status;
     assert!(
         sent.elapsed() < Duration::from_secs(2),
         "took {:?}",
@@ -165,7 +169,7 @@ fn sigint_ends_a_plain_wait_with_130() {
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = finish(child, Duration::from_secs(10));
     assert_eq!(output.status.code(), Some(130));
     assert!(String::from_utf8_lossy(&output.stderr).contains("stopped by signal 2"));
 }
@@ -222,7 +226,9 @@ fn environment_variables_configure_entrypoints_without_arguments() {
             ("PROBE_WAIT_TIMEOUT", "1s"),
         ],
     )
-    .code(1);
+    .code(1)
+    .says("not ready after 1")
+    .within(Duration::from_secs(5));
     probe_env(
         &["wait-for"],
         &[
@@ -239,15 +245,27 @@ fn environment_variables_configure_entrypoints_without_arguments() {
 
 #[test]
 fn bad_input_exits_3_before_waiting() {
-    for args in [
-        vec!["wait-for", "tcp://db:1", "--timeout", "10"],
-        vec!["wait-for", "tcp://db:1", "--interval", "0"],
-        vec!["wait-for", "tcp://db:1", "--successes", "0"],
-        vec!["wait-for", "tcp://db"],
-        vec!["wait-for"],
-        vec!["tcp", "db:1", "--", "echo"],
+    for (args, reason) in [
+        (
+            vec!["wait-for", "tcp://db:1", "--timeout", "10"],
+            "invalid duration",
+        ),
+        (
+            vec!["wait-for", "tcp://db:1", "--interval", "0"],
+            "--interval must be more than 0",
+        ),
+        (
+            vec!["wait-for", "tcp://db:1", "--successes", "0"],
+            "--successes must be at least 1",
+        ),
+        (vec!["wait-for", "tcp://db"], "tcp://db"),
+        (vec!["wait-for"], "at least one TARGET"),
+        (vec!["tcp", "db:1", "--", "echo"], "echo"),
     ] {
-        probe(&args).code(3).within(Duration::from_secs(2));
+        probe(&args)
+            .code(3)
+            .says(reason)
+            .within(Duration::from_secs(2));
     }
 }
 
@@ -266,10 +284,13 @@ fn real_postgres_and_redis_coming_up_late_are_waited_for_in_parallel() {
     use crate::support::redis::RedisServer;
     let postgres = plain();
     let redis = RedisServer::start(&[]);
-    // Real servers, reachable only through ports that open 1.2s and 1.8s from now.
+    // Real servers, reachable only through ports that open 0.5s and 1s from now, and
+    // every connection through them is held 2s before it reaches the server. Waited for
+    // in parallel, both are ready after about 3s; one after the other, not before 4.5s.
     let (pg_port, redis_port) = (free_port(), free_port());
-    crate::support::forward_later(pg_port, postgres.port, Duration::from_millis(1200));
-    crate::support::forward_later(redis_port, redis.port, Duration::from_millis(1800));
+    let held = Duration::from_secs(2);
+    crate::support::forward_slowly(pg_port, postgres.port, Duration::from_millis(500), held);
+    crate::support::forward_slowly(redis_port, redis.port, Duration::from_secs(1), held);
     let pg_url = format!("postgres://{USER}:{PASSWORD}@127.0.0.1:{pg_port}/{DB}");
     let pg_target = format!("postgres {pg_url} --query 'select 1'");
     let redis_url = format!("redis://127.0.0.1:{redis_port}");
@@ -292,17 +313,17 @@ fn real_postgres_and_redis_coming_up_late_are_waited_for_in_parallel() {
     .spawn()
     .unwrap();
     let probe_pid = child.id();
-    let output = child.wait_with_output().unwrap();
+    let output = finish(child, Duration::from_secs(30));
     let elapsed = started.elapsed();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(
-        elapsed >= Duration::from_millis(1700),
+        elapsed >= Duration::from_millis(2900),
         "ran before redis was reachable: {elapsed:?}"
     );
     assert!(
-        elapsed < Duration::from_secs(4),
-        "noticed late: {elapsed:?}\n{stderr}"
+        elapsed < Duration::from_millis(4300),
+        "not waited for in parallel (or noticed late): {elapsed:?}\n{stderr}"
     );
     assert!(
         stderr.contains("ready after") && !stderr.contains(PASSWORD),

@@ -126,19 +126,59 @@ pub fn probe_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     run(command)
 }
 
-pub fn run(mut command: Command) -> Run {
+/// No single probe run in these tests should come near this: a run that does (a lost
+/// signal, a deadline that does not hold) is killed and fails its test instead of hanging
+/// the suite.
+pub const RUN_LIMIT: Duration = Duration::from_secs(90);
+
+pub fn run(command: Command) -> Run {
+    run_within(command, RUN_LIMIT)
+}
+
+/// Runs `command`, killing it and failing the test if it is still running after `limit`.
+#[track_caller]
+pub fn run_within(mut command: Command, limit: Duration) -> Run {
     let started = Instant::now();
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run probe");
     let Output {
         status,
         stdout,
         stderr,
-    } = command.output().expect("run probe");
+    } = finish(child, limit);
     Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
         elapsed: started.elapsed(),
     }
+}
+
+/// Waits for a spawned child and collects its output; past `limit` it is killed and the
+/// test fails, instead of the suite hanging on a lost signal.
+#[track_caller]
+pub fn finish(child: std::process::Child, limit: Duration) -> Output {
+    let pid = child.id();
+    let (done, finished) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let output = child.wait_with_output();
+        let _ = done.send(());
+        output
+    });
+    if finished.recv_timeout(limit).is_err() {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        let output = waiter.join().unwrap().expect("wait for the child");
+        panic!(
+            "still running after {limit:?}, killed; stderr so far: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    waiter.join().unwrap().expect("wait for the child")
 }
 
 /// A port that nothing listens on right now (bound then released).
@@ -239,10 +279,18 @@ impl Pid1 {
 /// Starts forwarding 127.0.0.1:`listen_port` to 127.0.0.1:`to_port` after `delay`: a real
 /// server that comes up late, seen through a port that opens late.
 pub fn forward_later(listen_port: u16, to_port: u16, delay: Duration) {
+    forward_slowly(listen_port, to_port, delay, Duration::ZERO);
+}
+
+/// Like [`forward_later`], and each connection is held for `per_connection` before it is
+/// forwarded: every attempt through it takes that long, so attempts made one after another
+/// add up where attempts made in parallel do not.
+pub fn forward_slowly(listen_port: u16, to_port: u16, delay: Duration, per_connection: Duration) {
     std::thread::spawn(move || {
         std::thread::sleep(delay);
         let listener = TcpListener::bind(("127.0.0.1", listen_port)).unwrap();
         for client in listener.incoming().flatten() {
+            std::thread::sleep(per_connection);
             let Ok(upstream) = TcpStream::connect(("127.0.0.1", to_port)) else {
                 continue;
             };
