@@ -52,7 +52,14 @@ fn a_login_opens_the_vhost_and_closes_cleanly() {
         .code(0)
         .says("vhost \"/\" open");
     probe(&[
-        "amqp", &bare, "--user", USER, "--password-file", &file, "--vhost", VHOST,
+        "amqp",
+        &bare,
+        "--user",
+        USER,
+        "--password-file",
+        &file,
+        "--vhost",
+        VHOST,
     ])
     .code(0)
     .says(VHOST);
@@ -86,7 +93,10 @@ fn a_wrong_password_is_fatal() {
 #[test]
 fn an_unknown_or_forbidden_vhost_is_fatal_naming_it() {
     let broker = broker();
-    let url = format!("amqp://{USER}:{PASSWORD}@127.0.0.1:{}/no-such-vhost", broker.port);
+    let url = format!(
+        "amqp://{USER}:{PASSWORD}@127.0.0.1:{}/no-such-vhost",
+        broker.port
+    );
     let run = probe(&["amqp", &url, "--json"]);
     run.code(1);
     let value = json(&run);
@@ -96,7 +106,10 @@ fn an_unknown_or_forbidden_vhost_is_fatal_naming_it() {
         detail.starts_with("vhost \"no-such-vhost\" cannot be opened: NOT_ALLOWED"),
         "{detail}"
     );
-    let stranger = format!("amqp://{STRANGER}:{PASSWORD}@127.0.0.1:{}/{VHOST}", broker.port);
+    let stranger = format!(
+        "amqp://{STRANGER}:{PASSWORD}@127.0.0.1:{}/{VHOST}",
+        broker.port
+    );
     probe(&["amqp", &stranger])
         .code(1)
         .says(&format!("vhost {VHOST:?} cannot be opened"));
@@ -142,13 +155,19 @@ fn amqps_verifies_the_brokers_certificate() {
     let broker = broker();
     let pki = pki();
     let ca = pki.ca.cert.to_str().unwrap();
-    let url = format!("amqps://{USER}:{PASSWORD}@localhost:{}/{VHOST}", broker.tls_port);
-    probe(&["amqp", &url, "--ca-file", ca])
-        .code(0)
-        .says("open");
-    probe(&["amqp", &format!("amqps://localhost:{}", broker.tls_port), "--ca-file", ca])
-        .code(0)
-        .says("not logged in");
+    let url = format!(
+        "amqps://{USER}:{PASSWORD}@localhost:{}/{VHOST}",
+        broker.tls_port
+    );
+    probe(&["amqp", &url, "--ca-file", ca]).code(0).says("open");
+    probe(&[
+        "amqp",
+        &format!("amqps://localhost:{}", broker.tls_port),
+        "--ca-file",
+        ca,
+    ])
+    .code(0)
+    .says("not logged in");
     let run = probe(&["amqp", &url, "--json"]);
     run.code(1);
     assert_eq!(json(&run)["fatal"], true, "{run:#?}");
@@ -159,10 +178,15 @@ fn amqps_verifies_the_brokers_certificate() {
 #[test]
 fn fake_peers_silence_garbage_huge_frames_and_other_versions() {
     let silent = fake_peer(None);
-    probe(&["amqp", &format!("amqp://127.0.0.1:{silent}"), "--timeout", "1s"])
-        .code(1)
-        .says("timed out after 1s waiting for Connection.Start")
-        .within(Duration::from_secs(3));
+    probe(&[
+        "amqp",
+        &format!("amqp://127.0.0.1:{silent}"),
+        "--timeout",
+        "1s",
+    ])
+    .code(1)
+    .says("timed out after 1s waiting for Connection.Start")
+    .within(Duration::from_secs(3));
 
     let http = fake_peer(Some(b"HTTP/1.1 400 Bad Request\r\n\r\n"));
     probe(&["amqp", &format!("amqp://127.0.0.1:{http}")])
@@ -178,7 +202,6 @@ fn fake_peers_silence_garbage_huge_frames_and_other_versions() {
     probe(&["amqp", &format!("amqp://127.0.0.1:{amqp10}")])
         .code(1)
         .says("the server speaks AMQP 1.0, not AMQP 0-9-1");
-
 }
 
 #[test]

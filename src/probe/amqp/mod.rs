@@ -16,7 +16,6 @@
 mod wire;
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 
 use crate::cli::AmqpArgs;
 use crate::deadline::Deadline;
@@ -96,7 +95,9 @@ fn parse_url(text: &str) -> Result<AmqpUrl, UsageError> {
         },
         None => match hostport.split_once(':') {
             Some((_, port)) if port.contains(':') => {
-                return Err(invalid("write IPv6 addresses in brackets: amqp://[::1]:5672"))
+                return Err(invalid(
+                    "write IPv6 addresses in brackets: amqp://[::1]:5672",
+                ))
             }
             Some((host, port)) => (host, Some(port)),
             None => (hostport, None),
@@ -307,10 +308,9 @@ impl AmqpCheck {
             }
             _ if channel => Outcome::unhealthy(format!("the server closed the channel: {text}")),
             // A connection limit of the vhost or user clears when others disconnect.
-            403 | 530 if opening && !text.contains("limit") => Outcome::fatal(format!(
-                "vhost {:?} cannot be opened: {text}",
-                self.vhost
-            )),
+            403 | 530 if opening && !text.contains("limit") => {
+                Outcome::fatal(format!("vhost {:?} cannot be opened: {text}", self.vhost))
+            }
             403 => Outcome::fatal(format!("login refused: {text}")),
             _ => Outcome::unhealthy(format!("the server closed the connection: {text}")),
         }
@@ -499,9 +499,9 @@ impl Conn {
             let method = match incoming {
                 Incoming::ProtocolHeader(version) => {
                     return Err(Outcome::unhealthy(format!(
-                        "the server speaks {}, not AMQP 0-9-1 (it answered with its protocol header)",
-                        version_name(version)
-                    )))
+                    "the server speaks {}, not AMQP 0-9-1 (it answered with its protocol header)",
+                    version_name(version)
+                )))
                 }
                 Incoming::Frame(frame) if frame.kind == wire::FRAME_METHOD => {
                     Some((frame.channel, wire::method(frame.payload)))
@@ -540,7 +540,11 @@ impl Conn {
         self.arm(deadline, phase)?;
         let mut chunk = [0u8; 4096];
         match self.stream.read(&mut chunk) {
-            Ok(0) => Err(failure(io::ErrorKind::UnexpectedEof.into(), deadline, phase)),
+            Ok(0) => Err(failure(
+                io::ErrorKind::UnexpectedEof.into(),
+                deadline,
+                phase,
+            )),
             Ok(n) => {
                 self.buffer.extend_from_slice(&chunk[..n]);
                 Ok(())
@@ -565,10 +569,10 @@ impl Conn {
             #[cfg(feature = "tls")]
             Stream::Tls(mut tls) => {
                 tls.conn.send_close_notify();
-                let _ = crate::stream::set_tcp_timeout(&tls.sock, std::time::Duration::from_millis(50));
+                let _ =
+                    crate::stream::set_tcp_timeout(&tls.sock, std::time::Duration::from_millis(50));
                 let _ = tls.conn.write_tls(&mut tls.sock);
-                let tcp: TcpStream = tls.sock;
-                net::close_gracefully(tcp);
+                net::close_gracefully(tls.sock);
             }
             Stream::Unix(_) => {}
         }
@@ -593,8 +597,14 @@ mod tests {
         let url = parse_url("amqps://rabbit").unwrap();
         assert_eq!((url.port, url.tls, url.vhost), (5671, true, None));
         let url = parse_url("AMQP://[::1]/?heartbeat=30").unwrap();
-        assert_eq!((url.host.as_str(), url.port, url.vhost), ("::1", 5672, None));
-        assert_eq!(parse_url("amqp://h/%2F").unwrap().vhost.as_deref(), Some("/"));
+        assert_eq!(
+            (url.host.as_str(), url.port, url.vhost),
+            ("::1", 5672, None)
+        );
+        assert_eq!(
+            parse_url("amqp://h/%2F").unwrap().vhost.as_deref(),
+            Some("/")
+        );
         assert_eq!(parse_url("amqp://guest@h").unwrap().password, None);
     }
 

@@ -298,7 +298,9 @@ impl<'a> Cursor<'a> {
         if depth > MAX_DEPTH {
             return error("field tables nested too deeply");
         }
-        let mut inner = Cursor { bytes: self.long()? };
+        let mut inner = Cursor {
+            bytes: self.long()?,
+        };
         let mut table = Vec::new();
         while !inner.bytes.is_empty() {
             let name = inner.short()?;
@@ -334,7 +336,9 @@ impl<'a> Cursor<'a> {
                 if depth >= MAX_DEPTH {
                     return error("field tables nested too deeply");
                 }
-                let mut inner = Cursor { bytes: self.long()? };
+                let mut inner = Cursor {
+                    bytes: self.long()?,
+                };
                 let mut items = Vec::new();
                 while !inner.bytes.is_empty() {
                     items.push(inner.field(depth + 1)?);
@@ -567,7 +571,10 @@ mod tests {
     fn rejects_garbage_and_huge_frames() {
         let garbage = parse(b"HTTP/1.1 400 Bad Request\r\n", 4096).unwrap_err();
         assert_eq!(garbage.0, "not an AMQP frame: \"HTTP/1.1 400 Bad Request\"");
-        assert!(parse(b"\x16\x03\x01", 4096).unwrap_err().0.contains("16 03 01"));
+        assert!(parse(b"\x16\x03\x01", 4096)
+            .unwrap_err()
+            .0
+            .contains("16 03 01"));
         let huge = parse(b"\x01\x00\x00\xff\xff\xff\xff", 4096).unwrap_err();
         assert!(huge.0.contains("larger than the limit"), "{huge:?}");
         let mut bad_end = frame(FRAME_METHOD, 0, &[0, 10, 0, 51]);
@@ -626,7 +633,10 @@ mod tests {
         };
         assert_eq!(used, start_ok.len());
         assert_eq!(&frame.payload[..4], &[0, 10, 0, 11]);
-        assert!(crate::probe::find_bytes(frame.payload, b"\x05PLAIN\x00\x00\x00\x07\x00app\x00pw").is_some());
+        assert!(
+            crate::probe::find_bytes(frame.payload, b"\x05PLAIN\x00\x00\x00\x07\x00app\x00pw")
+                .is_some()
+        );
         let mut at = Cursor {
             bytes: &frame.payload[4..],
         };
@@ -652,7 +662,10 @@ mod tests {
         let Ok(Some((Incoming::Frame(first), used))) = parse(&publish, MAX_FRAME) else {
             panic!()
         };
-        assert_eq!((first.channel, &first.payload[..4]), (1, &[0, 60, 0, 40][..]));
+        assert_eq!(
+            (first.channel, &first.payload[..4]),
+            (1, &[0, 60, 0, 40][..])
+        );
         let Ok(Some((Incoming::Frame(header), _))) = parse(&publish[used..], MAX_FRAME) else {
             panic!()
         };

@@ -99,9 +99,6 @@ impl RabbitMq {
         broker
     }
 
-    /// Runs
-
-
     /// Runs `rabbitmqctl -n NODE args...`, asserting success.
     pub fn ctl(&self, args: &[&str]) -> Output {
         let mut command = Command::new(Path::new(SBIN).join("rabbitmqctl"));
@@ -143,7 +140,11 @@ impl RabbitMq {
     }
 
     pub fn log_text(&self) -> String {
-        let log = self.dir.path().join("log").join(format!("{}.log", self.node));
+        let log = self
+            .dir
+            .path()
+            .join("log")
+            .join(format!("{}.log", self.node));
         std::fs::read_to_string(log).unwrap_or_default()
     }
 }
