@@ -3,6 +3,11 @@
 # Erlang cookie in $WORK, no plugins) and stops. Needs the Debian rabbitmq-server package;
 # pika (PyPI) for the login row. rabbitmq-diagnostics starts an Erlang VM per run (~1.5 s),
 # so these rows run at most 20 times.
+# Measured 2026-12-02 (RUNS=20, release musl build, 2 shared cores, RabbitMQ 3.10.8):
+# | amqp (up: Connection.Start, no login)        |    2.513 | 1267.499 |  0.00x |   1400 |  64432 |
+# | amqp login + vhost open (vs pika one-shot)   |    2.864 |  765.261 |  0.00x |   1416 |  25340 |
+# Size: the amqp feature adds 32,768 bytes (2,093,336 vs 2,060,568 with
+# --no-default-features --features http,postgres,redis,tls).
 #
 # Run alone:  PROBE=target/release/probe WORK=$(mktemp -d) bash -c '. bench/lib.sh; . bench/amqp.sh; table_header; bench_amqp'
 
@@ -31,10 +36,15 @@ bench_amqp() {
         ERL_EPMD_ADDRESS=127.0.0.1)
     "${env[@]}" "$sbin/rabbitmq-server" >"$dir/server.out" 2>&1 &
     pid=$!
-    "${env[@]}" "$sbin/rabbitmqctl" -n "$node" await_startup --timeout 90 >/dev/null
+    # await_startup fails at once while the node is not registered yet: retry.
+    for _ in $(seq 90); do
+        "${env[@]}" "$sbin/rabbitmqctl" -n "$node" await_startup --timeout 90 >/dev/null 2>&1 && break
+        sleep 1
+    done
     "${env[@]}" "$sbin/rabbitmqctl" -n "$node" add_user bench bench-pass >/dev/null
     "${env[@]}" "$sbin/rabbitmqctl" -n "$node" set_permissions -p / bench '.*' '.*' '.*' >/dev/null
 
+    "$PROBE" amqp "amqp://bench:bench-pass@127.0.0.1:$port/" || return 1
     local few=$((RUNS < 20 ? RUNS : 20))
     RUNS=$few row "amqp (up: Connection.Start, no login)" \
         "$PROBE" amqp "amqp://127.0.0.1:$port" -q -- \
