@@ -6,7 +6,12 @@
 // In a slim build, a check that is left out still parses (to say it is not built in), so
 // its arguments go unread.
 #![cfg_attr(
-    not(all(feature = "http", feature = "postgres", feature = "redis")),
+    not(all(
+        feature = "http",
+        feature = "postgres",
+        feature = "redis",
+        feature = "amqp"
+    )),
     allow(dead_code)
 )]
 
@@ -43,6 +48,7 @@ pub enum Command {
     File(FileArgs),
     Redis(RedisArgs),
     Postgres(PostgresArgs),
+    Amqp(AmqpArgs),
     Check(CheckArgs),
     WaitFor(WaitForArgs),
     MigrateThenExec(MigrateArgs),
@@ -422,6 +428,39 @@ check_args! {
         /// disable, prefer (default: TLS when offered, unverified), require, verify-ca or verify-full
         #[argh(option)]
         pub sslmode: Option<String>,
+    }
+}
+
+check_args! {
+    tls_files;
+    /// Check a RabbitMQ (AMQP 0-9-1) broker: healthy when it answers the protocol header with
+    /// Connection.Start. With credentials: log in (PLAIN), open the vhost, close cleanly; a
+    /// refused login or an unknown vhost is fatal. Default URL amqp://127.0.0.1:5672.
+    #[argh(subcommand, name = "amqp")]
+    pub struct AmqpArgs {
+        /// amqp://[user[:password]@]host[:port][/vhost] or amqps://... (TLS, port 5671)
+        #[argh(positional)]
+        pub url: Option<String>,
+
+        /// user to log in as (needs --password-file or a password in the URL)
+        #[argh(option)]
+        pub user: Option<String>,
+
+        /// read the password from this file, e.g. a Docker secret (one trailing newline is ignored)
+        #[argh(option)]
+        pub password_file: Option<PathBuf>,
+
+        /// virtual host to open after logging in (default: the URL's, else /)
+        #[argh(option)]
+        pub vhost: Option<String>,
+
+        /// also publish one empty, unroutable message: unhealthy when a memory or disk alarm blocks publishers
+        #[argh(switch)]
+        pub check_alarms: bool,
+
+        /// do not verify the server's certificate (amqps://)
+        #[argh(switch, short = 'k')]
+        pub insecure: bool,
     }
 }
 

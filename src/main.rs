@@ -16,7 +16,9 @@ mod redact;
 mod report;
 mod signals;
 mod size;
-#[cfg(any(feature = "postgres", feature = "redis"))]
+#[cfg(any(feature = "postgres", feature = "redis", feature = "amqp"))]
+// An amqp-only build never opens a Unix socket.
+#[cfg_attr(not(any(feature = "postgres", feature = "redis")), allow(dead_code))]
 mod stream;
 mod target;
 #[cfg(feature = "tls")]

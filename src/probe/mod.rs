@@ -5,6 +5,8 @@
 use crate::deadline::Deadline;
 use crate::outcome::Outcome;
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
 pub mod file;
 #[cfg(feature = "http")]
 pub mod http;

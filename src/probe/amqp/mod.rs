@@ -1,0 +1,642 @@
+//! `probe amqp [URL]`: a RabbitMQ (AMQP 0-9-1) broker, spoken to rather than port-scanned.
+//! The Erlang node opens its port before the AMQP listener is usable, and a TCP check
+//! cannot tell a broker that refuses logins or blocks publishers from a working one.
+//!
+//! Without credentials the check sends the protocol header and is healthy when the broker
+//! answers with Connection.Start: nothing is logged in. With credentials (URL userinfo, or
+//! `--user` with `--password-file`) it logs in with PLAIN, answers Tune, opens the vhost and
+//! closes cleanly (Close, Close-Ok). With `--check-alarms` it also publishes one empty,
+//! unroutable message on a channel: a broker under a memory or disk alarm answers it with
+//! Connection.Blocked (it sends that only to publishers, never at login), which is
+//! unhealthy.
+//!
+//! The protocol is in `wire.rs`, pure functions over bytes; this file holds the verdicts,
+//! the URL, and the one function that opens the connection.
+
+mod wire;
+
+use std::io::{self, Read, Write};
+
+use crate::cli::AmqpArgs;
+use crate::deadline::Deadline;
+use crate::net;
+use crate::outcome::{usage, Outcome, UsageError};
+use crate::probe::Probe;
+use crate::redact;
+use crate::stream::Stream;
+use wire::{Close, Field, Incoming, Method};
+
+const DEFAULT_URL: &str = "amqp://127.0.0.1:5672";
+
+/// Largest frame accepted before Tune: the spec's frame-min-size is 4096, but some servers
+/// send Start with long server properties; 64 KiB is far above any seen.
+const MAX_FRAME_BEFORE_TUNE: u32 = 64 * 1024;
+
+/// An `amqp://[user[:password]@]host[:port][/vhost]` URL (RabbitMQ's URI spec).
+#[derive(Debug, PartialEq, Eq)]
+pub struct AmqpUrl {
+    host: String,
+    port: u16,
+    tls: bool,
+    user: Option<String>,
+    password: Option<String>,
+    /// The vhost of the path, percent-decoded; `None` without a path (then "/").
+    vhost: Option<String>,
+    /// The URL as given, password masked.
+    shown: String,
+}
+
+/// Parses an AMQP URL and registers its password with [`redact`]. Query parameters
+/// (`?heartbeat=30`, client tuning that kombu and pika read) are accepted and ignored.
+fn parse_url(text: &str) -> Result<AmqpUrl, UsageError> {
+    let shown = redact::url_password(text);
+    let invalid = |why: &str| UsageError::new(format!("invalid AMQP URL {shown:?}: {why}"));
+    let (scheme, rest) = text
+        .split_once("://")
+        .ok_or_else(|| invalid("expected amqp://[user[:password]@]host[:port][/vhost]"))?;
+    let (tls, default_port) = match scheme.to_ascii_lowercase().as_str() {
+        "amqp" => (false, 5672),
+        "amqps" => (true, 5671),
+        _ => return Err(invalid("the scheme must be amqp or amqps")),
+    };
+    if rest.contains('#') {
+        return Err(invalid(
+            "unexpected '#' (percent-encode it as %23 inside a password)",
+        ));
+    }
+    let rest = rest.split_once('?').map_or(rest, |(before, _)| before);
+    let (authority, path) = match rest.find('/') {
+        Some(slash) => (&rest[..slash], Some(&rest[slash + 1..])),
+        None => (rest, None),
+    };
+    let (userinfo, hostport) = match authority.rfind('@') {
+        Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
+        None => (None, authority),
+    };
+    let (user, password) = match userinfo.map(|info| info.split_once(':').unwrap_or((info, ""))) {
+        None => (None, None),
+        Some((user, password)) => {
+            let password = net::percent_decode(password);
+            redact::register(&password);
+            (
+                Some(net::percent_decode(user)).filter(|user| !user.is_empty()),
+                Some(password).filter(|password| !password.is_empty()),
+            )
+        }
+    };
+    let (host, port) = match hostport.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, "")) => (host, None),
+            Some((host, after)) => match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None => return Err(invalid("unexpected text after the IPv6 address")),
+            },
+            None => return Err(invalid("unclosed '[' around an IPv6 address")),
+        },
+        None => match hostport.split_once(':') {
+            Some((_, port)) if port.contains(':') => {
+                return Err(invalid(
+                    "write IPv6 addresses in brackets: amqp://[::1]:5672",
+                ))
+            }
+            Some((host, port)) => (host, Some(port)),
+            None => (hostport, None),
+        },
+    };
+    if host.is_empty() {
+        return Err(invalid("the host is missing"));
+    }
+    if host.contains(|c: char| c.is_whitespace() || c == '%') {
+        return Err(invalid(&format!("invalid host {host:?}")));
+    }
+    let port = match port {
+        None | Some("") => default_port,
+        Some(port) => match port.parse::<u16>() {
+            Ok(port) if port > 0 => port,
+            _ => return Err(invalid(&format!("invalid port {port:?} (1-65535)"))),
+        },
+    };
+    let vhost = match path {
+        None | Some("") => None,
+        Some(path) if path.contains('/') => {
+            return Err(invalid(
+                "the vhost is one path segment (write a '/' inside it as %2F)",
+            ))
+        }
+        Some(path) => Some(net::percent_decode(path)),
+    };
+    Ok(AmqpUrl {
+        host: host.to_string(),
+        port,
+        tls,
+        user,
+        password,
+        vhost,
+        shown,
+    })
+}
+
+pub struct AmqpCheck {
+    host: String,
+    port: u16,
+    shown: String,
+    /// User and password: log in and open `vhost`.
+    login: Option<(String, String)>,
+    vhost: String,
+    check_alarms: bool,
+    #[cfg(feature = "tls")]
+    tls: Option<TlsSetup>,
+}
+
+impl AmqpCheck {
+    pub fn from_args(args: &AmqpArgs) -> Result<Self, UsageError> {
+        let url = parse_url(args.url.as_deref().unwrap_or(DEFAULT_URL).trim())?;
+        let user = match (&url.user, &args.user) {
+            (Some(in_url), Some(flag)) if in_url != flag => {
+                return usage(format!(
+                    "the user is given twice: {in_url:?} in the URL and {flag:?} with --user"
+                ))
+            }
+            (in_url, flag) => in_url.clone().or_else(|| flag.clone()),
+        };
+        let password = match (&url.password, &args.password_file) {
+            (Some(_), Some(_)) => {
+                return usage("the password is given twice: in the URL and with --password-file")
+            }
+            (Some(password), None) => Some(password.clone()),
+            (None, Some(path)) => Some(redact::read_password_file(path)?),
+            (None, None) => None,
+        };
+        let login = match (user, password) {
+            (Some(user), Some(password)) => Some((user, password)),
+            (Some(user), None) => {
+                return usage(format!(
+                    "user {user:?} needs a password (in the URL or with --password-file)"
+                ))
+            }
+            (None, Some(_)) => return usage("a password needs a user (in the URL or with --user)"),
+            (None, None) => None,
+        };
+        let vhost = match (&url.vhost, &args.vhost) {
+            (Some(in_url), Some(flag)) if in_url != flag => {
+                return usage(format!(
+                    "the vhost is given twice: {in_url:?} in the URL and {flag:?} with --vhost"
+                ))
+            }
+            (in_url, flag) => in_url.clone().or_else(|| flag.clone()),
+        };
+        if login.is_none() && (args.vhost.is_some() || args.check_alarms) {
+            return usage("--vhost and --check-alarms need a login (--user and --password-file, or user:password@ in the URL)");
+        }
+        let vhost = vhost.unwrap_or_else(|| "/".into());
+        if vhost.len() > 255 {
+            return usage("the vhost name is longer than 255 bytes");
+        }
+        let tls_flags =
+            args.ca_file.is_some() || args.insecure || args.cert.is_some() || args.key.is_some();
+        if tls_flags && !url.tls {
+            return usage("--ca-file, --insecure, --cert and --key need an amqps:// URL");
+        }
+        #[cfg(not(feature = "tls"))]
+        if url.tls {
+            return usage(
+                "this probe binary was built without the \"tls\" feature (needed for amqps://)",
+            );
+        }
+        Ok(AmqpCheck {
+            #[cfg(feature = "tls")]
+            tls: match url.tls {
+                true => Some(tls_setup(&url.host, args)?),
+                false => None,
+            },
+            host: url.host,
+            port: url.port,
+            shown: url.shown,
+            login,
+            vhost,
+            check_alarms: args.check_alarms,
+        })
+    }
+
+    fn converse(&self, conn: &mut Conn, deadline: &Deadline) -> Result<Outcome, Outcome> {
+        conn.send(&wire::PROTOCOL_HEADER, "the protocol header", deadline)?;
+        let (major, minor, properties, mechanisms) =
+            match conn.receive("Connection.Start", deadline)? {
+                Method::Start {
+                    major,
+                    minor,
+                    properties,
+                    mechanisms,
+                } => (major, minor, properties, mechanisms),
+                other => return Err(conn.unexpected("Connection.Start", other)),
+            };
+        if (major, minor) != (0, 9) {
+            return Err(Outcome::unhealthy(format!(
+                "server offers AMQP {major}-{minor}, not 0-9-1"
+            )));
+        }
+        let server = server_name(&properties);
+        let Some((user, password)) = &self.login else {
+            return Ok(Outcome::healthy(format!(
+                "{server} answered with Connection.Start (not logged in)"
+            )));
+        };
+        if !mechanisms.split_whitespace().any(|name| name == "PLAIN") {
+            return Err(Outcome::fatal(format!(
+                "{server} offers no PLAIN login (mechanisms: {})",
+                clean(&mechanisms)
+            )));
+        }
+        conn.send(&wire::start_ok(user, password), "the login", deadline)?;
+        let frame_max = match conn.receive("Connection.Tune", deadline)? {
+            Method::Tune { frame_max, .. } => frame_max,
+            Method::Secure => {
+                return Err(Outcome::fatal(
+                    "the server asks for a SASL challenge; probe logs in with PLAIN only",
+                ))
+            }
+            other => return Err(conn.unexpected("Connection.Tune", other)),
+        };
+        let mut reply = wire::tune_ok(frame_max);
+        conn.max_frame = match frame_max {
+            0 => wire::MAX_FRAME,
+            max => max.min(wire::MAX_FRAME),
+        };
+        // The length was checked while parsing the arguments.
+        reply.extend(wire::open(&self.vhost).unwrap_or_default());
+        conn.send(&reply, "Connection.Open", deadline)?;
+        match conn.receive("Connection.Open-Ok", deadline)? {
+            Method::OpenOk => {}
+            other => return Err(conn.unexpected("Connection.Open-Ok", other)),
+        }
+        let opened = format!("logged in as {user:?}, vhost {:?} open", self.vhost);
+        if self.check_alarms {
+            conn.send(&wire::channel_open(), "Channel.Open", deadline)?;
+            match conn.receive("Channel.Open-Ok", deadline)? {
+                Method::ChannelOpenOk => {}
+                other => return Err(conn.unexpected("Channel.Open-Ok", other)),
+            }
+            // A blocked broker stops reading after the publish: it answers with Blocked
+            // and never sees the Close; a broker without alarm answers Close-Ok.
+            let mut publish = wire::publish_unroutable();
+            publish.extend(wire::close());
+            conn.send(&publish, "the test message", deadline)?;
+        } else {
+            conn.send(&wire::close(), "Connection.Close", deadline)?;
+        }
+        match conn.receive("Connection.Close-Ok", deadline)? {
+            Method::CloseOk if self.check_alarms => Ok(Outcome::healthy(format!(
+                "{opened}, no resource alarm ({server})"
+            ))),
+            Method::CloseOk => Ok(Outcome::healthy(format!("{opened} ({server})"))),
+            other => Err(conn.unexpected("Connection.Close-Ok", other)),
+        }
+    }
+
+    /// The verdict on a Close (or, `channel`, a Channel.Close) the server sent.
+    fn judge_close(&self, close: &Close, channel: bool) -> Outcome {
+        let text = clean(&close.text);
+        let text = text
+            .split(". For details see")
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('.');
+        let opening = (close.class, close.method) == (10, 40);
+        match close.code {
+            403 if channel => {
+                Outcome::fatal(format!("publishing the test message was refused: {text}"))
+            }
+            _ if channel => Outcome::unhealthy(format!("the server closed the channel: {text}")),
+            // A connection limit of the vhost or user clears when others disconnect.
+            403 | 530 if opening && !text.contains("limit") => {
+                Outcome::fatal(format!("vhost {:?} cannot be opened: {text}", self.vhost))
+            }
+            403 => Outcome::fatal(format!("login refused: {text}")),
+            _ => Outcome::unhealthy(format!("the server closed the connection: {text}")),
+        }
+    }
+}
+
+impl Probe for AmqpCheck {
+    fn kind(&self) -> &'static str {
+        "amqp"
+    }
+
+    fn target(&self) -> String {
+        self.shown.clone()
+    }
+
+    fn run(&self, deadline: &Deadline) -> Outcome {
+        #[cfg(feature = "tls")]
+        let stream = connect(&self.host, self.port, self.tls.as_ref(), deadline);
+        #[cfg(not(feature = "tls"))]
+        let stream = connect(&self.host, self.port, deadline);
+        let mut conn = match stream {
+            Ok(stream) => Conn {
+                stream,
+                buffer: Vec::with_capacity(1024),
+                max_frame: MAX_FRAME_BEFORE_TUNE,
+                closed: None,
+            },
+            Err(outcome) => return outcome,
+        };
+        let outcome = match self.converse(&mut conn, deadline) {
+            Ok(outcome) => outcome,
+            Err(outcome) => match conn.closed.take() {
+                Some((close, channel)) => self.judge_close(&close, channel),
+                None => outcome,
+            },
+        };
+        conn.finish();
+        outcome
+    }
+}
+
+/// "RabbitMQ 3.10.8", from the server properties (or "the broker" without them).
+fn server_name(properties: &wire::Table) -> String {
+    let text = |name| match wire::lookup(properties, name) {
+        Some(Field::Text(text)) if !text.is_empty() => Some(clean(text)),
+        _ => None,
+    };
+    match (text("product"), text("version")) {
+        (Some(product), Some(version)) => format!("{product} {version}"),
+        (Some(product), None) => product,
+        _ => "the broker".into(),
+    }
+}
+
+/// A server's text, fit for one output line: control characters dropped, at most 200.
+fn clean(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+/// The version in a protocol header the server sent instead of Connection.Start.
+fn version_name(version: [u8; 4]) -> String {
+    match version {
+        [_, 1, 0, 0] => "AMQP 1.0".into(),
+        [1, 1, major, minor] => format!("AMQP {major}-{minor}"),
+        [0, major, minor, revision] => format!("AMQP {major}-{minor}-{revision}"),
+        other => format!("protocol {other:?}"),
+    }
+}
+
+/// TLS settings of an `amqps://` check, prepared once while parsing.
+#[cfg(feature = "tls")]
+struct TlsSetup {
+    config: std::sync::Arc<rustls::ClientConfig>,
+    name: rustls::pki_types::ServerName<'static>,
+}
+
+#[cfg(feature = "tls")]
+fn tls_setup(host: &str, args: &AmqpArgs) -> Result<TlsSetup, UsageError> {
+    use crate::tls::{self, Verify};
+    let roots = tls::load_roots(args.ca_file.as_deref())?;
+    let identity = tls::load_identity(args.cert.as_deref(), args.key.as_deref())?;
+    let verify = if args.insecure {
+        Verify::Nothing
+    } else {
+        Verify::Full
+    };
+    let config = tls::client_config(&roots, verify, identity.as_ref())?;
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|_| UsageError::new(format!("{host:?} cannot be a TLS server name")))?;
+    Ok(TlsSetup {
+        config: std::sync::Arc::new(config),
+        name,
+    })
+}
+
+/// Resolves, connects and (for amqps) completes the TLS handshake, each step bounded by
+/// the deadline. The one place this check touches the network layers.
+fn connect(
+    host: &str,
+    port: u16,
+    #[cfg(feature = "tls")] tls: Option<&TlsSetup>,
+    deadline: &Deadline,
+) -> Result<Stream, Outcome> {
+    let addrs = net::resolve(host, port, deadline)?;
+    let tcp = net::connect(&addrs, deadline)?;
+    let _ = tcp.set_nodelay(true);
+    #[cfg(feature = "tls")]
+    if let Some(tls) = tls {
+        let mut tcp = tcp;
+        let mut conn = rustls::ClientConnection::new(tls.config.clone(), tls.name.clone())
+            .map_err(|error| crate::tls::describe(&error))?;
+        while conn.is_handshaking() {
+            let left = deadline
+                .remaining()
+                .ok_or_else(|| deadline.timed_out("during TLS handshake"))?;
+            crate::stream::set_tcp_timeout(&tcp, left)
+                .map_err(|error| failure(error, deadline, "during TLS handshake"))?;
+            match conn.complete_io(&mut tcp) {
+                Ok(_) => {}
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(failure(error, deadline, "during TLS handshake")),
+            }
+        }
+        return Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))));
+    }
+    Ok(Stream::Tcp(tcp))
+}
+
+/// An I/O error as a verdict: TLS problems through `tls::describe`, timeouts as the
+/// deadline's, the rest as short network reasons. `phase` reads "waiting for ...".
+fn failure(error: io::Error, deadline: &Deadline, phase: &str) -> Outcome {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = crate::tls::rustls_cause(&error) {
+        return crate::tls::describe(tls);
+    }
+    match error.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => deadline.timed_out(phase),
+        io::ErrorKind::UnexpectedEof => {
+            Outcome::unhealthy(format!("connection closed by the server {phase}"))
+        }
+        _ => Outcome::unhealthy(format!("{} {phase}", net::io_reason(&error))),
+    }
+}
+
+/// An open connection: the stream, what has been read of it, and the frame size limit.
+struct Conn {
+    stream: Stream,
+    buffer: Vec<u8>,
+    max_frame: u32,
+    /// The server's Close, once one came (answered with Close-Ok already); `true` for a
+    /// Channel.Close.
+    closed: Option<(Close, bool)>,
+}
+
+impl Conn {
+    fn arm(&self, deadline: &Deadline, phase: &str) -> Result<(), Outcome> {
+        let left = deadline
+            .remaining()
+            .ok_or_else(|| deadline.timed_out(phase))?;
+        self.stream
+            .set_timeout(left)
+            .map_err(|error| failure(error, deadline, phase))
+    }
+
+    fn send(&mut self, bytes: &[u8], what: &str, deadline: &Deadline) -> Result<(), Outcome> {
+        let phase = format!("sending {what}");
+        self.arm(deadline, &phase)?;
+        self.stream
+            .write_all(bytes)
+            .and_then(|()| self.stream.flush())
+            .map_err(|error| failure(error, deadline, &phase))
+    }
+
+    /// The next method the server sends, skipping heartbeats and Unblocked. A
+    /// Connection.Blocked or a Close ends the check here (as `Err`).
+    fn receive(&mut self, expected: &str, deadline: &Deadline) -> Result<Method, Outcome> {
+        let phase = format!("waiting for {expected}");
+        loop {
+            let parsed = wire::parse(&self.buffer, self.max_frame).map_err(|error| {
+                Outcome::unhealthy(format!("{} (is this an AMQP port?)", error.0))
+            })?;
+            let Some((incoming, used)) = parsed else {
+                self.fill(deadline, &phase)?;
+                continue;
+            };
+            let method = match incoming {
+                Incoming::ProtocolHeader(version) => {
+                    return Err(Outcome::unhealthy(format!(
+                    "the server speaks {}, not AMQP 0-9-1 (it answered with its protocol header)",
+                    version_name(version)
+                )))
+                }
+                Incoming::Frame(frame) if frame.kind == wire::FRAME_METHOD => {
+                    Some((frame.channel, wire::method(frame.payload)))
+                }
+                Incoming::Frame(_) => None,
+            };
+            self.buffer.drain(..used);
+            let Some((channel, method)) = method else {
+                continue;
+            };
+            let method = method.map_err(|error| {
+                Outcome::unhealthy(format!("bad {expected} from the server: {}", error.0))
+            })?;
+            return match method {
+                Method::Unblocked => continue,
+                Method::Blocked { reason } => Err(Outcome::unhealthy(format!(
+                    "the broker blocks publishers (resource alarm: {})",
+                    if reason.is_empty() {
+                        "no reason given".into()
+                    } else {
+                        clean(&reason)
+                    }
+                ))),
+                Method::Close(close) | Method::ChannelClose(close) => {
+                    let _ = self.send(&wire::close_ok(), "Connection.Close-Ok", deadline);
+                    let text = clean(&close.text);
+                    self.closed = Some((close, channel != 0));
+                    Err(Outcome::unhealthy(format!("the server closed: {text}")))
+                }
+                method => Ok(method),
+            };
+        }
+    }
+
+    fn fill(&mut self, deadline: &Deadline, phase: &str) -> Result<(), Outcome> {
+        self.arm(deadline, phase)?;
+        let mut chunk = [0u8; 4096];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => Err(failure(
+                io::ErrorKind::UnexpectedEof.into(),
+                deadline,
+                phase,
+            )),
+            Ok(n) => {
+                self.buffer.extend_from_slice(&chunk[..n]);
+                Ok(())
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(error) => Err(failure(error, deadline, phase)),
+        }
+    }
+
+    /// A method that is not the one expected, as a verdict.
+    fn unexpected(&self, expected: &str, method: Method) -> Outcome {
+        Outcome::unhealthy(format!(
+            "expected {expected}, the server sent {}",
+            method.name()
+        ))
+    }
+
+    /// Ends the connection: TLS close_notify when there is TLS, then FIN.
+    fn finish(self) {
+        match self.stream {
+            Stream::Tcp(tcp) => net::close_gracefully(tcp),
+            #[cfg(feature = "tls")]
+            Stream::Tls(mut tls) => {
+                tls.conn.send_close_notify();
+                let _ =
+                    crate::stream::set_tcp_timeout(&tls.sock, std::time::Duration::from_millis(50));
+                let _ = tls.conn.write_tls(&mut tls.sock);
+                net::close_gracefully(tls.sock);
+            }
+            Stream::Unix(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_amqp_urls() {
+        let url = parse_url("amqp://app:s%40cret@rabbit:5673/my%2Fvhost").unwrap();
+        assert_eq!(url.host, "rabbit");
+        assert_eq!(url.port, 5673);
+        assert_eq!(url.user.as_deref(), Some("app"));
+        assert_eq!(url.password.as_deref(), Some("s@cret"));
+        assert_eq!(url.vhost.as_deref(), Some("my/vhost"));
+        assert_eq!(url.shown, "amqp://app:***@rabbit:5673/my%2Fvhost");
+        assert_eq!(redact::scrub("s@cret"), "***");
+
+        let url = parse_url("amqps://rabbit").unwrap();
+        assert_eq!((url.port, url.tls, url.vhost), (5671, true, None));
+        let url = parse_url("AMQP://[::1]/?heartbeat=30").unwrap();
+        assert_eq!(
+            (url.host.as_str(), url.port, url.vhost),
+            ("::1", 5672, None)
+        );
+        assert_eq!(
+            parse_url("amqp://h/%2F").unwrap().vhost.as_deref(),
+            Some("/")
+        );
+        assert_eq!(parse_url("amqp://guest@h").unwrap().password, None);
+    }
+
+    #[test]
+    fn rejects_malformed_urls() {
+        for bad in [
+            "rabbit:5672",
+            "http://rabbit",
+            "amqp://",
+            "amqp://h:0",
+            "amqp://h:99999",
+            "amqp://h/a/b",
+            "amqp://::1:5672",
+            "amqp://[::1",
+            "amqp://u:p#x@h",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+        let error = parse_url("amqp://u:hunter2@h:x").unwrap_err();
+        assert!(!error.0.contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn names_versions_and_servers() {
+        assert_eq!(version_name([0, 1, 0, 0]), "AMQP 1.0");
+        assert_eq!(version_name([1, 1, 0, 8]), "AMQP 0-8");
+        assert_eq!(version_name([0, 0, 9, 1]), "AMQP 0-9-1");
+        let properties = vec![
+            ("product".into(), Field::Text("RabbitMQ".into())),
+            ("version".into(), Field::Text("3.10.8\n".into())),
+        ];
+        assert_eq!(server_name(&properties), "RabbitMQ 3.10.8");
+        assert_eq!(server_name(&Vec::new()), "the broker");
+    }
+}
