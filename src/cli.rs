@@ -461,6 +461,10 @@ check_args! {
         /// do not verify the server's certificate (amqps://)
         #[argh(switch, short = 'k')]
         pub insecure: bool,
+
+        /// time limit for the whole check, DNS to closed connection, e.g. 2s or 500ms (default 5s; not 0)
+        #[argh(option)]
+        pub timeout: Option<CheckTimeout>,
     }
 }
 

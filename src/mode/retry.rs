@@ -345,4 +345,46 @@ mod tests {
         assert!(matches!(events.last(), Some(Event::Ready { .. })));
         assert!(clock.now() - clock.start > Duration::from_secs(3600));
     }
+
+    #[test]
+    fn jitter_spreads_pauses_over_the_whole_band() {
+        // Past the fast phase every base pause is the 1s maximum: what varies is jitter.
+        let mut backoff = Backoff::new(Duration::from_secs(1), 7);
+        let pauses: Vec<f64> = (0..2000)
+            .map(|_| backoff.next(Duration::from_secs(60)).as_secs_f64())
+            .collect();
+        let (low, high) = (1.0 - JITTER, 1.0 + JITTER);
+        assert!(pauses.iter().all(|p| (low..=high).contains(p)));
+        // Both ends of the band are reached and the middle is not favoured.
+        assert!(pauses.iter().any(|p| *p < low + 0.02));
+        assert!(pauses.iter().any(|p| *p > high - 0.02));
+        let below = pauses.iter().filter(|p| **p < 1.0).count();
+        assert!((800..1200).contains(&below), "{below} of 2000 below 1s");
+        let mut distinct = pauses.clone();
+        distinct.sort_by(f64::total_cmp);
+        distinct.dedup();
+        assert!(distinct.len() > 1900, "{} distinct pauses", distinct.len());
+    }
+
+    #[test]
+    fn seeds_differ_between_calls_and_give_different_schedules() {
+        let first = seed();
+        std::thread::sleep(Duration::from_millis(1));
+        assert_ne!(first, seed());
+        let schedule = |seed| {
+            let mut backoff = Backoff::new(Duration::from_secs(1), seed);
+            (0..8)
+                .map(|_| backoff.next(Duration::from_secs(60)))
+                .collect::<Vec<_>>()
+        };
+        assert_ne!(schedule(1), schedule(2));
+    }
+
+    #[test]
+    fn the_real_clock_really_sleeps() {
+        let before = Instant::now();
+        RealClock.sleep(Duration::from_millis(30));
+        assert!(before.elapsed() >= Duration::from_millis(30));
+    }
+
 }
