@@ -47,7 +47,14 @@ pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
         Err(exit) => return Err(hint(argv::argh_error(&exit.output))),
     };
     if cli.version {
-        println!("probe {}", env!("CARGO_PKG_VERSION"));
+        // Set by build.rs: which binary this is, for a user looking into an image.
+        println!(
+            "probe {}\ntarget: {}\nfeatures: {}\ncommit: {}",
+            env!("CARGO_PKG_VERSION"),
+            env!("PROBE_BUILD_TARGET"),
+            env!("PROBE_BUILD_FEATURES"),
+            env!("PROBE_BUILD_COMMIT"),
+        );
         return Ok(Exit::Healthy);
     }
     let Some(parsed) = cli.command else {

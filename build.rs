@@ -1,0 +1,82 @@
+//! Build facts for `probe --version`, so a user can tell which binary is in an image: the
+//! target triple, the enabled features and the git commit, as `PROBE_BUILD_*` constants.
+//!
+//! The commit comes from `PROBE_GIT_COMMIT` when set (a Docker build context has no `.git`),
+//! else from `git rev-parse HEAD` when this crate is the top of its own git work tree, else
+//! `unknown`: a build from a tarball, without git, or vendored inside another repository
+//! still builds, and never claims a commit that is not its own.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    let target = env::var("TARGET").unwrap_or_else(|_| "unknown".into());
+    let mut features: Vec<String> = env::vars()
+        .filter_map(|(key, _)| key.strip_prefix("CARGO_FEATURE_").map(str::to_owned))
+        .filter(|name| name != "DEFAULT")
+        .map(|name| name.to_lowercase().replace('_', "-"))
+        .collect();
+    features.sort();
+    let features = if features.is_empty() {
+        "none".to_owned()
+    } else {
+        features.join(",")
+    };
+
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=PROBE_GIT_COMMIT");
+    let commit = match env::var("PROBE_GIT_COMMIT") {
+        Ok(commit) if is_commit(commit.trim()) => commit.trim().to_owned(),
+        _ => git_commit().unwrap_or_else(|| "unknown".into()),
+    };
+
+    println!("cargo:rustc-env=PROBE_BUILD_TARGET={target}");
+    println!("cargo:rustc-env=PROBE_BUILD_FEATURES={features}");
+    println!("cargo:rustc-env=PROBE_BUILD_COMMIT={commit}");
+}
+
+fn is_commit(s: &str) -> bool {
+    (7..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(String::from_utf8(out.stdout).ok()?.trim().to_owned())
+}
+
+// A watched path that does not exist would make cargo run this script on every build.
+fn watch(dir: &Path, git_path: &str) {
+    if let Some(p) = git(dir, &["rev-parse", "--git-path", git_path]) {
+        let p = dir.join(p);
+        if p.exists() {
+            println!("cargo:rerun-if-changed={}", p.display());
+        }
+    }
+}
+
+fn git_commit() -> Option<String> {
+    let dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR")?);
+    let top = git(&dir, &["rev-parse", "--show-toplevel"])?;
+    if Path::new(&top).canonicalize().ok()? != dir.canonicalize().ok()? {
+        return None;
+    }
+    // Build again when HEAD moves: HEAD itself (a branch switch, a detached checkout) and
+    // the branch it points to (a new commit), loose or packed.
+    for path in ["HEAD", "packed-refs"] {
+        watch(&dir, path);
+    }
+    if let Some(branch) = git(&dir, &["symbolic-ref", "-q", "HEAD"]) {
+        watch(&dir, &branch);
+    }
+    let commit = git(&dir, &["rev-parse", "HEAD"])?;
+    is_commit(&commit).then_some(commit)
+}
