@@ -92,14 +92,15 @@ pub fn run(mut plan: Migrate, app: &[String]) -> Exit {
     let mut lock = plan.lock.take();
     // The lock is watched while the migration runs: a lost lock (the backend terminated,
     // the connection cut) means another replica may be migrating now.
-    let ended = exec::run_child(&plan.migration, plan.migrate_timeout, &mut || {
-        match lock.as_deref_mut().map(|lock| lock.check()) {
-            Some(Err(reason)) => {
-                lost = Some(reason);
-                false
-            }
-            _ => true,
+    let ended = exec::run_child(&plan.migration, plan.migrate_timeout, &mut || match lock
+        .as_deref_mut()
+        .map(|lock| lock.check())
+    {
+        Some(Err(reason)) => {
+            lost = Some(reason);
+            false
         }
+        _ => true,
     });
     let released = match lock {
         Some(lock) if lost.is_none() => lock.release(),

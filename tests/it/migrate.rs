@@ -500,7 +500,10 @@ fn lock_lost_stops_the_migration(lock_url: &str, lose: &dyn Fn()) {
         "noticed after {:?} (the migration takes 6s): {stderr}",
         lost_at.elapsed()
     );
-    assert!(received.exists(), "the migration was not sent SIGTERM: {stderr}");
+    assert!(
+        received.exists(),
+        "the migration was not sent SIGTERM: {stderr}"
+    );
     assert!(!app.exists(), "the app started after the lock was lost");
     assert!(!stderr.contains(crate::support::postgres::PASSWORD));
 }

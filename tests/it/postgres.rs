@@ -45,7 +45,10 @@ fn a_wrong_password_is_fatal_in_every_mode() {
         "postgres://{USER}:not-the-password-xyz@127.0.0.1:{}/{DB}",
         plain().port
     );
-    for args in [vec!["postgres", &url], vec!["postgres", &url, "--query", "select 1"]] {
+    for args in [
+        vec!["postgres", &url],
+        vec!["postgres", &url, "--query", "select 1"],
+    ] {
         let mut args = args.clone();
         args.push("--json");
         let run = probe(&args);
@@ -58,18 +61,26 @@ fn a_wrong_password_is_fatal_in_every_mode() {
         assert_eq!(line["fatal"], true);
     }
     let without = plain().url_without_password("");
-    probe_env(&["postgres", &without], &[("PGPASSWORD", "not-the-password-xyz")])
-        .code(1)
-        .says("unhealthy (fatal)")
-        .says("28P01")
-        .does_not_say("not-the-password-xyz");
+    probe_env(
+        &["postgres", &without],
+        &[("PGPASSWORD", "not-the-password-xyz")],
+    )
+    .code(1)
+    .says("unhealthy (fatal)")
+    .says("28P01")
+    .does_not_say("not-the-password-xyz");
     let dir = temp_dir();
     let file = dir.path().join("pw");
     std::fs::write(&file, "not-the-password-xyz\n").unwrap();
-    probe(&["postgres", &without, "--password-file", file.to_str().unwrap()])
-        .code(1)
-        .says("28P01")
-        .does_not_say("not-the-password-xyz");
+    probe(&[
+        "postgres",
+        &without,
+        "--password-file",
+        file.to_str().unwrap(),
+    ])
+    .code(1)
+    .says("28P01")
+    .does_not_say("not-the-password-xyz");
     // wait-for never starts the command on it.
     probe(&["wait-for", &url, "--timeout", "10s", "--", "true"])
         .code(1)
@@ -449,7 +460,11 @@ fn sslmode_prefer_falls_back_to_plain_when_the_handshake_fails() {
         second.read_exact(&mut length).unwrap();
         let mut body = vec![0u8; u32::from_be_bytes(length) as usize - 4];
         second.read_exact(&mut body).unwrap();
-        assert_eq!(body[..4], 196608u32.to_be_bytes(), "a plain startup message");
+        assert_eq!(
+            body[..4],
+            196608u32.to_be_bytes(),
+            "a plain startup message"
+        );
         // AuthenticationCleartextPassword: the probe has none and hangs up.
         second.write_all(b"R\0\0\0\x08\0\0\0\x03").unwrap();
     });

@@ -190,26 +190,29 @@ impl MigrationLock for AdvisoryLock {
                     last_failure = Some(outcome.detail);
                 }
             }
-            if let (Some(overall), Some(limit)) = (&overall, limit) {
-                let Some(left) = overall.remaining() else {
-                    return Err(Outcome::unhealthy(match last_failure {
-                        Some(reason) => format!("no lock connection within {}: {reason}", human(limit)),
-                        None => format!(
-                            "the migration lock was still held by another replica after {}",
-                            human(limit)
-                        ),
-                    }));
-                };
-                std::thread::sleep(pause.min(left));
-            } else {
-                std::thread::sleep(pause);
-            }
+            let left = overall.as_ref().map(Deadline::remaining);
+            std::thread::sleep(match left {
+                Some(left) => pause.min(left.unwrap_or_default()),
+                None => pause,
+            });
             pause = (pause * 2).min(LONGEST_PAUSE);
+            if let (Some(true), Some(limit)) = (overall.as_ref().map(Deadline::expired), limit) {
+                return Err(Outcome::unhealthy(match last_failure {
+                    Some(reason) => format!("no lock connection within {}: {reason}", human(limit)),
+                    None => format!(
+                        "the migration lock was still held by another replica after {}",
+                        human(limit)
+                    ),
+                }));
+            }
         }
     }
 
     fn check(&mut self) -> Result<(), String> {
-        let session = self.session.as_ref().ok_or("the lock connection is closed")?;
+        let session = self
+            .session
+            .as_ref()
+            .ok_or("the lock connection is closed")?;
         match self.holds(session, &Deadline::start(WATCH_ROUND_TRIP)) {
             Ok(true) => Ok(()),
             Ok(false) => Err("the lock connection no longer holds the lock".into()),

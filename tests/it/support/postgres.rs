@@ -117,10 +117,7 @@ impl Postgres {
 
         let port = free_port();
         let mut settings = Self::settings(&socket_dir);
-        settings.extend([
-            "max_wal_senders=4".into(),
-            "wal_level=replica".into(),
-        ]);
+        settings.extend(["max_wal_senders=4".into(), "wal_level=replica".into()]);
         if ssl {
             let pki = pki();
             std::fs::write(data.join("server.crt"), &pki.server.cert_pem).unwrap();
