@@ -1074,7 +1074,7 @@ mod tests {
         for (params, request, says) in [
             (
                 "&require_auth=scram-sha-256",
-                3,
+                3i32,
                 "the server asked for a cleartext password",
             ),
             (
@@ -1094,7 +1094,7 @@ mod tests {
             ),
             ("&require_auth=!none", 0, "without asking for a password"),
         ] {
-            let mut body = (request as i32).to_be_bytes().to_vec();
+            let mut body = request.to_be_bytes().to_vec();
             if request == 10 {
                 body.extend_from_slice(b"SCRAM-SHA-256\0\0");
             }

@@ -181,6 +181,7 @@ fn saslprep(password: &str) -> Vec<u8> {
 /// tls-server-end-point (RFC 5929): the hash of the server's DER certificate with the hash
 /// of its signature algorithm, SHA-256 for MD5 and SHA-1. `None` for an algorithm without
 /// one (Ed25519, RSASSA-PSS) or a certificate that does not parse.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
 pub fn end_point_hash(certificate: &[u8]) -> Option<Vec<u8>> {
     let (_, cert, _) = der(certificate, 0x30)?;
     let (_, _tbs, rest) = der(cert, 0x30)?;
@@ -201,6 +202,7 @@ pub fn end_point_hash(certificate: &[u8]) -> Option<Vec<u8>> {
     Some(digest::digest(hash, certificate).as_ref().to_vec())
 }
 
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
 /// One DER element of type `tag` at the start of `input`: (header length, content, rest).
 fn der(input: &[u8], tag: u8) -> Option<(usize, &[u8], &[u8])> {
     let (&first, rest) = input.split_first()?;
