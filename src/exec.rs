@@ -38,6 +38,8 @@ pub enum Ended {
     Signaled(i32),
     /// Killed by probe after its time limit.
     TimedOut,
+    /// Stopped by probe because the caller's watch failed (migrate-then-exec's lock lost).
+    Stopped,
 }
 
 impl Ended {
@@ -46,19 +48,28 @@ impl Ended {
         match self {
             Ended::Exited(code) => Exit::Code(code.clamp(0, 255) as u8),
             Ended::Signaled(signal) => Exit::signal(signal),
-            Ended::TimedOut => Exit::Unhealthy,
+            Ended::TimedOut | Ended::Stopped => Exit::Unhealthy,
         }
     }
 }
 
 /// How long a child gets between SIGTERM and SIGKILL when its time is up.
 const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often `watch` is called while a child runs.
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Runs `command` as a child with inherited stdio, forwarding probe's signals to it, and
 /// waits for it (at most `limit`: then SIGTERM, and SIGKILL after a grace period). The
 /// child dies with probe (PR_SET_PDEATHSIG), so a killed probe leaves no orphan running.
 /// Err is the exit code for a command that could not be started (126/127).
-pub fn run_child(command: &[String], limit: Option<std::time::Duration>) -> Result<Ended, Exit> {
+///
+/// `watch` is called about every second while the child runs; when it returns false the
+/// child is stopped the same way (SIGTERM, SIGKILL after the grace period): `Stopped`.
+pub fn run_child(
+    command: &[String],
+    limit: Option<std::time::Duration>,
+    watch: &mut dyn FnMut() -> bool,
+) -> Result<Ended, Exit> {
     use std::os::unix::process::ExitStatusExt;
 
     let (program, args) = command.split_first().ok_or(Exit::Usage)?;
@@ -85,21 +96,31 @@ pub fn run_child(command: &[String], limit: Option<std::time::Duration>) -> Resu
     std::thread::spawn(move || {
         let _ = sender.send(child.wait());
     });
-    let status = match limit {
-        None => receiver.recv().ok(),
-        Some(limit) => match receiver.recv_timeout(limit) {
-            Ok(status) => Some(status),
-            Err(_) => {
-                // SAFETY: plain kill(2) on our own child.
-                unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-                if receiver.recv_timeout(KILL_GRACE).is_err() {
-                    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-                    let _ = receiver.recv();
+    let started = std::time::Instant::now();
+    let stop = |why: Ended| {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        if receiver.recv_timeout(KILL_GRACE).is_err() {
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            let _ = receiver.recv();
+        }
+        crate::signals::stop_forwarding();
+        Ok(why)
+    };
+    let status = loop {
+        let left = limit.map(|limit| limit.saturating_sub(started.elapsed()));
+        match receiver.recv_timeout(left.map_or(WATCH_EVERY, |left| left.min(WATCH_EVERY))) {
+            Ok(status) => break Some(status),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break None,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if limit.is_some_and(|limit| started.elapsed() >= limit) {
+                    return stop(Ended::TimedOut);
                 }
-                crate::signals::stop_forwarding();
-                return Ok(Ended::TimedOut);
+                if !watch() {
+                    return stop(Ended::Stopped);
+                }
             }
-        },
+        }
     };
     crate::signals::stop_forwarding();
     match status {

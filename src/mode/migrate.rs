@@ -23,8 +23,12 @@ pub trait MigrationLock {
         limit: Option<Duration>,
         waiting: &mut dyn FnMut(String),
     ) -> Result<(), Outcome>;
-    /// Releases the lock and closes its connection, so that nothing leaks into the app.
-    fn release(self: Box<Self>);
+    /// One round trip proving the lock is still held, called about every second while
+    /// the migration runs; `Err` says how it was lost.
+    fn check(&mut self) -> Result<(), String>;
+    /// Releases the lock and closes its connection, so that nothing leaks into the app;
+    /// `Err` when the release shows the lock was no longer held.
+    fn release(self: Box<Self>) -> Result<(), String>;
 }
 
 pub struct Migrate {
@@ -84,9 +88,36 @@ pub fn run(mut plan: Migrate, app: &[String]) -> Exit {
         format!("running {}", shell_words(&plan.migration)),
     );
     let ran = Instant::now();
-    let ended = exec::run_child(&plan.migration, plan.migrate_timeout);
-    if let Some(lock) = plan.lock.take() {
-        lock.release();
+    let mut lost = None;
+    let mut lock = plan.lock.take();
+    // The lock is watched while the migration runs: a lost lock (the backend terminated,
+    // the connection cut) means another replica may be migrating now.
+    let ended = exec::run_child(&plan.migration, plan.migrate_timeout, &mut || match lock
+        .as_deref_mut()
+        .map(|lock| lock.check())
+    {
+        Some(Err(reason)) => {
+            lost = Some(reason);
+            false
+        }
+        _ => true,
+    });
+    let released = match lock {
+        Some(lock) if lost.is_none() => lock.release(),
+        _ => Ok(()),
+    };
+    if let Some(reason) = lost {
+        say(
+            "lock",
+            format!(
+                "lock lost while the migration ran ({reason}): migration stopped after {}, not starting the app",
+                human(ran.elapsed())
+            ),
+        );
+        return Exit::Unhealthy;
+    }
+    if let Err(reason) = &released {
+        say("lock", format!("lock lost: {reason}"));
     }
     match ended {
         Err(exit) => return exit,
@@ -105,7 +136,7 @@ pub fn run(mut plan: Migrate, app: &[String]) -> Exit {
             let how = match ended {
                 Ended::Signaled(signal) => format!("killed by signal {signal}"),
                 Ended::Exited(code) => format!("exit code {code}"),
-                Ended::TimedOut => unreachable!("handled above"),
+                Ended::TimedOut | Ended::Stopped => "stopped by probe".to_string(),
             };
             say(
                 "migrate",
@@ -116,6 +147,13 @@ pub fn run(mut plan: Migrate, app: &[String]) -> Exit {
             );
             return ended.exit();
         }
+    }
+    if released.is_err() {
+        say(
+            "lock",
+            "the migration may have run without the lock: not starting the app".into(),
+        );
+        return Exit::Unhealthy;
     }
     if let Some(signal) = signals::stop_requested() {
         say(

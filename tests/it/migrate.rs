@@ -87,9 +87,11 @@ fn sigterm_is_forwarded_to_the_migration_and_its_status_returned() {
     let dir = temp_dir();
     let marker = dir.path().join("app-started");
     let started_file = dir.path().join("migration-started");
+    let received = dir.path().join("migration-got-term");
     // The migration exits 0 on SIGTERM: the app must still not start after a stop request.
     let migration = format!(
-        "sh -c 'trap \"exit 0\" TERM; touch {}; while true; do sleep 0.05; done'",
+        "sh -c 'trap \"touch {}; exit 0\" TERM; touch {}; while true; do sleep 0.05; done'",
+        received.display(),
         started_file.display()
     );
     let child = command(&[
@@ -112,6 +114,8 @@ fn sigterm_is_forwarded_to_the_migration_and_its_status_returned() {
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(143), "{output:?}");
     assert!(!marker.exists(), "the app started after a stop request");
+    // The migration itself got the SIGTERM (not just the kernel's SIGKILL when probe died).
+    assert!(received.exists(), "the migration never received SIGTERM");
 
     // A migration killed by the forwarded signal: 128+15 as well.
     let child = command(&["migrate-then-exec", "--migrate", "sleep 30", "--", "true"])
@@ -197,8 +201,16 @@ fn bad_input_exits_3() {
 
 #[test]
 fn as_pid_1_signals_still_reach_the_migration() {
-    let mut probe = Pid1::spawn(&["migrate-then-exec", "--migrate", "sleep 30", "--", "true"]);
-    std::thread::sleep(Duration::from_millis(500));
+    let dir = temp_dir();
+    let started_file = dir.path().join("migration-started");
+    let received = dir.path().join("migration-got-term");
+    let migration = format!(
+        "sh -c 'trap \"touch {}; exit 0\" TERM; touch {}; while true; do sleep 0.05; done'",
+        received.display(),
+        started_file.display()
+    );
+    let mut probe = Pid1::spawn(&["migrate-then-exec", "--migrate", &migration, "--", "true"]);
+    wait_for_path(&started_file, Duration::from_secs(5));
     let sent = Instant::now();
     probe.kill("TERM");
     let status = probe.unshare.wait().unwrap();
@@ -208,6 +220,7 @@ fn as_pid_1_signals_still_reach_the_migration() {
         sent.elapsed()
     );
     assert_eq!(status.code(), Some(143), "{status:?}");
+    assert!(received.exists(), "the migration never received SIGTERM");
 }
 
 /// (start, end) of each migration run recorded in `log` as "R start NANOS" / "R end NANOS".
@@ -445,4 +458,159 @@ fn the_database_coming_up_late_is_waited_for_and_never_is_a_failure() {
     .says("password authentication failed")
     .does_not_say("wrong-password");
     assert!(!migrated.exists());
+}
+
+/// A migration under --lock whose lock is lost while it runs: the migration gets SIGTERM,
+/// probe exits 1 with "lock lost", the app never starts. `lose` breaks the lock.
+fn lock_lost_stops_the_migration(lock_url: &str, lose: &dyn Fn()) {
+    let dir = temp_dir();
+    let started = dir.path().join("started");
+    let received = dir.path().join("got-term");
+    let app = dir.path().join("app");
+    let migration = format!(
+        "sh -c 'trap \"touch {}; exit 0\" TERM; touch {}; i=0; while [ $i -lt 120 ]; do sleep 0.05; i=$((i+1)); done'",
+        received.display(),
+        started.display()
+    );
+    let child = command(&[
+        "migrate-then-exec",
+        "--lock",
+        "--lock-url",
+        lock_url,
+        "--lock-key",
+        "test-lost",
+        "--migrate",
+        &migration,
+        "--",
+        "touch",
+        app.to_str().unwrap(),
+    ])
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    wait_for_path(&started, Duration::from_secs(10));
+    let lost_at = Instant::now();
+    lose();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("lock lost"), "{stderr}");
+    assert!(
+        lost_at.elapsed() < Duration::from_secs(4),
+        "noticed after {:?} (the migration takes 6s): {stderr}",
+        lost_at.elapsed()
+    );
+    assert!(
+        received.exists(),
+        "the migration was not sent SIGTERM: {stderr}"
+    );
+    assert!(!app.exists(), "the app started after the lock was lost");
+    assert!(!stderr.contains(crate::support::postgres::PASSWORD));
+}
+
+#[test]
+fn a_lock_backend_terminated_during_the_migration_stops_it() {
+    let server = crate::support::postgres::plain();
+    let url = server.url("?application_name=probe-lock-terminated");
+    lock_lost_stops_the_migration(&url, &|| {
+        let killed = server.query(
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity \
+             where application_name = 'probe-lock-terminated'",
+        );
+        assert_eq!(killed, "1");
+    });
+}
+
+#[test]
+fn a_lock_connection_cut_during_the_migration_stops_it() {
+    let server = crate::support::postgres::plain();
+    let proxy = crate::support::postgres::Proxy::start(server.port);
+    let url = format!(
+        "postgres://{}:{}@127.0.0.1:{}/{}",
+        crate::support::postgres::USER,
+        crate::support::postgres::PASSWORD,
+        proxy.port,
+        crate::support::postgres::DB
+    );
+    lock_lost_stops_the_migration(&url, &|| proxy.sever());
+}
+
+/// --lock-timeout is the only clock: a lock held elsewhere makes the wait end after it,
+/// not after it plus one attempt's 5 s.
+#[test]
+fn lock_timeout_is_the_only_clock() {
+    let server = crate::support::postgres::plain();
+    let dir = temp_dir();
+    let started = dir.path().join("holder-started");
+    let url = server.url("");
+    let holder_migration = format!("sh -c 'touch {}; sleep 8'", started.display());
+    let mut holder = command(&[
+        "migrate-then-exec",
+        "--lock",
+        "--lock-url",
+        &url,
+        "--lock-key",
+        "test-lock-timeout",
+        "--migrate",
+        &holder_migration,
+    ])
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    wait_for_path(&started, Duration::from_secs(10));
+    probe(&[
+        "migrate-then-exec",
+        "--lock",
+        "--lock-url",
+        &url,
+        "--lock-key",
+        "test-lock-timeout",
+        "--lock-timeout",
+        "1500ms",
+        "--migrate",
+        "true",
+    ])
+    .code(1)
+    .says("still held by another replica after")
+    .within(Duration::from_millis(3000));
+    let _ = holder.kill();
+    let _ = holder.wait();
+}
+
+/// Through PgBouncer in transaction pooling mode a session lock means nothing: --lock is
+/// refused with the reason; with --lock-url pointing at the server itself it works.
+#[test]
+fn lock_through_pgbouncer_is_refused_and_lock_url_routes_around_it() {
+    let dir = temp_dir();
+    let migrated = dir.path().join("migrated");
+    let migration = format!("touch {}", migrated.display());
+    let pooled = crate::support::pgbouncer::pgbouncer().url("?sslmode=disable");
+    probe(&[
+        "migrate-then-exec",
+        "--wait",
+        &pooled,
+        "--lock",
+        "--migrate",
+        &migration,
+    ])
+    .code(1)
+    .says("connection pooler (PgBouncer?)")
+    .says("--lock-url")
+    .does_not_say(crate::support::postgres::PASSWORD);
+    assert!(!migrated.exists());
+    probe(&[
+        "migrate-then-exec",
+        "--wait",
+        &pooled,
+        "--lock",
+        "--lock-url",
+        &crate::support::postgres::plain().url(""),
+        "--lock-key",
+        "test-pgbouncer",
+        "--migrate",
+        &migration,
+    ])
+    .code(0)
+    .says("lock acquired");
+    assert!(migrated.exists());
 }

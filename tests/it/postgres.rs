@@ -5,7 +5,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use crate::support::postgres::{plain, tls, DB, PASSWORD, USER};
+use crate::support::pgbouncer::pgbouncer;
+use crate::support::postgres::{plain, replica, tls, DB, PASSWORD, USER};
 use crate::support::{free_port, pki::pki, probe, probe_env, temp_dir};
 
 #[test]
@@ -36,36 +37,67 @@ fn default_mode_logs_in_when_given_a_password() {
         .short();
 }
 
+/// Credentials given means login required: a wrong password is fatal in every mode, from
+/// the URL, PGPASSWORD or --password-file alike.
 #[test]
-fn wrong_password_is_up_by_default_and_fatal_when_logging_in() {
+fn a_wrong_password_is_fatal_in_every_mode() {
     let url = format!(
         "postgres://{USER}:not-the-password-xyz@127.0.0.1:{}/{DB}",
         plain().port
     );
-    probe(&["postgres", &url])
-        .code(0)
-        .says("up; login failed for user app: password authentication failed (28P01)")
-        .does_not_say("not-the-password-xyz")
-        .short();
-    let run = probe(&["postgres", &url, "--query", "select 1", "--json"]);
-    run.code(1)
+    for args in [
+        vec!["postgres", &url],
+        vec!["postgres", &url, "--query", "select 1"],
+    ] {
+        let mut args = args.clone();
+        args.push("--json");
+        let run = probe(&args);
+        run.code(1)
+            .says("login failed for user app: password authentication failed (28P01)")
+            .does_not_say("not-the-password-xyz")
+            .short();
+        let line: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+        assert_eq!(line["healthy"], false);
+        assert_eq!(line["fatal"], true);
+    }
+    let without = plain().url_without_password("");
+    probe_env(
+        &["postgres", &without],
+        &[("PGPASSWORD", "not-the-password-xyz")],
+    )
+    .code(1)
+    .says("unhealthy (fatal)")
+    .says("28P01")
+    .does_not_say("not-the-password-xyz");
+    let dir = temp_dir();
+    let file = dir.path().join("pw");
+    std::fs::write(&file, "not-the-password-xyz\n").unwrap();
+    probe(&[
+        "postgres",
+        &without,
+        "--password-file",
+        file.to_str().unwrap(),
+    ])
+    .code(1)
+    .says("28P01")
+    .does_not_say("not-the-password-xyz");
+    // wait-for never starts the command on it.
+    probe(&["wait-for", &url, "--timeout", "10s", "--", "true"])
+        .code(1)
         .says("28P01")
-        .does_not_say("not-the-password-xyz")
-        .short();
-    let line: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
-    assert_eq!(line["healthy"], false);
-    assert_eq!(line["fatal"], true);
+        .within(Duration::from_secs(5));
 }
 
 #[test]
-fn unknown_database_is_up_by_default_and_fatal_when_logging_in() {
+fn unknown_database_is_up_without_a_password_and_fatal_with_one() {
     let url = format!(
         "postgres://{USER}:{PASSWORD}@127.0.0.1:{}/no_such_db",
         plain().port
     );
     probe(&["postgres", &url])
-        .code(0)
-        .says("up; login failed for user app: database \"no_such_db\" does not exist (3D000)");
+        .code(1)
+        .says("unhealthy (fatal)")
+        .says("login failed for user app: database \"no_such_db\" does not exist (3D000)");
     probe(&["postgres", &url, "--query", "select 1"])
         .code(1)
         .says("unhealthy (fatal)")
@@ -140,6 +172,8 @@ fn sql_errors_name_the_sqlstate() {
         .says("42601");
 }
 
+/// A real streaming replica (pg_basebackup -R from the test primary): each flag is healthy
+/// on its own kind of server and unhealthy on the other.
 #[test]
 fn primary_and_replica_ask_the_server() {
     let url = plain().url("");
@@ -149,6 +183,16 @@ fn primary_and_replica_ask_the_server() {
     probe(&["postgres", &url, "--replica"])
         .code(1)
         .says("server is the primary, not a replica");
+    let standby = format!(
+        "postgres://{USER}:{PASSWORD}@127.0.0.1:{}/{DB}",
+        replica().port
+    );
+    probe(&["postgres", &standby, "--replica"])
+        .code(0)
+        .says("server is a replica");
+    probe(&["postgres", &standby, "--primary"])
+        .code(1)
+        .says("server is a replica (in recovery), not the primary");
 }
 
 #[test]
@@ -201,6 +245,30 @@ fn database_url_and_libpq_variables() {
     )
     .code(0)
     .says("query returned probe");
+    // PGAPPNAME and PGSSLMODE take effect: the server sees the name, and the mode.
+    probe_env(
+        &[
+            "postgres",
+            &server.url_without_password(""),
+            "--query",
+            "select current_setting('application_name')",
+        ],
+        &[("PGPASSWORD", PASSWORD), ("PGAPPNAME", "probe-env-test")],
+    )
+    .code(0)
+    .says("query returned probe-env-test");
+    let ssl_used = "select ssl from pg_stat_ssl where pid = pg_backend_pid()";
+    for (mode, ssl) in [("disable", "f"), ("require", "t")] {
+        probe_env(
+            &["postgres", &tls().url(""), "--query", ssl_used],
+            &[("PGSSLMODE", mode)],
+        )
+        .code(0)
+        .says(&format!("query returned {ssl}"));
+    }
+    probe_env(&["postgres", &server.url("")], &[("PGSSLMODE", "require")])
+        .code(1)
+        .says("does not support TLS");
 }
 
 #[test]
@@ -352,6 +420,137 @@ fn tls_rejects_an_unknown_ca_and_a_wrong_name() {
         ca,
     ])
     .code(0);
+}
+
+/// libpq's allow tries plain text first; prefer tries TLS first.
+#[test]
+fn sslmode_allow_is_plain_first_and_prefer_tls_first() {
+    let ssl_used = "select ssl from pg_stat_ssl where pid = pg_backend_pid()";
+    for (mode, ssl) in [("allow", "f"), ("prefer", "t")] {
+        probe(&[
+            "postgres",
+            &tls().url(&format!("?sslmode={mode}")),
+            "--query",
+            ssl_used,
+        ])
+        .code(0)
+        .says(&format!("query returned {ssl}"));
+    }
+}
+
+/// prefer: a TLS handshake that fails (here the peer answers 'S' and then sends no TLS) is
+/// retried once in plain text on a new connection, as libpq does; require is not.
+#[test]
+fn sslmode_prefer_falls_back_to_plain_when_the_handshake_fails() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (mut first, _) = listener.accept().unwrap();
+        let mut request = [0u8; 8];
+        first.read_exact(&mut request).unwrap();
+        assert_eq!(request[4..], 80877103u32.to_be_bytes());
+        first.write_all(b"S").unwrap();
+        let mut hello = [0u8; 5];
+        first.read_exact(&mut hello).unwrap();
+        assert_eq!(hello[0], 0x16, "a TLS ClientHello");
+        first.write_all(b"this is not TLS\n").unwrap();
+        drop(first);
+        let (mut second, _) = listener.accept().unwrap();
+        let mut length = [0u8; 4];
+        second.read_exact(&mut length).unwrap();
+        let mut body = vec![0u8; u32::from_be_bytes(length) as usize - 4];
+        second.read_exact(&mut body).unwrap();
+        assert_eq!(
+            body[..4],
+            196608u32.to_be_bytes(),
+            "a plain startup message"
+        );
+        // AuthenticationCleartextPassword: the probe has none and hangs up.
+        second.write_all(b"R\0\0\0\x08\0\0\0\x03").unwrap();
+    });
+    let url = format!("postgres://app@127.0.0.1:{port}/db?sslmode=prefer");
+    probe(&["postgres", &url])
+        .code(0)
+        .says("asks user app for a password");
+    peer.join().unwrap();
+    let port = fake_peer(|mut stream| {
+        let mut request = [0u8; 8];
+        let _ = stream.read_exact(&mut request);
+        let _ = stream.write_all(b"S");
+        let mut hello = [0u8; 5];
+        let _ = stream.read_exact(&mut hello);
+        let _ = stream.write_all(b"this is not TLS\n");
+    });
+    let url = format!("postgres://app@127.0.0.1:{port}/db?sslmode=require");
+    probe(&["postgres", &url]).code(1).does_not_say("password");
+}
+
+/// SCRAM-SHA-256-PLUS against the real server over TLS (PostgreSQL offers it), and the
+/// refusals of channel_binding=require and require_auth.
+#[test]
+fn channel_binding_and_require_auth_against_the_real_server() {
+    probe(&[
+        "postgres",
+        &tls().url("?sslmode=require&channel_binding=require"),
+        "--query",
+        "select 1",
+    ])
+    .code(0)
+    .says("query returned 1");
+    probe(&[
+        "postgres",
+        &tls().url("?sslmode=disable&channel_binding=require"),
+    ])
+    .code(1)
+    .says("unhealthy (fatal)")
+    .says("channel_binding=require, but the connection is not TLS");
+    probe(&["postgres", &plain().url("?require_auth=scram-sha-256")])
+        .code(0)
+        .says("logged in as app");
+    probe(&["postgres", &plain().url("?require_auth=md5,password")])
+        .code(1)
+        .says("unhealthy (fatal)")
+        .says("require_auth=md5,password: the server asked for SCRAM-SHA-256")
+        .does_not_say(PASSWORD);
+    probe(&["postgres", &plain().url("?require_auth=!scram-sha-256")])
+        .code(1)
+        .says("asked for SCRAM-SHA-256");
+    probe(&["postgres", &plain().url("?require_auth=md5,!password")])
+        .code(3)
+        .says("cannot be mixed");
+    probe(&["postgres", &plain().url("?channel_binding=maybe")])
+        .code(3)
+        .says("invalid channel_binding");
+    // A non-ASCII password goes through SASLprep, as PostgreSQL expects.
+    plain().query("create role saslprep_user login password 'I\u{ad}X\u{2168}'");
+    let url = format!(
+        "postgres://saslprep_user:I%C2%ADX%E2%85%A8@127.0.0.1:{}/{DB}",
+        plain().port
+    );
+    probe(&["postgres", &url, "--query", "select 1"])
+        .code(0)
+        .says("query returned 1");
+}
+
+// --- PgBouncer -------------------------------------------------------------------------
+
+/// Checks through Debian's PgBouncer in transaction pooling mode work as they do directly.
+#[test]
+fn checks_through_pgbouncer_work() {
+    let url = pgbouncer().url("?sslmode=disable");
+    probe(&["postgres", &url])
+        .code(0)
+        .says("accepting connections (logged in as app)");
+    probe(&[
+        "postgres",
+        &url,
+        "--query",
+        "select version from migrations",
+        "--expect",
+        "abc123",
+    ])
+    .code(0)
+    .says("query returned abc123");
 }
 
 #[test]

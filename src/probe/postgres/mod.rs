@@ -1,14 +1,17 @@
 //! `probe postgres [URL]`: pg_isready's job, plus logged-in checks. Replaces `pg_isready`,
 //! `psql -c 'select 1'` and wait_for_db scripts.
 //!
-//! Default mode follows pg_isready's rule: the server is up when it answers the startup
-//! handshake and does not refuse with 57P03 (starting up, shutting down, in recovery). A
-//! refused login still means "up". When the server asks for a password and none was
-//! given, the connection is dropped without sending one, which PostgreSQL does not log
+//! Credentials given means login required: with a password (URL, PGPASSWORD,
+//! --password-file) every mode logs in, and a refused login is fatal.
+//!
+//! Without a password, default mode follows pg_isready's rule: the server is up when it
+//! answers the startup handshake and does not refuse with 57P03 (starting up, shutting
+//! down, in recovery); a refused login still means "up". When the server asks for a
+//! password, the connection is dropped without sending one, which PostgreSQL does not log
 //! (libpq and pg_isready rely on the same rule), so a health check every few seconds does
 //! not fill the server log with failed logins.
 //!
-//! `--query`, `--primary` and `--replica` log in: then a refused login is fatal.
+//! `--query`, `--primary` and `--replica` always log in.
 //!
 //! [`settings`] turns URLs, the environment and flags into [`Settings`]; [`session`]
 //! opens deadline-bounded connections. Both are public for modes that need a connection
@@ -111,7 +114,8 @@ impl PostgresCheck {
         self.query.is_some() || self.role.is_some()
     }
 
-    /// Default mode: any answer but 57P03 means up.
+    /// Default mode: any answer but 57P03 means up, unless a password was given: then the
+    /// login must succeed.
     fn ping(&self, deadline: &Deadline) -> Outcome {
         let user = &self.server.settings().user;
         match self.server.open(deadline) {
@@ -120,6 +124,9 @@ impl PostgresCheck {
                 Outcome::healthy(format!("accepting connections (logged in as {user})"))
             }
             Err(Failure::Down(outcome)) => outcome,
+            Err(Failure::Rejected(reason)) if self.server.settings().password.is_some() => {
+                Outcome::fatal(reason)
+            }
             Err(Failure::Rejected(reason)) => Outcome::healthy(format!("up; {reason}")),
             Err(Failure::PasswordNeeded) => Outcome::healthy(format!(
                 "up; asks user {user} for a password (none given, none sent)"

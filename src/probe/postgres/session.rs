@@ -27,7 +27,10 @@ mod auth;
 mod message;
 mod verdict;
 
-use self::message::{first_column, frame, nul_terminated, push_str, DbError, Fields};
+use self::message::{
+    first_column, frame, password_message, query_message, sasl_initial_response, startup_message,
+    terminate_message, DbError, Fields,
+};
 use self::verdict::{classify_query, classify_startup, garbage, io_failure};
 
 use std::io::{self, Read, Write};
@@ -36,9 +39,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-#[cfg(feature = "tls")]
-use super::settings::SslMode;
-use super::settings::{Host, Settings};
+use super::settings::{AuthMethod, ChannelBinding, Host, Settings, SslMode};
 use crate::deadline::Deadline;
 use crate::net;
 use crate::outcome::{Outcome, UsageError};
@@ -139,17 +140,48 @@ impl Server {
     }
 
     /// Opens a session, telling "down" from "up but refused the login".
+    ///
+    /// libpq's sslmode=allow: plain text first, and TLS only if the server refuses that
+    /// login (a `hostssl`-only pg_hba.conf).
     pub fn open(&self, deadline: &Deadline) -> Result<Session, Failure> {
         let deadline = match self.settings.connect_timeout {
             Some(cap) => deadline.capped(cap),
             None => *deadline,
         };
+        if self.settings.sslmode != SslMode::Allow {
+            return self.open_with(self.settings.sslmode, &deadline);
+        }
+        match self.open_with(SslMode::Disable, &deadline) {
+            Err(Failure::Rejected(_))
+                if cfg!(feature = "tls") && matches!(self.settings.host, Host::Tcp(_)) =>
+            {
+                self.open_with(SslMode::Require, &deadline)
+            }
+            other => other,
+        }
+    }
+
+    fn open_with(&self, mode: SslMode, deadline: &Deadline) -> Result<Session, Failure> {
+        let deadline = *deadline;
         let mut conn = match &self.settings.host {
             Host::Tcp(host) => {
                 let addrs = net::resolve(host, self.settings.port, &deadline)?;
                 let tcp = net::connect(&addrs, &deadline)?;
                 let _ = tcp.set_nodelay(true);
-                self.negotiate_tls(tcp, host, &deadline)?
+                match self.negotiate_tls(tcp, host, mode, &deadline) {
+                    // libpq's prefer: a handshake that fails for a reason other than the
+                    // certificate (fatal) is retried once without TLS.
+                    Err(Failure::Down(outcome))
+                        if mode == SslMode::Prefer
+                            && !outcome.is_fatal()
+                            && !deadline.expired() =>
+                    {
+                        let tcp = net::connect(&addrs, &deadline)?;
+                        let _ = tcp.set_nodelay(true);
+                        Conn::new(Stream::Tcp(tcp))
+                    }
+                    conn => conn?,
+                }
             }
             // The server never offers TLS on a Unix socket; libpq does not ask there either.
             Host::Unix(_) => {
@@ -184,12 +216,13 @@ impl Server {
         &self,
         tcp: TcpStream,
         host: &str,
+        mode: SslMode,
         deadline: &Deadline,
     ) -> Result<Conn, Failure> {
         #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut conn = Conn::new(Stream::Tcp(tcp));
         #[cfg(feature = "tls")]
-        if self.settings.sslmode != SslMode::Disable {
+        if mode != SslMode::Disable {
             let mut request = 8u32.to_be_bytes().to_vec();
             request.extend_from_slice(&SSL_REQUEST.to_be_bytes());
             conn.send(&request, deadline, STARTUP)?;
@@ -202,14 +235,14 @@ impl Server {
             }
             return match (answer[0], conn.stream) {
                 (b'S', Stream::Tcp(tcp)) => Ok(Conn::new(self.handshake(tcp, host, deadline)?)),
-                (b'N', stream) if self.settings.sslmode == SslMode::Prefer => Ok(Conn::new(stream)),
+                (b'N', stream) if mode == SslMode::Prefer => Ok(Conn::new(stream)),
                 // libpq's wording; waiting will not change the server's configuration.
                 (b'N', _) => Err(Outcome::fatal("TLS: server does not support TLS").into()),
                 _ => Err(garbage(&answer, STARTUP).into()),
             };
         }
         #[cfg(not(feature = "tls"))]
-        let _ = (host, deadline);
+        let _ = (host, mode, deadline);
         Ok(conn)
     }
 
@@ -251,11 +284,13 @@ fn tls_config(settings: &Settings) -> Result<rustls::ClientConfig, UsageError> {
     let (roots, verify) = match settings.sslmode {
         SslMode::Disable => (Roots::Custom(Vec::new()), Verify::Nothing),
         // libpq: with a root certificate, require behaves like verify-ca.
-        SslMode::Prefer | SslMode::Require if custom_ca => (
+        SslMode::Allow | SslMode::Prefer | SslMode::Require if custom_ca => (
             tls::load_roots(settings.ca_file.as_deref())?,
             Verify::ChainOnly,
         ),
-        SslMode::Prefer | SslMode::Require => (Roots::Custom(Vec::new()), Verify::Nothing),
+        SslMode::Allow | SslMode::Prefer | SslMode::Require => {
+            (Roots::Custom(Vec::new()), Verify::Nothing)
+        }
         SslMode::VerifyCa => (
             tls::load_roots(settings.ca_file.as_deref())?,
             Verify::ChainOnly,
@@ -296,6 +331,56 @@ impl Session {
         self.first_value(sql, deadline).map(drop)
     }
 
+    /// The backend process id the server announced at login (BackendKeyData). A pooler
+    /// such as PgBouncer announces one of its own, which `pg_backend_pid()` then contradicts.
+    pub fn announced_pid(&self) -> Option<i32> {
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.as_ref().and_then(|conn| conn.backend_pid)
+    }
+
+    /// TCP keepalive on the socket (idle `idle`, then probes every second, 3 lost probes
+    /// end it), and TCP_USER_TIMEOUT so that unacknowledged data ends it as fast: a
+    /// connection held open for a long time (migrate-then-exec's lock) notices a dead peer
+    /// or a dropped NAT entry. Nothing on a Unix socket.
+    pub fn keep_alive(&self, idle: Duration) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let fd = match conn.as_ref().map(|conn| &conn.stream) {
+            Some(Stream::Tcp(tcp)) => tcp.as_raw_fd(),
+            #[cfg(feature = "tls")]
+            Some(Stream::Tls(tls)) => tls.sock.as_raw_fd(),
+            _ => return Ok(()),
+        };
+        let idle = idle.as_secs().clamp(1, 3600) as libc::c_int;
+        let user_timeout = (idle as libc::c_uint + 3) * 1000;
+        for (level, name, value) in [
+            (libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1),
+            (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, idle),
+            (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, 1),
+            (libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3),
+            (
+                libc::IPPROTO_TCP,
+                libc::TCP_USER_TIMEOUT,
+                user_timeout as libc::c_int,
+            ),
+        ] {
+            // SAFETY: setsockopt on a socket we own, with a valid int option value.
+            let done = unsafe {
+                libc::setsockopt(
+                    fd,
+                    level,
+                    name,
+                    (&value as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if done != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+
     /// Sends Terminate and waits (within the deadline) for the connection to end.
     pub fn close(self, deadline: &Deadline) {
         let grace = deadline
@@ -331,6 +416,8 @@ struct Conn {
     /// Set after an I/O or protocol error: the stream is no longer in step with the
     /// server, so nothing more is sent but the hang-up.
     broken: bool,
+    /// From BackendKeyData.
+    backend_pid: Option<i32>,
 }
 
 impl Conn {
@@ -340,6 +427,22 @@ impl Conn {
             buffer: Vec::with_capacity(1024),
             start: 0,
             broken: false,
+            backend_pid: None,
+        }
+    }
+
+    /// `None` without TLS; over TLS, the tls-server-end-point hash of the server's
+    /// certificate, if its signature algorithm has one.
+    fn server_end_point(&self) -> Option<Option<Vec<u8>>> {
+        match &self.stream {
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => Some(
+                tls.conn
+                    .peer_certificates()
+                    .and_then(|chain| chain.first())
+                    .and_then(|cert| auth::end_point_hash(cert.as_ref())),
+            ),
+            _ => None,
         }
     }
 
@@ -424,6 +527,10 @@ impl Conn {
 
     /// The startup message, the login the server asks for, then its parameters up to
     /// ReadyForQuery.
+    ///
+    /// As strict as tokio-postgres and libpq 16: once SCRAM has started, AuthenticationOk
+    /// counts only after the server's signature was verified; `require_auth` and
+    /// `channel_binding` are checked at each request and at AuthenticationOk.
     fn startup(&mut self, settings: &Settings, deadline: &Deadline) -> Result<(), Failure> {
         let mut params = vec![
             ("user", settings.user.as_str()),
@@ -433,20 +540,14 @@ impl Conn {
         if let Some(dbname) = &settings.dbname {
             params.push(("database", dbname));
         }
-        let mut body = PROTOCOL_3_0.to_be_bytes().to_vec();
-        for (name, value) in params {
-            if value.contains('\0') {
-                return Err(Outcome::fatal(format!("the {name} contains a NUL byte")).into());
-            }
-            push_str(&mut body, name);
-            push_str(&mut body, value);
+        if let Some((name, _)) = params.iter().find(|(_, value)| value.contains('\0')) {
+            return Err(Outcome::fatal(format!("the {name} contains a NUL byte")).into());
         }
-        body.push(0);
-        let mut startup = ((body.len() + 4) as u32).to_be_bytes().to_vec();
-        startup.extend_from_slice(&body);
-        self.send(&startup, deadline, STARTUP)?;
+        self.send(&startup_message(&params), deadline, STARTUP)?;
 
-        let mut scram = None;
+        let mut scram: Option<auth::Scram> = None;
+        let mut used = AuthMethod::None;
+        let mut bound = false;
         loop {
             let (tag, body) = self.message(STARTUP_TAGS, deadline, STARTUP)?;
             let mut fields = Fields(&body);
@@ -458,47 +559,85 @@ impl Conn {
             }
             let code = fields.i32().ok_or_else(|| self.malformed(STARTUP))?;
             let password = || settings.password.as_deref().ok_or(Failure::PasswordNeeded);
+            let method = match code {
+                0 => None,
+                3 => Some(AuthMethod::Password),
+                5 => Some(AuthMethod::Md5),
+                7 | 8 => Some(AuthMethod::Gss),
+                9 => Some(AuthMethod::Sspi),
+                10 => Some(AuthMethod::ScramSha256),
+                _ => None,
+            };
+            if let Some(method) = method {
+                self.allowed(settings, method)?;
+                used = method;
+            }
             let answer = match code {
-                0 => break,
-                // PasswordMessage: a NUL-terminated string.
-                3 => nul_terminated(password()?.as_bytes().to_vec())?,
+                0 => {
+                    if scram.as_ref().is_some_and(|exchange| !exchange.proven()) {
+                        self.broken = true;
+                        return Err(Outcome::fatal(
+                            "server did not prove it knows the password: AuthenticationOk \
+                             before a verified SCRAM server signature",
+                        )
+                        .into());
+                    }
+                    self.allowed(settings, used)?;
+                    if settings.channel_binding == ChannelBinding::Require && !bound {
+                        self.broken = true;
+                        return Err(Outcome::fatal(
+                            "channel_binding=require, but the server authenticated the client \
+                             without channel binding",
+                        )
+                        .into());
+                    }
+                    break;
+                }
+                3 => password_message(password()?.as_bytes())?,
                 5 => {
                     let salt = fields.take(4).ok_or_else(|| self.malformed(STARTUP))?;
-                    nul_terminated(auth::md5_password(&settings.user, password()?, salt))?
+                    password_message(&auth::md5_password(&settings.user, password()?, salt))?
                 }
                 10 => {
                     let mut offered = Vec::new();
                     while let Some(mechanism) = fields.str().filter(|name| !name.is_empty()) {
                         offered.push(mechanism);
                     }
-                    if !offered.contains(&auth::SCRAM_SHA_256) {
+                    let binding = self.binding(settings, &offered)?;
+                    let mechanism = match binding {
+                        auth::Binding::EndPoint(_) => auth::SCRAM_SHA_256_PLUS,
+                        _ => auth::SCRAM_SHA_256,
+                    };
+                    if !offered.contains(&mechanism) {
                         return Err(Failure::Rejected(format!(
                             "the server offers SASL {} only, and probe speaks {}",
                             offered.join(", "),
                             auth::SCRAM_SHA_256
                         )));
                     }
+                    bound = mechanism == auth::SCRAM_SHA_256_PLUS;
                     let (exchange, first) =
-                        auth::Scram::start(password()?).map_err(Outcome::unhealthy)?;
+                        auth::Scram::start(password()?, binding).map_err(Outcome::unhealthy)?;
                     scram = Some(exchange);
-                    let mut answer = Vec::new();
-                    push_str(&mut answer, auth::SCRAM_SHA_256);
-                    answer.extend_from_slice(&(first.len() as u32).to_be_bytes());
-                    answer.extend_from_slice(&first);
-                    answer
+                    sasl_initial_response(mechanism, &first)
                 }
                 11 => match &mut scram {
-                    Some(exchange) => exchange.respond(fields.rest()).map_err(|reason| {
-                        self.broken = true;
-                        Outcome::unhealthy(format!("SCRAM login: {reason}"))
-                    })?,
+                    Some(exchange) => {
+                        let answer = exchange.respond(fields.rest()).map_err(|reason| {
+                            self.broken = true;
+                            Outcome::unhealthy(format!("SCRAM login: {reason}"))
+                        })?;
+                        frame(b'p', &answer)
+                    }
                     None => return Err(self.malformed(STARTUP).into()),
                 },
-                12 => match &scram {
+                12 => match &mut scram {
                     Some(exchange) => {
                         exchange.verify(fields.rest()).map_err(|reason| {
                             self.broken = true;
-                            Outcome::unhealthy(format!("SCRAM login: {reason}"))
+                            Outcome::fatal(format!(
+                                "server did not prove it knows the password: {reason}"
+                            ))
                         })?;
                         continue;
                     }
@@ -517,17 +656,65 @@ impl Conn {
                 }
                 _ => return Err(self.malformed(STARTUP).into()),
             };
-            self.send(&frame(b'p', &answer), deadline, STARTUP)?;
+            self.send(&answer, deadline, STARTUP)?;
         }
 
         loop {
             match self.message(AFTER_LOGIN_TAGS, deadline, STARTUP)? {
                 (b'Z', _) => return Ok(()),
                 (b'E', body) => return Err(self.startup_error(&body, settings, false)),
-                // ParameterStatus, BackendKeyData, NoticeResponse.
+                (b'K', body) => self.backend_pid = Fields(&body).i32(),
+                // ParameterStatus, NoticeResponse.
                 _ => {}
             }
         }
+    }
+
+    /// `require_auth`: may the server authenticate this way? (libpq 16's rule.)
+    fn allowed(&mut self, settings: &Settings, method: AuthMethod) -> Result<(), Failure> {
+        match &settings.require_auth {
+            Some(required) if !required.allows(method) => {
+                self.broken = true;
+                let what = match method {
+                    AuthMethod::None => "authenticated the client without asking for a password",
+                    AuthMethod::Password => "asked for a cleartext password",
+                    AuthMethod::Md5 => "asked for an MD5 password",
+                    AuthMethod::ScramSha256 => "asked for SCRAM-SHA-256",
+                    AuthMethod::Gss => "asked for GSSAPI",
+                    AuthMethod::Sspi => "asked for SSPI",
+                };
+                Err(
+                    Outcome::fatal(format!("require_auth={}: the server {what}", required.text))
+                        .into(),
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The channel binding for a SCRAM exchange (libpq's channel_binding rules).
+    fn binding(&mut self, settings: &Settings, offered: &[&str]) -> Result<auth::Binding, Failure> {
+        let plus = offered.contains(&auth::SCRAM_SHA_256_PLUS);
+        let binding = match (settings.channel_binding, self.server_end_point()) {
+            (ChannelBinding::Disable, _) | (_, None) => auth::Binding::None,
+            (_, Some(Some(hash))) if plus => auth::Binding::EndPoint(hash),
+            (_, Some(None)) if plus => auth::Binding::None,
+            (_, Some(_)) => auth::Binding::NotOffered,
+        };
+        if settings.channel_binding == ChannelBinding::Require
+            && !matches!(binding, auth::Binding::EndPoint(_))
+        {
+            self.broken = true;
+            let why = match self.server_end_point() {
+                None => "the connection is not TLS",
+                Some(_) if !plus => "the server does not offer SCRAM-SHA-256-PLUS",
+                Some(_) => {
+                    "the server certificate's signature algorithm has no tls-server-end-point hash"
+                }
+            };
+            return Err(Outcome::fatal(format!("channel_binding=require, but {why}")).into());
+        }
+        Ok(binding)
     }
 
     fn startup_error(&mut self, body: &[u8], settings: &Settings, scram: bool) -> Failure {
@@ -550,9 +737,7 @@ impl Conn {
         if deadline.expired() {
             return Err(deadline.timed_out("before the query"));
         }
-        let mut text = sql.as_bytes().to_vec();
-        text.push(0);
-        self.send(&frame(b'Q', &text), deadline, QUERY)?;
+        self.send(&query_message(sql), deadline, QUERY)?;
         let mut first = None;
         let mut failed = None;
         loop {
@@ -600,7 +785,7 @@ impl Conn {
         let grace = grace.max(Duration::from_millis(1));
         let _ = self.stream.set_timeout(grace);
         if !self.broken {
-            let _ = self.stream.write_all(&frame(b'X', &[]));
+            let _ = self.stream.write_all(&terminate_message());
         }
         let tcp = match self.stream {
             Stream::Tcp(tcp) => tcp,
@@ -629,9 +814,17 @@ mod tests {
     use std::net::TcpListener;
 
     /// A peer that reads the startup message, then plays `script`: each step reads one
-    /// frontend message (checking its type and body) or sends bytes.
+    /// frontend message (checking its type and body) or sends bytes. The returned handle
+    /// is joined by [`Fake::done`], so a failed expectation fails the test.
     enum Step {
         Expect(u8, Vec<u8>),
+        /// A message of this type, whatever its body.
+        ExpectAny(u8),
+        /// Reads a message of this type and answers with what the function makes of its
+        /// body (SCRAM's server-first message needs the client's nonce).
+        Reply(u8, fn(&[u8]) -> Vec<u8>),
+        /// The client hangs up without sending anything more.
+        ExpectEof,
         Send(Vec<u8>),
     }
 
@@ -639,11 +832,37 @@ mod tests {
         Step::Send(frame(kind, body))
     }
 
-    fn fake(script: Vec<Step>) -> u16 {
+    struct Fake {
+        port: u16,
+        peer: std::thread::JoinHandle<()>,
+    }
+
+    impl Fake {
+        /// Waits for the peer to finish its script; its failed assertions fail the test.
+        fn done(self) {
+            if let Err(panic) = self.peer.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+
+    fn read_message(socket: &mut TcpStream) -> (u8, Vec<u8>) {
+        let mut header = [0u8; 5];
+        socket.read_exact(&mut header).expect("a frontend message");
+        let length = u32::from_be_bytes(header[1..].try_into().unwrap());
+        let mut got = vec![0u8; length as usize - 4];
+        socket.read_exact(&mut got).unwrap();
+        (header[0], got)
+    }
+
+    fn fake(script: Vec<Step>) -> Fake {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        std::thread::spawn(move || {
+        let peer = std::thread::spawn(move || {
             let (mut socket, _) = listener.accept().unwrap();
+            socket
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
             let mut length = [0u8; 4];
             socket.read_exact(&mut length).unwrap();
             let mut startup = vec![0u8; u32::from_be_bytes(length) as usize - 4];
@@ -653,23 +872,36 @@ mod tests {
                 match step {
                     Step::Send(bytes) => socket.write_all(&bytes).unwrap(),
                     Step::Expect(kind, body) => {
-                        let mut header = [0u8; 5];
-                        socket.read_exact(&mut header).unwrap();
-                        assert_eq!(header[0], kind);
-                        let length = u32::from_be_bytes(header[1..].try_into().unwrap());
-                        let mut got = vec![0u8; length as usize - 4];
-                        socket.read_exact(&mut got).unwrap();
+                        let (got_kind, got) = read_message(&mut socket);
+                        assert_eq!(got_kind as char, kind as char, "message type");
                         assert_eq!(got, body, "body of {}", kind as char);
+                    }
+                    Step::ExpectAny(kind) => {
+                        assert_eq!(read_message(&mut socket).0 as char, kind as char);
+                    }
+                    Step::Reply(kind, answer) => {
+                        let (got_kind, got) = read_message(&mut socket);
+                        assert_eq!(got_kind as char, kind as char, "message type");
+                        socket.write_all(&answer(&got)).unwrap();
+                    }
+                    Step::ExpectEof => {
+                        let mut rest = Vec::new();
+                        let _ = socket.read_to_end(&mut rest);
+                        assert!(rest.is_empty(), "the client sent {rest:?}");
                     }
                 }
             }
         });
-        port
+        Fake { port, peer }
     }
 
     fn server(port: u16, password: Option<&str>) -> Server {
+        server_with(port, password, "")
+    }
+
+    fn server_with(port: u16, password: Option<&str>, params: &str) -> Server {
         let password = password.map(|pw| format!(":{pw}")).unwrap_or_default();
-        let url = format!("postgres://u{password}@127.0.0.1:{port}/db?sslmode=disable");
+        let url = format!("postgres://u{password}@127.0.0.1:{port}/db?sslmode=disable{params}");
         Server::new(connection_settings(Some(&url), &Overrides::default(), &|_| None).unwrap())
             .unwrap()
     }
@@ -707,7 +939,8 @@ mod tests {
             Step::Expect(b'X', Vec::new()),
         ]);
         let deadline = Deadline::start(Duration::from_secs(5));
-        let session = server(fake(script), Some("pw")).connect(&deadline).unwrap();
+        let peer = fake(script);
+        let session = server(peer.port, Some("pw")).connect(&deadline).unwrap();
         assert_eq!(
             session.first_value("select 1", &deadline).unwrap(),
             Some(Some("1".into()))
@@ -716,31 +949,185 @@ mod tests {
             session.first_value("select null", &deadline).unwrap(),
             Some(None)
         );
+        assert_eq!(session.announced_pid(), Some(1));
         session.close(&deadline);
+        peer.done();
     }
 
     #[test]
     fn cleartext_is_not_answered_without_a_password() {
-        let port = fake(vec![backend(b'R', &3i32.to_be_bytes())]);
+        let peer = fake(vec![backend(b'R', &3i32.to_be_bytes()), Step::ExpectEof]);
         let deadline = Deadline::start(Duration::from_secs(5));
         assert!(matches!(
-            server(port, None).open(&deadline),
+            server(peer.port, None).open(&deadline),
             Err(Failure::PasswordNeeded)
         ));
+        peer.done();
         let mut script = vec![
             backend(b'R', &3i32.to_be_bytes()),
             Step::Expect(b'p', b"pw\0".to_vec()),
         ];
         script.extend(ready());
         script.push(Step::Expect(b'X', Vec::new()));
-        let session = server(fake(script), Some("pw")).open(&deadline);
-        assert!(session.is_ok());
+        let peer = fake(script);
+        let session = server(peer.port, Some("pw")).open(&deadline);
+        drop(session.unwrap());
+        peer.done();
+    }
+
+    fn sasl_offer(mechanisms: &[u8]) -> Step {
+        let mut body = 10i32.to_be_bytes().to_vec();
+        body.extend_from_slice(mechanisms);
+        backend(b'R', &body)
+    }
+
+    /// AuthenticationSASLContinue for the client's SASLInitialResponse: its nonce, extended.
+    fn server_first(initial: &[u8]) -> Vec<u8> {
+        let text = String::from_utf8_lossy(initial);
+        let nonce = text.rsplit_once("r=").unwrap().1;
+        let mut body = 11i32.to_be_bytes().to_vec();
+        body.extend_from_slice(format!("r={nonce}srv,s=c2FsdHNhbHQ=,i=4096").as_bytes());
+        frame(b'R', &body)
+    }
+
+    fn fatal_reason(result: Result<Session, Failure>) -> String {
+        match result {
+            Err(Failure::Down(outcome)) if outcome.is_fatal() => outcome.detail,
+            Err(other) => panic!("not fatal: {other:?}"),
+            Ok(_) => panic!("logged in"),
+        }
+    }
+
+    /// A server that skips SASLFinal (or signs wrongly) has not proven it knows the
+    /// password: the login is refused, as tokio-postgres does.
+    #[test]
+    fn scram_without_the_server_signature_is_refused() {
+        let deadline = Deadline::start(Duration::from_secs(5));
+        let mut skipping = vec![
+            sasl_offer(b"SCRAM-SHA-256\0\0"),
+            Step::Reply(b'p', server_first),
+            Step::ExpectAny(b'p'),
+        ];
+        skipping.extend([backend(b'R', &0i32.to_be_bytes()), Step::ExpectEof]);
+        let peer = fake(skipping);
+        let reason = fatal_reason(server(peer.port, Some("pw")).open(&deadline));
+        assert!(
+            reason.starts_with("server did not prove it knows the password"),
+            "{reason}"
+        );
+        peer.done();
+
+        let mut wrong = 12i32.to_be_bytes().to_vec();
+        wrong.extend_from_slice(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+        let forged = vec![
+            sasl_offer(b"SCRAM-SHA-256\0\0"),
+            Step::Reply(b'p', server_first),
+            Step::ExpectAny(b'p'),
+            backend(b'R', &wrong),
+            Step::ExpectEof,
+        ];
+        let peer = fake(forged);
+        let reason = fatal_reason(server(peer.port, Some("pw")).open(&deadline));
+        assert!(reason.contains("signature is wrong"), "{reason}");
+        peer.done();
+    }
+
+    /// Over plain TCP the client says "n,," (no binding), and channel_binding=require
+    /// refuses before sending anything.
+    #[test]
+    fn channel_binding_needs_tls_and_plus() {
+        let deadline = Deadline::start(Duration::from_secs(5));
+        let peer = fake(vec![
+            sasl_offer(b"SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0"),
+            Step::ExpectEof,
+        ]);
+        let required = server_with(peer.port, Some("pw"), "&channel_binding=require");
+        let reason = fatal_reason(required.open(&deadline));
+        assert_eq!(
+            reason,
+            "channel_binding=require, but the connection is not TLS"
+        );
+        peer.done();
+
+        // Trust: no exchange at all, so no binding either.
+        let peer = fake(vec![backend(b'R', &0i32.to_be_bytes()), Step::ExpectEof]);
+        let required = server_with(peer.port, Some("pw"), "&channel_binding=require");
+        let reason = fatal_reason(required.open(&deadline));
+        assert!(reason.contains("without channel binding"), "{reason}");
+        peer.done();
+
+        let peer = fake(vec![
+            sasl_offer(b"SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0"),
+            Step::Reply(b'p', |initial| {
+                assert!(initial.starts_with(b"SCRAM-SHA-256\0"), "{initial:?}");
+                assert_eq!(&initial[18..22], b"n,,n", "{initial:?}");
+                frame(b'E', b"SFATAL\0VFATAL\0C28P01\0Mno\0\0")
+            }),
+        ]);
+        let _ = server(peer.port, Some("pw")).open(&deadline);
+        peer.done();
+    }
+
+    #[test]
+    fn require_auth_refuses_what_it_does_not_list() {
+        let deadline = Deadline::start(Duration::from_secs(5));
+        for (params, request, says) in [
+            (
+                "&require_auth=scram-sha-256",
+                3i32,
+                "the server asked for a cleartext password",
+            ),
+            (
+                "&require_auth=!password,!md5",
+                3,
+                "the server asked for a cleartext password",
+            ),
+            (
+                "&require_auth=password",
+                10,
+                "the server asked for SCRAM-SHA-256",
+            ),
+            (
+                "&require_auth=scram-sha-256",
+                0,
+                "without asking for a password",
+            ),
+            ("&require_auth=!none", 0, "without asking for a password"),
+        ] {
+            let mut body = request.to_be_bytes().to_vec();
+            if request == 10 {
+                body.extend_from_slice(b"SCRAM-SHA-256\0\0");
+            }
+            // Nothing is answered to a request require_auth refuses.
+            let peer = fake(vec![backend(b'R', &body), Step::ExpectEof]);
+            let reason = fatal_reason(server_with(peer.port, Some("pw"), params).open(&deadline));
+            assert!(reason.contains(says), "{params}: {reason}");
+            assert!(reason.starts_with("require_auth="), "{reason}");
+            peer.done();
+        }
+        // Allowed: trust with none listed, cleartext with !md5.
+        for params in ["&require_auth=none,scram-sha-256", "&require_auth=!md5"] {
+            let mut script = if params.contains("md5") {
+                vec![
+                    backend(b'R', &3i32.to_be_bytes()),
+                    Step::Expect(b'p', b"pw\0".to_vec()),
+                ]
+            } else {
+                Vec::new()
+            };
+            script.extend(ready());
+            script.push(Step::Expect(b'X', Vec::new()));
+            let peer = fake(script);
+            let session = server_with(peer.port, Some("pw"), params).open(&deadline);
+            drop(session.unwrap());
+            peer.done();
+        }
     }
 
     #[test]
     fn huge_lengths_and_unknown_messages_are_not_postgres() {
         let deadline = Deadline::start(Duration::from_secs(5));
-        let port = fake(vec![Step::Send(b"R\x7f\xff\xff\xff".to_vec())]);
+        let port = fake(vec![Step::Send(b"R\x7f\xff\xff\xff".to_vec())]).port;
         let Err(Failure::Down(outcome)) = server(port, None).open(&deadline) else {
             panic!("a 2 GB message was accepted");
         };
@@ -748,7 +1135,7 @@ mod tests {
             outcome.detail.starts_with("not a PostgreSQL server?"),
             "{outcome:?}"
         );
-        let port = fake(vec![Step::Send(b"HTTP/1.1 400 Bad Request\r\n".to_vec())]);
+        let port = fake(vec![Step::Send(b"HTTP/1.1 400 Bad Request\r\n".to_vec())]).port;
         let Err(Failure::Down(outcome)) = server(port, None).open(&deadline) else {
             panic!("HTTP was accepted");
         };
@@ -756,7 +1143,7 @@ mod tests {
             outcome.detail,
             "not a PostgreSQL server? unexpected reply during startup: \"HTTP/1.1 400 Bad\""
         );
-        let port = fake(vec![backend(b'R', &[0, 0])]);
+        let port = fake(vec![backend(b'R', &[0, 0])]).port;
         assert!(matches!(
             server(port, None).open(&deadline),
             Err(Failure::Down(_))

@@ -32,7 +32,9 @@ pub enum Host {
 pub enum SslMode {
     /// Plain text only.
     Disable,
-    /// TLS if the server offers it, plain text otherwise; the certificate is not checked
+    /// Plain text first; TLS only if the server refuses the plain connection.
+    Allow,
+    /// TLS if the server offers it and the handshake succeeds, plain text otherwise; the certificate is not checked
     /// (unless a CA file is given: then its chain is).
     Prefer,
     /// TLS or nothing; the certificate is not checked (unless a CA file is given).
@@ -47,14 +49,14 @@ impl SslMode {
     pub fn parse(text: &str, source: &str) -> Result<Self, UsageError> {
         Ok(match text {
             "disable" => SslMode::Disable,
-            // libpq's "allow" tries plain text first: the same as prefer for a check.
-            "allow" | "prefer" => SslMode::Prefer,
+            "allow" => SslMode::Allow,
+            "prefer" => SslMode::Prefer,
             "require" => SslMode::Require,
             "verify-ca" => SslMode::VerifyCa,
             "verify-full" => SslMode::VerifyFull,
             _ => {
                 return usage(format!(
-                    "{source}: invalid sslmode {text:?} (disable, prefer, require, verify-ca, verify-full)"
+                    "{source}: invalid sslmode {text:?} (disable, allow, prefer, require, verify-ca, verify-full)"
                 ))
             }
         })
@@ -63,6 +65,7 @@ impl SslMode {
     pub fn name(self) -> &'static str {
         match self {
             SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
             SslMode::Prefer => "prefer",
             SslMode::Require => "require",
             SslMode::VerifyCa => "verify-ca",
@@ -90,6 +93,10 @@ pub struct Settings {
     pub key: Option<PathBuf>,
     /// libpq's connect_timeout: caps the connect and startup phases (never the deadline).
     pub connect_timeout: Option<Duration>,
+    /// libpq's channel_binding (SCRAM-SHA-256-PLUS over TLS).
+    pub channel_binding: ChannelBinding,
+    /// libpq 16's require_auth: which authentication the server may ask for.
+    pub require_auth: Option<RequireAuth>,
 }
 
 /// What the command line adds on top of the URL and the environment.
@@ -189,7 +196,7 @@ pub fn connection_settings(
         SslMode::Prefer
     });
     #[cfg(not(feature = "tls"))]
-    if !matches!(sslmode, SslMode::Disable | SslMode::Prefer) {
+    if !matches!(sslmode, SslMode::Disable | SslMode::Allow | SslMode::Prefer) {
         return usage(format!(
             "sslmode {} needs TLS, and this probe binary was built without the \"tls\" feature",
             sslmode.name()
@@ -214,6 +221,21 @@ pub fn connection_settings(
         cert: overrides.cert.clone().or(parts.cert),
         key: overrides.key.clone().or(parts.key),
         connect_timeout,
+        channel_binding: auth_param(
+            parts.channel_binding,
+            "channel_binding",
+            "PGCHANNELBINDING",
+            &from_env,
+            ChannelBinding::parse,
+        )?
+        .unwrap_or(ChannelBinding::Prefer),
+        require_auth: auth_param(
+            parts.require_auth,
+            "require_auth",
+            "PGREQUIREAUTH",
+            &from_env,
+            RequireAuth::parse,
+        )?,
     };
     if settings.user.is_empty() {
         return usage("the user name is empty");
@@ -246,6 +268,118 @@ fn flags_agree_with_url(parts: &Parts, overrides: &Overrides) -> Result<(), Usag
         }
     }
     Ok(())
+}
+
+/// A URL parameter (else its libpq variable) parsed by `parse`, which names the source.
+fn auth_param<T>(
+    from_url: Option<String>,
+    param: &str,
+    var: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    parse: fn(&str, &str) -> Result<T, UsageError>,
+) -> Result<Option<T>, UsageError> {
+    match (from_url, env(var)) {
+        (Some(text), _) => parse(&text, param).map(Some),
+        (None, Some(text)) => parse(&text, var).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// libpq's channel_binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelBinding {
+    /// Never SCRAM-SHA-256-PLUS.
+    Disable,
+    /// SCRAM-SHA-256-PLUS when the connection is TLS and the server offers it.
+    Prefer,
+    /// Only a SCRAM-SHA-256-PLUS login is accepted (so TLS, and never trust, MD5 or a
+    /// cleartext password).
+    Require,
+}
+
+impl ChannelBinding {
+    fn parse(text: &str, source: &str) -> Result<Self, UsageError> {
+        match text {
+            "disable" => Ok(ChannelBinding::Disable),
+            "prefer" => Ok(ChannelBinding::Prefer),
+            "require" => Ok(ChannelBinding::Require),
+            _ => usage(format!(
+                "{source}: invalid channel_binding {text:?} (disable, prefer, require)"
+            )),
+        }
+    }
+}
+
+/// An authentication method, as require_auth names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// The server asked for nothing (trust).
+    None,
+    /// A cleartext password.
+    Password,
+    Md5,
+    ScramSha256,
+    Gss,
+    Sspi,
+}
+
+impl AuthMethod {
+    const NAMES: [(&'static str, AuthMethod); 6] = [
+        ("none", AuthMethod::None),
+        ("password", AuthMethod::Password),
+        ("md5", AuthMethod::Md5),
+        ("scram-sha-256", AuthMethod::ScramSha256),
+        ("gss", AuthMethod::Gss),
+        ("sspi", AuthMethod::Sspi),
+    ];
+}
+
+/// libpq 16's require_auth: `scram-sha-256`, a list `md5,scram-sha-256` of the methods
+/// allowed, or a list `!password,!md5` of the methods refused (one kind or the other).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequireAuth {
+    pub text: String,
+    methods: Vec<AuthMethod>,
+    negated: bool,
+}
+
+impl RequireAuth {
+    fn parse(text: &str, source: &str) -> Result<Self, UsageError> {
+        let bad = |why: String| {
+            UsageError::new(format!("{source}: invalid require_auth {text:?}: {why}"))
+        };
+        let mut methods = Vec::new();
+        let mut negated = None;
+        for word in text.split(',') {
+            let (not, name) = match word.strip_prefix('!') {
+                Some(name) => (true, name),
+                None => (false, word),
+            };
+            if *negated.get_or_insert(not) != not {
+                return Err(bad("negative and positive methods cannot be mixed".into()));
+            }
+            let Some(&(_, method)) = AuthMethod::NAMES.iter().find(|(known, _)| *known == name)
+            else {
+                return Err(bad(format!(
+                    "unknown method {name:?} (none, password, md5, scram-sha-256, gss, sspi)"
+                )));
+            };
+            if methods.contains(&method) {
+                return Err(bad(format!("{name:?} is given twice")));
+            }
+            methods.push(method);
+        }
+        Ok(RequireAuth {
+            text: text.to_string(),
+            methods,
+            negated: negated.unwrap_or(false),
+        })
+    }
+
+    /// May the server authenticate this way?
+    pub fn allows(&self, method: AuthMethod) -> bool {
+        self.methods.contains(&method) != self.negated
+    }
 }
 
 impl Settings {
@@ -294,6 +428,8 @@ struct Parts {
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
     connect_timeout: Option<Option<Duration>>,
+    channel_binding: Option<String>,
+    require_auth: Option<String>,
 }
 
 /// Parameters of libpq or of ORMs that change nothing about whether the server is
@@ -308,7 +444,6 @@ const IGNORED_PARAMS: &[&str] = &[
     "tcp_user_timeout",
     "target_session_attrs",
     "gssencmode",
-    "channel_binding",
     "sslcompression",
     "sslsni",
     "sslnegotiation",
@@ -404,6 +539,8 @@ fn parse_url(url: &str, source: &str) -> Result<Parts, UsageError> {
             "connect_timeout" => {
                 parts.connect_timeout = Some(parse_connect_timeout(&value, source)?)
             }
+            "channel_binding" => parts.channel_binding = Some(value),
+            "require_auth" => parts.require_auth = Some(value),
             ignored if IGNORED_PARAMS.contains(&ignored) => {}
             unknown => return Err(bad(&format!("unknown parameter {unknown:?}"))),
         }

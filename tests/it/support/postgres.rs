@@ -4,7 +4,8 @@
 //!
 //! PostgreSQL refuses to run as root: when the tests run as root (CI), the server runs as
 //! the `postgres` system user (created by the Debian package) via `runuser`, with its
-//! directories chowned to it. Servers are shared across tests and stopped when the test
+//! directories chowned to it. [`replica`] is a streaming replica of [`plain`]
+//! (`pg_basebackup -R`), for `--replica`. Servers are shared across tests and stopped when the test
 //! process exits: a small shell watchdog sends SIGINT (fast shutdown) once the test
 //! process is gone, since statics are never dropped.
 
@@ -41,6 +42,12 @@ pub fn plain() -> &'static Postgres {
 pub fn tls() -> &'static Postgres {
     static SERVER: OnceLock<Postgres> = OnceLock::new();
     SERVER.get_or_init(|| Postgres::start(true))
+}
+
+/// A streaming replica of [`plain`], made with `pg_basebackup -R`.
+pub fn replica() -> &'static Postgres {
+    static SERVER: OnceLock<Postgres> = OnceLock::new();
+    SERVER.get_or_init(|| Postgres::start_replica(plain()))
 }
 
 fn bin(name: &str) -> PathBuf {
@@ -109,17 +116,8 @@ impl Postgres {
         );
 
         let port = free_port();
-        let mut settings = vec![
-            "listen_addresses=127.0.0.1".to_string(),
-            format!("unix_socket_directories={}", socket_dir.display()),
-            "fsync=off".into(),
-            "synchronous_commit=off".into(),
-            "full_page_writes=off".into(),
-            "shared_buffers=16MB".into(),
-            "max_connections=40".into(),
-            "max_wal_senders=0".into(),
-            "wal_level=minimal".into(),
-        ];
+        let mut settings = Self::settings(&socket_dir);
+        settings.extend(["max_wal_senders=4".into(), "wal_level=replica".into()]);
         if ssl {
             let pki = pki();
             std::fs::write(data.join("server.crt"), &pki.server.cert_pem).unwrap();
@@ -138,14 +136,70 @@ impl Postgres {
                 "ssl_key_file=server.key".into(),
             ]);
         }
+        let server = Self::launch(dir, data, socket_dir, log, port, &settings);
+        server.set_up();
+        server
+    }
 
+    /// `pg_basebackup -R` from `primary` over its (trusted) Unix socket, then a server in
+    /// standby mode on its own port.
+    fn start_replica(primary: &Postgres) -> Postgres {
+        let dir = temp_dir();
+        let data = dir.path().join("data");
+        let socket_dir = dir.path().join("socket");
+        let log = dir.path().join("server.log");
+        std::fs::create_dir(&socket_dir).unwrap();
+        chown_to_server_user(dir.path());
+        let output = as_server_user(&bin("pg_basebackup"))
+            .arg("-h")
+            .arg(&primary.socket_dir)
+            .args(["-p", &primary.port.to_string(), "-U", "postgres", "-D"])
+            .arg(&data)
+            .args(["-R", "-X", "stream", "--no-sync", "--checkpoint=fast"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run pg_basebackup");
+        assert!(
+            output.status.success(),
+            "pg_basebackup: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut settings = Self::settings(&socket_dir);
+        settings.push("hot_standby=on".into());
+        let server = Self::launch(dir, data, socket_dir, log, free_port(), &settings);
+        // Up once it answers over the socket (as a standby, it accepts read-only logins).
+        server.query("select 1");
+        server
+    }
+
+    fn settings(socket_dir: &Path) -> Vec<String> {
+        let settings = vec![
+            "listen_addresses=127.0.0.1".to_string(),
+            format!("unix_socket_directories={}", socket_dir.display()),
+            "fsync=off".into(),
+            "synchronous_commit=off".into(),
+            "full_page_writes=off".into(),
+            "shared_buffers=16MB".into(),
+            "max_connections=40".into(),
+        ];
+        settings
+    }
+
+    fn launch(
+        dir: tempfile::TempDir,
+        data: PathBuf,
+        socket_dir: PathBuf,
+        log: PathBuf,
+        port: u16,
+        settings: &[String],
+    ) -> Postgres {
         let mut postgres = vec![
             bin("postgres").display().to_string(),
             "-D".into(),
             data.display().to_string(),
         ];
         postgres.extend(["-p".into(), port.to_string()]);
-        for setting in &settings {
+        for setting in settings {
             postgres.extend(["-c".into(), setting.clone()]);
         }
         let run_as = if super::is_root() {
@@ -174,15 +228,19 @@ impl Postgres {
             .spawn()
             .expect("start postgres");
 
-        let server = Postgres {
+        Postgres {
             _watchdog: watchdog,
             port,
             socket_dir,
             log,
             _dir: dir,
-        };
-        server.set_up();
-        server
+        }
+    }
+
+    /// Runs `sql` as the superuser over the Unix socket (waiting for the server to be up)
+    /// and returns psql's unaligned output.
+    pub fn query(&self, sql: &str) -> String {
+        self.psql_output("postgres", "postgres", sql)
     }
 
     /// Creates the role and the database with psql over the (trusted) Unix socket, once the
@@ -208,19 +266,23 @@ impl Postgres {
     }
 
     fn psql(&self, user: &str, db: &str, sql: &str) {
+        self.psql_output(user, db, sql);
+    }
+
+    fn psql_output(&self, user: &str, db: &str, sql: &str) -> String {
         let started = Instant::now();
         loop {
             let output = Command::new("psql")
                 .arg("-h")
                 .arg(&self.socket_dir)
                 .args(["-p", &self.port.to_string(), "-U", user, "-d", db])
-                .args(["-v", "ON_ERROR_STOP=1", "-X", "-q", "-c", sql])
+                .args(["-v", "ON_ERROR_STOP=1", "-X", "-q", "-tA", "-c", sql])
                 .env_remove("PGPASSWORD")
                 .stdin(Stdio::null())
                 .output()
                 .expect("run psql");
             if output.status.success() {
-                return;
+                return String::from_utf8_lossy(&output.stdout).trim().to_string();
             }
             let stderr = String::from_utf8_lossy(&output.stderr);
             let not_up_yet = stderr.contains("starting up") || stderr.contains("No such file");
@@ -249,5 +311,48 @@ impl Postgres {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// A TCP proxy from a free port to `to_port` that the test can cut: [`Proxy::sever`]
+/// shuts down every connection through it at once, as a dropped NAT entry or a failover
+/// would (the server's side of the connection is closed too).
+pub struct Proxy {
+    pub port: u16,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    pub fn start(to_port: u16) -> Proxy {
+        use std::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = connections.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(upstream) = TcpStream::connect(("127.0.0.1", to_port)) else {
+                    continue;
+                };
+                {
+                    let mut kept = kept.lock().unwrap();
+                    kept.push(client.try_clone().unwrap());
+                    kept.push(upstream.try_clone().unwrap());
+                }
+                let (mut client_read, mut upstream_write) =
+                    (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                std::thread::spawn(move || std::io::copy(&mut client_read, &mut upstream_write));
+                let (mut upstream_read, mut client_write) = (upstream, client);
+                std::thread::spawn(move || std::io::copy(&mut upstream_read, &mut client_write));
+            }
+        });
+        Proxy { port, connections }
+    }
+
+    /// Cuts every connection made through the proxy so far.
+    pub fn sever(&self) {
+        for connection in self.connections.lock().unwrap().drain(..) {
+            let _ = connection.shutdown(std::net::Shutdown::Both);
+        }
     }
 }

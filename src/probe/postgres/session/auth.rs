@@ -1,16 +1,17 @@
-//! The password exchanges PostgreSQL asks for: SCRAM-SHA-256 (RFC 5802 and 7677, as
-//! PostgreSQL speaks it: no channel binding, the user name left empty because the server
-//! takes it from the startup message) and the MD5 hash. SHA-256, HMAC and PBKDF2 come from
-//! ring, which rustls already brings into the binary; MD5 from the small `md-5` crate.
+//! The password exchanges PostgreSQL asks for: SCRAM-SHA-256 and SCRAM-SHA-256-PLUS (RFC
+//! 5802, 7677 and 5929, as PostgreSQL speaks them: the user name left empty because the
+//! server takes it from the startup message; `tls-server-end-point` channel binding) and the
+//! MD5 hash. SHA-256/384/512, HMAC and PBKDF2 come from ring, which rustls already brings
+//! into the binary; MD5 from the small `md-5` crate.
 //!
-//! SASLprep: PostgreSQL normalizes SCRAM passwords with SASLprep (RFC 4013), and uses the
-//! raw bytes when that fails. For an ASCII password SASLprep is the identity (or fails on a
-//! control character, which also means the raw bytes), so the exchange is exact. A
-//! non-ASCII password is sent as its UTF-8 bytes, without SASLprep's NFKC normalization and
-//! mapping tables (the unicode tables that made the crates this replaced large): that
-//! matches whenever the password is already in NFKC form and has no non-ASCII spaces or
-//! soft hyphens, as composed accented letters, Cyrillic or CJK text typed normally are. A
-//! password for which it does not match fails with 28P01, and the reason says why.
+//! SASLprep: PostgreSQL normalizes SCRAM passwords with SASLprep (RFC 4013) and uses the
+//! raw bytes when that fails (a prohibited or unassigned character); so does this client,
+//! through the `stringprep` crate, exactly as libpq and postgres-protocol do. The tests
+//! compare every client message and proof byte for byte with postgres-protocol's.
+//!
+//! A server that starts SCRAM must finish it: [`Scram::proven`] is true only once the
+//! server-final message carried the right signature, and the login refuses an
+//! AuthenticationOk before that (tokio-postgres' rule; libpq 16 only with `require_auth`).
 
 use std::num::NonZeroU32;
 
@@ -20,39 +21,77 @@ use md5::{Digest as _, Md5};
 use ring::{digest, hmac, pbkdf2, rand};
 
 pub const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
+pub const SCRAM_SHA_256_PLUS: &str = "SCRAM-SHA-256-PLUS";
 
 /// More PBKDF2 rounds than this are refused: a peer could otherwise keep the CPU busy far
 /// beyond the deadline (PostgreSQL's default is 4096).
 const MAX_ITERATIONS: u32 = 1_000_000;
 
-/// "n,," base64-encoded: no channel binding.
-const GS2_HEADER_BASE64: &str = "biws";
+/// The channel binding of one SCRAM exchange (RFC 5802's gs2-cbind-flag).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// `n,,`: no TLS, or `channel_binding=disable`.
+    None,
+    /// `y,,`: TLS, but the server did not offer SCRAM-SHA-256-PLUS (a server that did
+    /// offer it sees a downgrade and refuses).
+    NotOffered,
+    /// `p=tls-server-end-point,,`: bound to the hash of the server's certificate.
+    EndPoint(Vec<u8>),
+}
+
+impl Binding {
+    fn header(&self) -> &'static str {
+        match self {
+            Binding::None => "n,,",
+            Binding::NotOffered => "y,,",
+            Binding::EndPoint(_) => "p=tls-server-end-point,,",
+        }
+    }
+}
 
 /// One SCRAM-SHA-256 exchange, from the client's first message to the server's signature.
 pub struct Scram {
     password: Vec<u8>,
     nonce: String,
     client_first_bare: String,
+    /// `c=` of the client-final message: the GS2 header and the binding data, base64.
+    binding: String,
     /// Set once the proof is sent: the server must show it knows the same secret.
     expected: Option<(hmac::Key, String)>,
+    /// The server's signature was verified.
+    proven: bool,
 }
 
 impl Scram {
     /// The exchange and its client-first message.
-    pub fn start(password: &str) -> Result<(Scram, Vec<u8>), String> {
+    pub fn start(password: &str, binding: Binding) -> Result<(Scram, Vec<u8>), String> {
         let mut random = [0u8; 18];
         rand::SecureRandom::fill(&rand::SystemRandom::new(), &mut random)
             .map_err(|_| "no random numbers for the SCRAM nonce".to_string())?;
-        let nonce = BASE64.encode(random);
+        Ok(Scram::with_nonce(password, binding, BASE64.encode(random)))
+    }
+
+    fn with_nonce(password: &str, binding: Binding, nonce: String) -> (Scram, Vec<u8>) {
         let client_first_bare = format!("n=,r={nonce}");
-        let first = format!("n,,{client_first_bare}").into_bytes();
+        let first = format!("{}{client_first_bare}", binding.header()).into_bytes();
+        let mut cbind = binding.header().as_bytes().to_vec();
+        if let Binding::EndPoint(hash) = &binding {
+            cbind.extend_from_slice(hash);
+        }
         let scram = Scram {
-            password: password.as_bytes().to_vec(),
+            password: saslprep(password),
             nonce,
             client_first_bare,
+            binding: BASE64.encode(cbind),
             expected: None,
+            proven: false,
         };
-        Ok((scram, first))
+        (scram, first)
+    }
+
+    /// The server proved it knows the password (its signature was verified).
+    pub fn proven(&self) -> bool {
+        self.proven
     }
 
     /// The client-final message (with the proof) for the server-first message.
@@ -93,7 +132,7 @@ impl Scram {
         let salted = hmac::Key::new(hmac::HMAC_SHA256, &salted);
         let client_key = hmac::sign(&salted, b"Client Key");
         let stored_key = digest::digest(&digest::SHA256, client_key.as_ref());
-        let without_proof = format!("c={GS2_HEADER_BASE64},r={nonce}");
+        let without_proof = format!("c={},r={nonce}", self.binding);
         let auth_message = format!("{},{server_first},{without_proof}", self.client_first_bare);
         let signature = hmac::sign(
             &hmac::Key::new(hmac::HMAC_SHA256, stored_key.as_ref()),
@@ -114,7 +153,7 @@ impl Scram {
     }
 
     /// Checks the server-final message: the server proves it knows the password too.
-    pub fn verify(&self, server_final: &[u8]) -> Result<(), String> {
+    pub fn verify(&mut self, server_final: &[u8]) -> Result<(), String> {
         let Some((server_key, auth_message)) = &self.expected else {
             return Err("SCRAM server-final message before the server-first".into());
         };
@@ -123,9 +162,66 @@ impl Scram {
             .and_then(|value| BASE64.decode(value).ok())
             .ok_or("malformed SCRAM server-final message")?;
         hmac::verify(server_key, auth_message.as_bytes(), &signature).map_err(|_| {
-            "the server's SCRAM signature is wrong (it does not know the password)".into()
-        })
+            "the server's SCRAM signature is wrong (it does not know the password)".to_string()
+        })?;
+        self.proven = true;
+        Ok(())
     }
+}
+
+/// SASLprep (RFC 4013) as PostgreSQL applies it: the prepared string, or the raw bytes
+/// when the password is not a valid SASLprep input.
+fn saslprep(password: &str) -> Vec<u8> {
+    match stringprep::saslprep(password) {
+        Ok(prepared) => prepared.into_owned().into_bytes(),
+        Err(_) => password.as_bytes().to_vec(),
+    }
+}
+
+/// tls-server-end-point (RFC 5929): the hash of the server's DER certificate with the hash
+/// of its signature algorithm, SHA-256 for MD5 and SHA-1. `None` for an algorithm without
+/// one (Ed25519, RSASSA-PSS) or a certificate that does not parse.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+pub fn end_point_hash(certificate: &[u8]) -> Option<Vec<u8>> {
+    let (_, cert, _) = der(certificate, 0x30)?;
+    let (_, _tbs, rest) = der(cert, 0x30)?;
+    let (_, algorithm, _) = der(rest, 0x30)?;
+    let (_, oid, _) = der(algorithm, 0x06)?;
+    const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01];
+    const ECDSA: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04];
+    let hash = match (oid.split_last()?, oid) {
+        ((4 | 5 | 0x0b, head), _) if head == RSA => &digest::SHA256,
+        ((0x0c, head), _) if head == RSA => &digest::SHA384,
+        ((0x0d, head), _) if head == RSA => &digest::SHA512,
+        (_, oid) if oid == [ECDSA, &[0x01]].concat() => &digest::SHA256,
+        ((2, head), _) if head == [ECDSA, &[0x03]].concat() => &digest::SHA256,
+        ((3, head), _) if head == [ECDSA, &[0x03]].concat() => &digest::SHA384,
+        ((4, head), _) if head == [ECDSA, &[0x03]].concat() => &digest::SHA512,
+        _ => return None,
+    };
+    Some(digest::digest(hash, certificate).as_ref().to_vec())
+}
+
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+/// One DER element of type `tag` at the start of `input`: (header length, content, rest).
+fn der(input: &[u8], tag: u8) -> Option<(usize, &[u8], &[u8])> {
+    let (&first, rest) = input.split_first()?;
+    if first != tag {
+        return None;
+    }
+    let (&size, rest) = rest.split_first()?;
+    let (length, rest) = if size < 0x80 {
+        (size as usize, rest)
+    } else {
+        let count = (size & 0x7f) as usize;
+        if !(1..=4).contains(&count) {
+            return None;
+        }
+        let (bytes, rest) = rest.split_at_checked(count)?;
+        (bytes.iter().fold(0usize, |n, b| n << 8 | *b as usize), rest)
+    };
+    let (content, rest) = rest.split_at_checked(length)?;
+    Some((input.len() - rest.len() - length, content, rest))
 }
 
 /// PostgreSQL's MD5 answer: `"md5" + hex(md5(hex(md5(password + user)) + salt))`.
@@ -168,7 +264,9 @@ mod tests {
             password: b"pencil".to_vec(),
             nonce: "rOprNGfwEbeRWgbNEkqO".into(),
             client_first_bare: "n=user,r=rOprNGfwEbeRWgbNEkqO".into(),
+            binding: "biws".into(),
             expected: None,
+            proven: false,
         };
         let server_first = b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,\
 s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
@@ -181,14 +279,97 @@ p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
         scram
             .verify(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
             .unwrap();
+        assert!(scram.proven());
         assert!(scram
             .verify(b"v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
             .is_err());
     }
 
+    /// postgres-protocol's SCRAM client is the referee: the same nonce (read from its first
+    /// message), password, salt and iterations give the same messages byte for byte, and
+    /// each side accepts the server signature the other expects.
+    #[test]
+    fn scram_matches_postgres_protocol_byte_for_byte() {
+        use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256};
+        let end_point = digest::digest(&digest::SHA256, b"certificate")
+            .as_ref()
+            .to_vec();
+        let cases = [
+            ("pencil", Binding::None, ChannelBinding::unsupported()),
+            (
+                "p\u{e4}ss w\u{f6}rd",
+                Binding::NotOffered,
+                ChannelBinding::unrequested(),
+            ),
+            // SASLprep: a soft hyphen maps to nothing, a non-ASCII space to a space,
+            // NFKC turns the Roman numeral nine into "IX".
+            (
+                "I\u{ad}X\u{a0}\u{2168}",
+                Binding::None,
+                ChannelBinding::unsupported(),
+            ),
+            // A prohibited character: SASLprep fails and the raw bytes are used.
+            ("bell\u{7}", Binding::None, ChannelBinding::unsupported()),
+            (
+                "secret",
+                Binding::EndPoint(end_point.clone()),
+                ChannelBinding::tls_server_end_point(end_point),
+            ),
+        ];
+        for (password, ours, theirs) in cases {
+            let mut reference = ScramSha256::new(password.as_bytes(), theirs);
+            let first = String::from_utf8(reference.message().to_vec()).unwrap();
+            let nonce = first.rsplit_once("r=").unwrap().1.to_string();
+            let (mut scram, our_first) = Scram::with_nonce(password, ours, nonce.clone());
+            assert_eq!(our_first, reference.message(), "{password:?}");
+            let server_first = format!(
+                "r={nonce}ServerPart+/1,s={},i=4096",
+                BASE64.encode(b"sixteen byte salt")
+            );
+            reference.update(server_first.as_bytes()).unwrap();
+            let our_final = scram.respond(server_first.as_bytes()).unwrap();
+            assert_eq!(our_final, reference.message(), "{password:?}");
+            let (server_key, auth_message) = scram.expected.as_ref().unwrap();
+            let server_final = format!(
+                "v={}",
+                BASE64.encode(hmac::sign(server_key, auth_message.as_bytes()))
+            );
+            reference.finish(server_final.as_bytes()).unwrap();
+            assert!(!scram.proven());
+            scram.verify(server_final.as_bytes()).unwrap();
+            assert!(scram.proven());
+        }
+    }
+
+    #[test]
+    fn end_point_hashes_follow_the_signature_algorithm() {
+        // A minimal Certificate: SEQUENCE { tbs SEQUENCE {}, SEQUENCE { OID }, BIT STRING }.
+        let cert = |oid: &[u8]| {
+            let mut algorithm = vec![0x06, oid.len() as u8];
+            algorithm.extend_from_slice(oid);
+            let mut body = vec![0x30, 0x00, 0x30, algorithm.len() as u8];
+            body.extend_from_slice(&algorithm);
+            body.extend_from_slice(&[0x03, 0x01, 0x00]);
+            let mut der = vec![0x30, body.len() as u8];
+            der.extend_from_slice(&body);
+            der
+        };
+        let ecdsa_sha256 = cert(&[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]);
+        assert_eq!(
+            end_point_hash(&ecdsa_sha256).unwrap(),
+            digest::digest(&digest::SHA256, &ecdsa_sha256).as_ref()
+        );
+        let rsa_sha384 = cert(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c]);
+        assert_eq!(end_point_hash(&rsa_sha384).unwrap().len(), 48);
+        let rsa_sha1 = cert(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05]);
+        assert_eq!(end_point_hash(&rsa_sha1).unwrap().len(), 32);
+        assert_eq!(end_point_hash(&cert(&[0x2b, 0x65, 0x70])), None, "Ed25519");
+        assert_eq!(end_point_hash(b"\x30\x84\xff\xff\xff\xff"), None);
+    }
+
     #[test]
     fn scram_refuses_odd_servers() {
-        let (mut scram, first) = Scram::start("pw").unwrap();
+        let (mut scram, first) = Scram::start("pw", Binding::None).unwrap();
         let first = String::from_utf8(first).unwrap();
         assert!(first.starts_with("n,,n=,r="), "{first}");
         assert!(scram.respond(b"r=someone-else,s=AAAA,i=4096").is_err());

@@ -14,6 +14,44 @@ pub(super) fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
     message
 }
 
+/// StartupMessage (protocol 3.0): its length, the version, then name/value pairs.
+pub(super) fn startup_message(params: &[(&str, &str)]) -> Vec<u8> {
+    let mut body = super::PROTOCOL_3_0.to_be_bytes().to_vec();
+    for (name, value) in params {
+        push_str(&mut body, name);
+        push_str(&mut body, value);
+    }
+    body.push(0);
+    let mut startup = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+    startup.extend_from_slice(&body);
+    startup
+}
+
+/// PasswordMessage: cleartext or MD5, NUL-terminated.
+pub(super) fn password_message(password: &[u8]) -> Result<Vec<u8>, Failure> {
+    Ok(frame(b'p', &nul_terminated(password.to_vec())?))
+}
+
+/// SASLInitialResponse: the mechanism, then the client-first message with its length.
+pub(super) fn sasl_initial_response(mechanism: &str, data: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    push_str(&mut body, mechanism);
+    body.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    body.extend_from_slice(data);
+    frame(b'p', &body)
+}
+
+/// Query (simple protocol); the caller has refused SQL with a NUL byte.
+pub(super) fn query_message(sql: &str) -> Vec<u8> {
+    let mut text = sql.as_bytes().to_vec();
+    text.push(0);
+    frame(b'Q', &text)
+}
+
+pub(super) fn terminate_message() -> Vec<u8> {
+    frame(b'X', &[])
+}
+
 pub(super) fn nul_terminated(mut text: Vec<u8>) -> Result<Vec<u8>, Failure> {
     if text.contains(&0) {
         return Err(Outcome::fatal("the password contains a NUL byte").into());
@@ -119,6 +157,46 @@ impl DbError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// postgres-protocol's frontend encoders are the referee for every message probe sends.
+    #[test]
+    fn messages_match_postgres_protocol_byte_for_byte() {
+        use bytes::BytesMut;
+        use postgres_protocol::message::frontend;
+        let params = [
+            ("user", "app"),
+            ("client_encoding", "UTF8"),
+            ("application_name", "probe"),
+            ("database", "shop"),
+        ];
+        let mut theirs = BytesMut::new();
+        frontend::startup_message(params.iter().copied(), &mut theirs).unwrap();
+        assert_eq!(startup_message(&params), &theirs[..]);
+
+        let mut theirs = BytesMut::new();
+        frontend::password_message(b"md5abc", &mut theirs).unwrap();
+        assert_eq!(password_message(b"md5abc").unwrap(), &theirs[..]);
+        assert!(password_message(b"a\0b").is_err());
+
+        let mut theirs = BytesMut::new();
+        frontend::sasl_initial_response("SCRAM-SHA-256", b"n,,n=,r=abc", &mut theirs).unwrap();
+        assert_eq!(
+            sasl_initial_response("SCRAM-SHA-256", b"n,,n=,r=abc"),
+            &theirs[..]
+        );
+
+        let mut theirs = BytesMut::new();
+        frontend::sasl_response(b"c=biws,r=abc,p=xyz", &mut theirs).unwrap();
+        assert_eq!(frame(b'p', b"c=biws,r=abc,p=xyz"), &theirs[..]);
+
+        let mut theirs = BytesMut::new();
+        frontend::query("select 1", &mut theirs).unwrap();
+        assert_eq!(query_message("select 1"), &theirs[..]);
+
+        let mut theirs = BytesMut::new();
+        frontend::terminate(&mut theirs);
+        assert_eq!(terminate_message(), &theirs[..]);
+    }
 
     #[test]
     fn error_fields_are_parsed_and_garbage_is_refused() {
