@@ -8,6 +8,7 @@ mod deadline;
 mod duration;
 mod exec;
 mod expand;
+mod fsread;
 mod mode;
 mod net;
 mod outcome;

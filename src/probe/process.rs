@@ -316,16 +316,27 @@ fn proc_mounted(root: &Path) -> bool {
 /// The pid in a pidfile: its first word. A missing or half-written file is "not yet"; a
 /// directory or an unreadable file will not become a pidfile by waiting.
 fn read_pidfile(path: &Path) -> Result<u32, Outcome> {
-    let mut head = Vec::new();
-    let read = File::open(path).and_then(|file| file.take(4096).read_to_end(&mut head));
-    if let Err(error) = read {
-        return Err(match error.kind() {
-            io::ErrorKind::NotFound => Outcome::unhealthy("pidfile missing"),
-            io::ErrorKind::IsADirectory => Outcome::fatal("pidfile is a directory, not a file"),
-            io::ErrorKind::PermissionDenied => Outcome::fatal("pidfile: permission denied"),
-            _ => Outcome::unhealthy(format!("pidfile: {}", io_reason(&error))),
-        });
-    }
+    use crate::fsread::ReadError;
+    // Opened without blocking: a FIFO given as --pidfile is refused, not waited on.
+    let head = match crate::fsread::read_head(path, 4096) {
+        Ok(head) => head,
+        Err(ReadError::NotRegular("a directory")) => {
+            return Err(Outcome::fatal("pidfile is a directory, not a file"))
+        }
+        Err(ReadError::NotRegular(what)) => {
+            return Err(Outcome::fatal(format!("pidfile is {what}, not a regular file")))
+        }
+        Err(ReadError::Io(error)) => {
+            return Err(match error.kind() {
+                io::ErrorKind::NotFound => Outcome::unhealthy("pidfile missing"),
+                io::ErrorKind::IsADirectory => {
+                    Outcome::fatal("pidfile is a directory, not a file")
+                }
+                io::ErrorKind::PermissionDenied => Outcome::fatal("pidfile: permission denied"),
+                _ => Outcome::unhealthy(format!("pidfile: {}", io_reason(&error))),
+            })
+        }
+    };
     let text = String::from_utf8_lossy(&head);
     let Some(word) = text.split_whitespace().next() else {
         return Err(Outcome::unhealthy("pidfile is empty"));

@@ -31,8 +31,6 @@ use self::message::{first_column, frame, nul_terminated, push_str, DbError, Fiel
 use self::verdict::{classify_query, classify_startup, garbage, io_failure};
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::os::unix::net::UnixStream;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -40,10 +38,7 @@ use std::time::Duration;
 use super::settings::SslMode;
 use super::settings::{Host, Settings};
 use crate::deadline::Deadline;
-use crate::net;
 use crate::outcome::{Outcome, UsageError};
-#[cfg(feature = "tls")]
-use crate::stream::set_tcp_timeout;
 use crate::stream::Stream;
 
 /// How long closing may take when a session is dropped without [`Session::close`].
@@ -52,6 +47,10 @@ const CLOSE_GRACE: Duration = Duration::from_millis(250);
 /// The largest message accepted (type byte and length excluded). Startup messages are
 /// far smaller; a query whose first row is larger is not a health check.
 const MAX_MESSAGE: usize = 1024 * 1024;
+
+/// The most bytes read between two messages probe sends (a startup, a query's rows): a
+/// peer that floods with valid small messages ends the check instead of the deadline.
+const MAX_RECEIVED: usize = 16 * 1024 * 1024;
 
 const PROTOCOL_3_0: u32 = 3 << 16;
 #[cfg_attr(not(feature = "tls"), allow(dead_code))]
@@ -65,8 +64,6 @@ const QUERY_TAGS: &[u8] = b"TDCIENSAZGHdc";
 
 const STARTUP: &str = "during startup";
 const QUERY: &str = "during the query";
-#[cfg_attr(not(feature = "tls"), allow(dead_code))]
-const TLS_HANDSHAKE: &str = "during TLS handshake";
 
 /// Settings checked and TLS prepared: ready to connect any number of times.
 pub struct Server {
@@ -146,21 +143,13 @@ impl Server {
         };
         let mut conn = match &self.settings.host {
             Host::Tcp(host) => {
-                let addrs = net::resolve(host, self.settings.port, &deadline)?;
-                let tcp = net::connect(&addrs, &deadline)?;
-                let _ = tcp.set_nodelay(true);
-                self.negotiate_tls(tcp, host, &deadline)?
+                let stream = Stream::tcp(host, self.settings.port, &deadline)?;
+                self.negotiate_tls(stream, host, &deadline)?
             }
             // The server never offers TLS on a Unix socket; libpq does not ask there either.
             Host::Unix(_) => {
                 let path = self.settings.socket_path().unwrap_or_default();
-                if deadline.expired() {
-                    return Err(deadline.timed_out("connecting").into());
-                }
-                let unix = UnixStream::connect(&path).map_err(|error| {
-                    Outcome::unhealthy(format!("{} ({})", net::io_reason(&error), path.display()))
-                })?;
-                Conn::new(Stream::Unix(unix))
+                Conn::new(Stream::unix(&path, &deadline)?)
             }
         };
         match conn.startup(&self.settings, &deadline) {
@@ -182,12 +171,12 @@ impl Server {
     /// refused while parsing the settings).
     fn negotiate_tls(
         &self,
-        tcp: TcpStream,
+        stream: Stream,
         host: &str,
         deadline: &Deadline,
     ) -> Result<Conn, Failure> {
         #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
-        let mut conn = Conn::new(Stream::Tcp(tcp));
+        let mut conn = Conn::new(stream);
         #[cfg(feature = "tls")]
         if self.settings.sslmode != SslMode::Disable {
             let mut request = 8u32.to_be_bytes().to_vec();
@@ -201,7 +190,13 @@ impl Server {
                 return Err(conn.failure(error, deadline, STARTUP).into());
             }
             return match (answer[0], conn.stream) {
-                (b'S', Stream::Tcp(tcp)) => Ok(Conn::new(self.handshake(tcp, host, deadline)?)),
+                (b'S', stream) => {
+                    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                        .map_err(|_| {
+                            Outcome::fatal(format!("TLS: {host:?} is not a valid server name"))
+                        })?;
+                    Ok(Conn::new(stream.into_tls(self.tls.clone(), name, deadline)?))
+                }
                 (b'N', stream) if self.settings.sslmode == SslMode::Prefer => Ok(Conn::new(stream)),
                 // libpq's wording; waiting will not change the server's configuration.
                 (b'N', _) => Err(Outcome::fatal("TLS: server does not support TLS").into()),
@@ -211,34 +206,6 @@ impl Server {
         #[cfg(not(feature = "tls"))]
         let _ = (host, deadline);
         Ok(conn)
-    }
-
-    /// The TLS handshake, done here rather than on first use so that its failures and its
-    /// timeout are named as such.
-    #[cfg(feature = "tls")]
-    fn handshake(
-        &self,
-        mut tcp: TcpStream,
-        host: &str,
-        deadline: &Deadline,
-    ) -> Result<Stream, Outcome> {
-        let name = rustls::pki_types::ServerName::try_from(host.to_string())
-            .map_err(|_| Outcome::fatal(format!("TLS: {host:?} is not a valid server name")))?;
-        let mut tls = rustls::ClientConnection::new(self.tls.clone(), name)
-            .map_err(|error| crate::tls::describe(&error))?;
-        while tls.is_handshaking() {
-            let left = deadline
-                .remaining()
-                .ok_or_else(|| deadline.timed_out(TLS_HANDSHAKE))?;
-            set_tcp_timeout(&tcp, left)
-                .map_err(|error| io_failure(error, deadline, TLS_HANDSHAKE))?;
-            if let Err(error) = tls.complete_io(&mut tcp) {
-                if error.kind() != io::ErrorKind::Interrupted {
-                    return Err(io_failure(error, deadline, TLS_HANDSHAKE));
-                }
-            }
-        }
-        Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(tls, tcp))))
     }
 }
 
@@ -331,6 +298,8 @@ struct Conn {
     /// Set after an I/O or protocol error: the stream is no longer in step with the
     /// server, so nothing more is sent but the hang-up.
     broken: bool,
+    /// Bytes read since probe last sent a message (see [`MAX_RECEIVED`]).
+    received: usize,
 }
 
 impl Conn {
@@ -340,18 +309,18 @@ impl Conn {
             buffer: Vec::with_capacity(1024),
             start: 0,
             broken: false,
+            received: 0,
         }
     }
 
-    /// Sets the socket timeouts to the time left, or fails if there is none.
+    /// Bounds the next reads and writes by `deadline`, or fails if it has passed.
     fn arm(&mut self, deadline: &Deadline, phase: &str) -> Result<(), Outcome> {
-        let left = deadline.remaining().ok_or_else(|| {
+        if deadline.expired() {
             self.broken = true;
-            deadline.timed_out(phase)
-        })?;
-        self.stream
-            .set_timeout(left)
-            .map_err(|error| self.failure(error, deadline, phase))
+            return Err(deadline.timed_out(phase));
+        }
+        self.stream.set_deadline(*deadline);
+        Ok(())
     }
 
     fn failure(&mut self, error: io::Error, deadline: &Deadline, phase: &str) -> Outcome {
@@ -361,6 +330,7 @@ impl Conn {
 
     fn send(&mut self, bytes: &[u8], deadline: &Deadline, phase: &str) -> Result<(), Outcome> {
         self.arm(deadline, phase)?;
+        self.received = 0;
         self.stream
             .write_all(bytes)
             .and_then(|()| self.stream.flush())
@@ -377,7 +347,15 @@ impl Conn {
         let mut chunk = [0u8; 8192];
         match self.stream.read(&mut chunk) {
             Ok(0) => Err(self.failure(io::ErrorKind::UnexpectedEof.into(), deadline, phase)),
+            Ok(n) if self.received + n > MAX_RECEIVED => {
+                self.broken = true;
+                Err(Outcome::unhealthy(format!(
+                    "not a PostgreSQL server? more than {} MiB {phase}, the most probe reads",
+                    MAX_RECEIVED >> 20
+                )))
+            }
             Ok(n) => {
+                self.received += n;
                 self.buffer.extend_from_slice(&chunk[..n]);
                 Ok(())
             }
@@ -598,26 +576,11 @@ impl Conn {
     /// up to `grace` for the server to hang up too, so that nothing ends with a reset.
     fn finish(mut self, grace: Duration) {
         let grace = grace.max(Duration::from_millis(1));
-        let _ = self.stream.set_timeout(grace);
+        self.stream.set_deadline(Deadline::start(grace));
         if !self.broken {
             let _ = self.stream.write_all(&frame(b'X', &[]));
         }
-        let tcp = match self.stream {
-            Stream::Tcp(tcp) => tcp,
-            Stream::Unix(unix) => {
-                let _ = unix.shutdown(Shutdown::Write);
-                return;
-            }
-            #[cfg(feature = "tls")]
-            Stream::Tls(mut tls) => {
-                tls.conn.send_close_notify();
-                let _ = tls.conn.write_tls(&mut tls.sock);
-                tls.sock
-            }
-        };
-        if !self.broken {
-            net::close_gracefully(tcp);
-        }
+        self.stream.close(!self.broken);
     }
 }
 
