@@ -90,7 +90,10 @@ pub fn read_all(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
 
 /// A configuration file named by `flag` (`--ca-file`): its bytes, or a usage error that
 /// names the flag and the path (exit 3: nothing was probed).
-#[cfg_attr(not(any(feature = "tls", feature = "postgres", feature = "redis")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "tls", feature = "postgres", feature = "redis")),
+    allow(dead_code)
+)]
 pub fn read_config(flag: &str, path: &Path, limit: u64) -> Result<Vec<u8>, UsageError> {
     read_all(path, limit).map_err(|error| {
         UsageError::new(format!(
@@ -104,9 +107,8 @@ pub fn read_config(flag: &str, path: &Path, limit: u64) -> Result<Vec<u8>, Usage
 /// [`read_config`] for a text file (`--password-file`): valid UTF-8 or a usage error.
 #[cfg_attr(not(any(feature = "postgres", feature = "redis")), allow(dead_code))]
 pub fn read_text(flag: &str, path: &Path, limit: u64) -> Result<String, UsageError> {
-    String::from_utf8(read_config(flag, path, limit)?).map_err(|_| {
-        UsageError::new(format!("{flag} {} is not valid UTF-8", path.display()))
-    })
+    String::from_utf8(read_config(flag, path, limit)?)
+        .map_err(|_| UsageError::new(format!("{flag} {} is not valid UTF-8", path.display())))
 }
 
 #[cfg(test)]

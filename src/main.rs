@@ -17,7 +17,7 @@ mod redact;
 mod report;
 mod signals;
 mod size;
-#[cfg(any(feature = "postgres", feature = "redis"))]
+#[cfg(any(feature = "http", feature = "postgres", feature = "redis"))]
 mod stream;
 mod target;
 #[cfg(feature = "tls")]

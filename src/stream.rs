@@ -39,6 +39,7 @@ use crate::net;
 use crate::outcome::Outcome;
 
 /// How long the TLS close_notify may take when the deadline has no time left for it.
+#[cfg(feature = "tls")]
 const CLOSE_GRACE: Duration = Duration::from_millis(50);
 
 pub struct Stream {
@@ -138,6 +139,7 @@ impl Stream {
     /// Ends the connection: TLS close_notify (within what is left of the deadline, or a
     /// short grace), then FIN. With `drain`, unread bytes already received are read first,
     /// so that Linux does not answer the close with a reset that servers log.
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
     pub fn close(mut self, drain: bool) {
         #[cfg(feature = "tls")]
         if let Some(mut conn) = self.tls.take() {
@@ -295,6 +297,7 @@ fn is_timeout(error: &io::Error) -> bool {
 /// An I/O error of a stream as a verdict for `phase` ("during startup"): TLS problems
 /// through [`crate::tls::describe`] (certificate problems are fatal), timeouts as the
 /// deadline's, the rest as short network reasons.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))] // the handshake's; new checks' too
 pub fn failure(error: io::Error, deadline: &Deadline, phase: &str) -> Outcome {
     #[cfg(feature = "tls")]
     if let Some(tls) = crate::tls::rustls_cause(&error) {
@@ -385,7 +388,9 @@ mod tests {
             }
             assert!(held.len() < 64, "the backlog never filled");
         };
-        assert!(outcome.detail.starts_with("timed out after 200ms connecting to"));
+        assert!(outcome
+            .detail
+            .starts_with("timed out after 200ms connecting to"));
         assert!(started.elapsed() < Duration::from_secs(2));
         let _ = std::fs::remove_dir_all(&dir);
     }

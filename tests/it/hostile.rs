@@ -48,7 +48,8 @@ pub struct Proto {
     pub huge: &'static [u8],
 }
 
-const HTTP_TRICKLE: &[u8] = b"HTTP/1.1 200 OK\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const HTTP_TRICKLE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const HTTP_FLOOD_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
 const HTTP_HUGE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999\r\n\r\nxxxx";
 const BODY: &[u8] = &[b'x'; 16 * 1024];
@@ -75,7 +76,12 @@ const PG_FLOOD: &[u8] = b"N\0\0\0\x1dSNOTICE\0C00000\0Mflooding\0\0";
 pub const PROTOS: &[Proto] = &[
     Proto {
         name: "http",
-        args: &["http", "http://127.0.0.1:{port}/", "--body-contains", "never"],
+        args: &[
+            "http",
+            "http://127.0.0.1:{port}/",
+            "--body-contains",
+            "never",
+        ],
         unix: false,
         tls: false,
         pg_ssl: false,
@@ -126,7 +132,10 @@ pub const PROTOS: &[Proto] = &[
     },
     Proto {
         name: "postgres",
-        args: &["postgres", "postgres://u@127.0.0.1:{port}/db?sslmode=disable"],
+        args: &[
+            "postgres",
+            "postgres://u@127.0.0.1:{port}/db?sslmode=disable",
+        ],
         unix: false,
         tls: false,
         pg_ssl: false,
@@ -148,7 +157,10 @@ pub const PROTOS: &[Proto] = &[
     },
     Proto {
         name: "postgres-tls",
-        args: &["postgres", "postgres://u@127.0.0.1:{port}/db?sslmode=require"],
+        args: &[
+            "postgres",
+            "postgres://u@127.0.0.1:{port}/db?sslmode=require",
+        ],
         unix: false,
         tls: false,
         pg_ssl: true,
@@ -249,9 +261,7 @@ pub const ROWS: &[(&str, Phase)] = &[
 fn script(proto: &Proto, phase: Phase) -> Vec<Step> {
     let mut steps = Vec::new();
     if proto.pg_ssl {
-        steps.push(Step::Expect(
-            [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f].to_vec(),
-        ));
+        steps.push(Step::Expect([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f].to_vec()));
         steps.push(Step::Send(b"S".to_vec()));
     }
     let every = Duration::from_millis(100);
@@ -375,7 +385,18 @@ pub fn run_row(name: &str, phase: Phase, timeout: Duration) -> Measured {
 /// Runs probe and reaps it with wait4, for its own peak RSS (ru_maxrss, KiB).
 fn spawn_measured(args: &[&str]) -> (ExitStatus, Duration, i64, String) {
     let started = Instant::now();
-    let mut child = command(args)
+    // bench/hostile.sh runs the same table against the release binary.
+    let mut command = match std::env::var_os("HOSTILE_PROBE") {
+        Some(bin) => {
+            let mut command = std::process::Command::new(bin);
+            command.args(args).stdin(Stdio::null());
+            command
+        }
+        None => command(args),
+    };
+    // Reaped below by wait4, which std's Child does not know about.
+    #[allow(clippy::zombie_processes)]
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -390,12 +411,7 @@ fn spawn_measured(args: &[&str]) -> (ExitStatus, Duration, i64, String) {
     let mut output = String::new();
     let _ = child.stdout.take().unwrap().read_to_string(&mut output);
     let _ = child.stderr.take().unwrap().read_to_string(&mut output);
-    (
-        ExitStatus::from_raw(status),
-        wall,
-        usage.ru_maxrss,
-        output,
-    )
+    (ExitStatus::from_raw(status), wall, usage.ru_maxrss, output)
 }
 
 #[test]
@@ -430,9 +446,18 @@ fn every_row_ends_in_time_within_8_mib() {
             .flatten()
             .collect();
             if !problems.is_empty() {
-                failures.push(format!("{}: {} ({})", m.row, problems.join(", "), m.output.trim()));
+                failures.push(format!(
+                    "{}: {} ({})",
+                    m.row,
+                    problems.join(", "),
+                    m.output.trim()
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "hostile rows failed:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "hostile rows failed:\n{}",
+        failures.join("\n")
+    );
 }

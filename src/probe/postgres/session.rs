@@ -191,11 +191,14 @@ impl Server {
             }
             return match (answer[0], conn.stream) {
                 (b'S', stream) => {
-                    let name = rustls::pki_types::ServerName::try_from(host.to_string())
-                        .map_err(|_| {
-                            Outcome::fatal(format!("TLS: {host:?} is not a valid server name"))
-                        })?;
-                    Ok(Conn::new(stream.into_tls(self.tls.clone(), name, deadline)?))
+                    let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(
+                        |_| Outcome::fatal(format!("TLS: {host:?} is not a valid server name")),
+                    )?;
+                    Ok(Conn::new(stream.into_tls(
+                        self.tls.clone(),
+                        name,
+                        deadline,
+                    )?))
                 }
                 (b'N', stream) if self.settings.sslmode == SslMode::Prefer => Ok(Conn::new(stream)),
                 // libpq's wording; waiting will not change the server's configuration.

@@ -143,7 +143,9 @@ impl Peer {
                 }
             }
             for thread in played {
-                thread.join().map_err(|_| "the script panicked".to_string())??;
+                thread
+                    .join()
+                    .map_err(|_| "the script panicked".to_string())??;
             }
             Ok(())
         });
