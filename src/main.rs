@@ -8,6 +8,7 @@ mod deadline;
 mod duration;
 mod exec;
 mod expand;
+mod fsread;
 mod mode;
 mod net;
 mod outcome;
@@ -16,9 +17,7 @@ mod redact;
 mod report;
 mod signals;
 mod size;
-#[cfg(any(feature = "postgres", feature = "redis", feature = "amqp"))]
-// An amqp-only build never opens a Unix socket.
-#[cfg_attr(not(any(feature = "postgres", feature = "redis")), allow(dead_code))]
+#[cfg(any(feature = "http", feature = "postgres", feature = "redis", feature = "amqp"))]
 mod stream;
 mod target;
 #[cfg(feature = "tls")]

@@ -66,13 +66,7 @@ fn userinfo_password(url: &str) -> Option<(usize, usize)> {
 /// silently sends no password fails later, with a misleading reason.
 #[cfg_attr(not(any(feature = "postgres", feature = "redis")), allow(dead_code))]
 pub fn read_password_file(path: &Path) -> Result<String, UsageError> {
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        UsageError::new(format!(
-            "cannot read --password-file {}: {}",
-            path.display(),
-            crate::net::io_reason(&error)
-        ))
-    })?;
+    let text = crate::fsread::read_text("--password-file", path, 64 * 1024)?;
     let password = text
         .strip_suffix('\n')
         .map(|text| text.strip_suffix('\r').unwrap_or(text))

@@ -60,14 +60,12 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// The most a certificate or key file may hold (a full CA bundle is about 220 KiB).
+const MAX_PEM: u64 = 1024 * 1024;
+
+/// A PEM file, opened without blocking: a FIFO or device is refused, not waited on.
 fn read(flag: &str, path: &Path) -> Result<Vec<u8>, UsageError> {
-    std::fs::read(path).map_err(|error| {
-        UsageError::new(format!(
-            "cannot read {flag} {}: {}",
-            path.display(),
-            crate::net::io_reason(&error)
-        ))
-    })
+    crate::fsread::read_config(flag, path, MAX_PEM)
 }
 
 /// `--ca-file PEM` (every certificate in it is trusted), or the webpki roots.

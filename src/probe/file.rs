@@ -6,8 +6,8 @@
 //! file copied with its mtime); beyond [`FUTURE_SKEW`] it is unhealthy, because a heartbeat
 //! dated tomorrow would otherwise look fresh until tomorrow whatever the worker does.
 
-use std::fs::{self, File, Metadata};
-use std::io::{self, Read};
+use std::fs::{self, Metadata};
+use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -57,6 +57,10 @@ impl FileCheck {
         if metadata.is_dir() {
             return Outcome::fatal("is a directory, not a file");
         }
+        // A FIFO, socket or device is not a heartbeat (and reading one could block).
+        if let Some(what) = crate::fsread::not_regular(&metadata.file_type()) {
+            return Outcome::unhealthy(format!("is {what}, not a regular file"));
+        }
         let mut said = Vec::new();
         match (self.max_age, metadata.modified()) {
             (Some(max), Ok(modified)) => match age(modified, now) {
@@ -94,7 +98,7 @@ impl FileCheck {
             if !metadata.is_file() {
                 return Outcome::fatal("not a regular file: --contains cannot read it");
             }
-            match self.read_head() {
+            match crate::fsread::read_head(&self.path, CONTAINS_LIMIT) {
                 Ok(head) if find_bytes(&head, text.as_bytes()).is_some() => {
                     said.push(format!("contains {text:?}"))
                 }
@@ -105,18 +109,11 @@ impl FileCheck {
                     ))
                 }
                 Ok(_) => return Outcome::unhealthy(format!("does not contain {text:?}")),
-                Err(error) => return read_failure(&error),
+                Err(crate::fsread::ReadError::Io(error)) => return read_failure(&error),
+                Err(error) => return Outcome::unhealthy(error.reason()),
             }
         }
         Outcome::healthy(said.join(", "))
-    }
-
-    fn read_head(&self) -> io::Result<Vec<u8>> {
-        let mut head = Vec::new();
-        File::open(&self.path)?
-            .take(CONTAINS_LIMIT)
-            .read_to_end(&mut head)?;
-        Ok(head)
     }
 }
 

@@ -55,6 +55,7 @@ const LISTED: usize = 5;
 /// Ancestors examined for wrappers: far more than any real chain of shells.
 const MAX_ANCESTORS: usize = 64;
 
+#[derive(Clone)]
 pub struct ProcessCheck {
     name: Option<String>,
     cmdline: Option<String>,
@@ -65,6 +66,7 @@ pub struct ProcessCheck {
     max_rss: Option<u64>,
 }
 
+#[derive(Clone)]
 enum PidSource {
     Pid(u32),
     File(PathBuf),
@@ -301,11 +303,31 @@ impl Probe for ProcessCheck {
         words.join(" ")
     }
 
+    /// Reading /proc/PID/cmdline of a process in uninterruptible sleep (D state, e.g. on
+    /// a hung NFS mount) can block in the kernel on that process's memory map, and no
+    /// flag makes such a read non-blocking. So the reading runs on a helper thread; at
+    /// the deadline the check reports its timeout and the thread is left behind.
     fn run(&self, deadline: &Deadline) -> Outcome {
-        match &self.pid {
-            Some(source) => self.by_pid(source),
-            None => self.scan(deadline),
+        let Some(left) = deadline.remaining() else {
+            return deadline.timed_out("scanning /proc");
+        };
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        let (check, owned) = (self.clone(), *deadline);
+        let spawned = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || {
+                let outcome = match &check.pid {
+                    Some(source) => check.by_pid(source),
+                    None => check.scan(&owned),
+                };
+                let _ = sender.send(outcome);
+            });
+        if let Err(error) = spawned {
+            return Outcome::unhealthy(format!("cannot start the scan: {error}"));
         }
+        receiver
+            .recv_timeout(left)
+            .unwrap_or_else(|_| deadline.timed_out("reading /proc"))
     }
 }
 
@@ -316,16 +338,27 @@ fn proc_mounted(root: &Path) -> bool {
 /// The pid in a pidfile: its first word. A missing or half-written file is "not yet"; a
 /// directory or an unreadable file will not become a pidfile by waiting.
 fn read_pidfile(path: &Path) -> Result<u32, Outcome> {
-    let mut head = Vec::new();
-    let read = File::open(path).and_then(|file| file.take(4096).read_to_end(&mut head));
-    if let Err(error) = read {
-        return Err(match error.kind() {
-            io::ErrorKind::NotFound => Outcome::unhealthy("pidfile missing"),
-            io::ErrorKind::IsADirectory => Outcome::fatal("pidfile is a directory, not a file"),
-            io::ErrorKind::PermissionDenied => Outcome::fatal("pidfile: permission denied"),
-            _ => Outcome::unhealthy(format!("pidfile: {}", io_reason(&error))),
-        });
-    }
+    use crate::fsread::ReadError;
+    // Opened without blocking: a FIFO given as --pidfile is refused, not waited on.
+    let head = match crate::fsread::read_head(path, 4096) {
+        Ok(head) => head,
+        Err(ReadError::NotRegular("a directory")) => {
+            return Err(Outcome::fatal("pidfile is a directory, not a file"))
+        }
+        Err(ReadError::NotRegular(what)) => {
+            return Err(Outcome::fatal(format!(
+                "pidfile is {what}, not a regular file"
+            )))
+        }
+        Err(ReadError::Io(error)) => {
+            return Err(match error.kind() {
+                io::ErrorKind::NotFound => Outcome::unhealthy("pidfile missing"),
+                io::ErrorKind::IsADirectory => Outcome::fatal("pidfile is a directory, not a file"),
+                io::ErrorKind::PermissionDenied => Outcome::fatal("pidfile: permission denied"),
+                _ => Outcome::unhealthy(format!("pidfile: {}", io_reason(&error))),
+            })
+        }
+    };
     let text = String::from_utf8_lossy(&head);
     let Some(word) = text.split_whitespace().next() else {
         return Err(Outcome::unhealthy("pidfile is empty"));

@@ -8,6 +8,7 @@ mod cli;
 mod dropin;
 mod file;
 mod help;
+mod hostile;
 mod http;
 mod migrate;
 mod postgres;

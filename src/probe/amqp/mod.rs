@@ -407,52 +407,19 @@ fn tls_setup(host: &str, args: &AmqpArgs) -> Result<TlsSetup, UsageError> {
 }
 
 /// Resolves, connects and (for amqps) completes the TLS handshake, each step bounded by
-/// the deadline. The one place this check touches the network layers.
+/// the deadline (the shared I/O layer, `crate::stream`).
 fn connect(
     host: &str,
     port: u16,
     #[cfg(feature = "tls")] tls: Option<&TlsSetup>,
     deadline: &Deadline,
 ) -> Result<Stream, Outcome> {
-    let addrs = net::resolve(host, port, deadline)?;
-    let tcp = net::connect(&addrs, deadline)?;
-    let _ = tcp.set_nodelay(true);
+    let stream = Stream::tcp(host, port, deadline)?;
     #[cfg(feature = "tls")]
     if let Some(tls) = tls {
-        let mut tcp = tcp;
-        let mut conn = rustls::ClientConnection::new(tls.config.clone(), tls.name.clone())
-            .map_err(|error| crate::tls::describe(&error))?;
-        while conn.is_handshaking() {
-            let left = deadline
-                .remaining()
-                .ok_or_else(|| deadline.timed_out("during TLS handshake"))?;
-            crate::stream::set_tcp_timeout(&tcp, left)
-                .map_err(|error| failure(error, deadline, "during TLS handshake"))?;
-            match conn.complete_io(&mut tcp) {
-                Ok(_) => {}
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(failure(error, deadline, "during TLS handshake")),
-            }
-        }
-        return Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))));
+        return stream.into_tls(tls.config.clone(), tls.name.clone(), deadline);
     }
-    Ok(Stream::Tcp(tcp))
-}
-
-/// An I/O error as a verdict: TLS problems through `tls::describe`, timeouts as the
-/// deadline's, the rest as short network reasons. `phase` reads "waiting for ...".
-fn failure(error: io::Error, deadline: &Deadline, phase: &str) -> Outcome {
-    #[cfg(feature = "tls")]
-    if let Some(tls) = crate::tls::rustls_cause(&error) {
-        return crate::tls::describe(tls);
-    }
-    match error.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => deadline.timed_out(phase),
-        io::ErrorKind::UnexpectedEof => {
-            Outcome::unhealthy(format!("connection closed by the server {phase}"))
-        }
-        _ => Outcome::unhealthy(format!("{} {phase}", net::io_reason(&error))),
-    }
+    Ok(stream)
 }
 
 /// An open connection: the stream, what has been read of it, and the frame size limit.
@@ -466,13 +433,12 @@ struct Conn {
 }
 
 impl Conn {
-    fn arm(&self, deadline: &Deadline, phase: &str) -> Result<(), Outcome> {
-        let left = deadline
-            .remaining()
-            .ok_or_else(|| deadline.timed_out(phase))?;
-        self.stream
-            .set_timeout(left)
-            .map_err(|error| failure(error, deadline, phase))
+    fn arm(&mut self, deadline: &Deadline, phase: &str) -> Result<(), Outcome> {
+        if deadline.expired() {
+            return Err(deadline.timed_out(phase));
+        }
+        self.stream.set_deadline(*deadline);
+        Ok(())
     }
 
     fn send(&mut self, bytes: &[u8], what: &str, deadline: &Deadline) -> Result<(), Outcome> {
@@ -481,7 +447,7 @@ impl Conn {
         self.stream
             .write_all(bytes)
             .and_then(|()| self.stream.flush())
-            .map_err(|error| failure(error, deadline, &phase))
+            .map_err(|error| crate::stream::failure(error, deadline, &phase))
     }
 
     /// The next method the server sends, skipping heartbeats and Unblocked. A
@@ -540,7 +506,7 @@ impl Conn {
         self.arm(deadline, phase)?;
         let mut chunk = [0u8; 4096];
         match self.stream.read(&mut chunk) {
-            Ok(0) => Err(failure(
+            Ok(0) => Err(crate::stream::failure(
                 io::ErrorKind::UnexpectedEof.into(),
                 deadline,
                 phase,
@@ -550,7 +516,7 @@ impl Conn {
                 Ok(())
             }
             Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok(()),
-            Err(error) => Err(failure(error, deadline, phase)),
+            Err(error) => Err(crate::stream::failure(error, deadline, phase)),
         }
     }
 
@@ -564,18 +530,7 @@ impl Conn {
 
     /// Ends the connection: TLS close_notify when there is TLS, then FIN.
     fn finish(self) {
-        match self.stream {
-            Stream::Tcp(tcp) => net::close_gracefully(tcp),
-            #[cfg(feature = "tls")]
-            Stream::Tls(mut tls) => {
-                tls.conn.send_close_notify();
-                let _ =
-                    crate::stream::set_tcp_timeout(&tls.sock, std::time::Duration::from_millis(50));
-                let _ = tls.conn.write_tls(&mut tls.sock);
-                net::close_gracefully(tls.sock);
-            }
-            Stream::Unix(_) => {}
-        }
+        self.stream.close(true);
     }
 }
 

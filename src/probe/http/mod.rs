@@ -9,6 +9,7 @@ mod expect;
 mod transport;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use base64::Engine as _;
 use ureq::http::{HeaderName, HeaderValue, Method, Request, Uri};
@@ -144,7 +145,9 @@ impl HttpCheck {
         })
     }
 
-    fn agent(&self, deadline: &Deadline, phase: &PhaseCell) -> Agent {
+    /// `left` is what the deadline had left when the caller looked (never "no limit": an
+    /// expired deadline must not reach ureq as `None`).
+    fn agent(&self, deadline: &Deadline, left: Duration, phase: &PhaseCell) -> Agent {
         let config = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(if self.follow_redirects {
@@ -153,7 +156,7 @@ impl HttpCheck {
                 0
             })
             .proxy(self.proxy.clone())
-            .timeout_global(deadline.remaining())
+            .timeout_global(Some(left))
             .user_agent(concat!("probe/", env!("CARGO_PKG_VERSION")))
             .allow_non_standard_methods(true)
             .max_idle_connections(0)
@@ -167,7 +170,7 @@ impl HttpCheck {
         let config = config.tls_config(self.tls.clone());
         let connector =
             ().chain(Mark(phase.clone(), Phase::Connecting))
-                .chain(UnixConnector(self.unix_socket.clone()))
+                .chain(UnixConnector(self.unix_socket.clone(), *deadline))
                 .chain(ConnectProxyConnector::default())
                 .chain(TcpConnector::default())
                 .chain(Mark(phase.clone(), Phase::TlsHandshake));
@@ -264,11 +267,14 @@ impl Probe for HttpCheck {
     }
 
     fn run(&self, deadline: &Deadline) -> Outcome {
-        if deadline.expired() {
+        // One look at the clock: checking `expired()` and then asking `remaining()` again
+        // would turn a deadline that ends in between into `None`, which ureq reads as "no
+        // limit at all".
+        let Some(left) = deadline.remaining() else {
             return deadline.timed_out(Phase::Resolving.doing());
-        }
+        };
         let phase = PhaseCell::new();
-        let agent = self.agent(deadline, &phase);
+        let agent = self.agent(deadline, left, &phase);
         let mut response = match self.request(&agent) {
             Ok(response) => response,
             Err(error) => return self.failure(error, phase.get(), deadline),

@@ -17,6 +17,8 @@ use ureq::unversioned::transport::{
 };
 use ureq::Error;
 
+use crate::deadline::Deadline;
+
 /// Where a request is, for timeout reasons.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -84,9 +86,10 @@ impl<In: Transport> Connector<In> for Mark {
     }
 }
 
-/// Opens a Unix socket instead of TCP when `--unix-socket` is given.
+/// Opens a Unix socket instead of TCP when `--unix-socket` is given, within the check's
+/// deadline (a server whose listen queue is full makes it time out, not block).
 #[derive(Debug)]
-pub struct UnixConnector(pub Option<PathBuf>);
+pub struct UnixConnector(pub Option<PathBuf>, pub Deadline);
 
 impl<In: Transport> Connector<In> for UnixConnector {
     type Out = Either<In, UnixTransport>;
@@ -100,7 +103,7 @@ impl<In: Transport> Connector<In> for UnixConnector {
             (_, Some(transport)) => Ok(Some(Either::A(transport))),
             (None, None) => Ok(None),
             (Some(path), None) => {
-                let stream = UnixStream::connect(path)?;
+                let stream = crate::stream::connect_unix(path, &self.1)?;
                 let config = details.config;
                 let buffers =
                     LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size());

@@ -34,17 +34,12 @@ use self::message::{
 use self::verdict::{classify_query, classify_startup, garbage, io_failure};
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::os::unix::net::UnixStream;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use super::settings::{AuthMethod, ChannelBinding, Host, Settings, SslMode};
 use crate::deadline::Deadline;
-use crate::net;
 use crate::outcome::{Outcome, UsageError};
-#[cfg(feature = "tls")]
-use crate::stream::set_tcp_timeout;
 use crate::stream::Stream;
 
 /// How long closing may take when a session is dropped without [`Session::close`].
@@ -53,6 +48,10 @@ const CLOSE_GRACE: Duration = Duration::from_millis(250);
 /// The largest message accepted (type byte and length excluded). Startup messages are
 /// far smaller; a query whose first row is larger is not a health check.
 const MAX_MESSAGE: usize = 1024 * 1024;
+
+/// The most bytes read between two messages probe sends (a startup, a query's rows): a
+/// peer that floods with valid small messages ends the check instead of the deadline.
+const MAX_RECEIVED: usize = 16 * 1024 * 1024;
 
 const PROTOCOL_3_0: u32 = 3 << 16;
 #[cfg_attr(not(feature = "tls"), allow(dead_code))]
@@ -66,8 +65,6 @@ const QUERY_TAGS: &[u8] = b"TDCIENSAZGHdc";
 
 const STARTUP: &str = "during startup";
 const QUERY: &str = "during the query";
-#[cfg_attr(not(feature = "tls"), allow(dead_code))]
-const TLS_HANDSHAKE: &str = "during TLS handshake";
 
 /// Settings checked and TLS prepared: ready to connect any number of times.
 pub struct Server {
@@ -165,10 +162,8 @@ impl Server {
         let deadline = *deadline;
         let mut conn = match &self.settings.host {
             Host::Tcp(host) => {
-                let addrs = net::resolve(host, self.settings.port, &deadline)?;
-                let tcp = net::connect(&addrs, &deadline)?;
-                let _ = tcp.set_nodelay(true);
-                match self.negotiate_tls(tcp, host, mode, &deadline) {
+                let stream = Stream::tcp(host, self.settings.port, &deadline)?;
+                match self.negotiate_tls(stream, host, mode, &deadline) {
                     // libpq's prefer: a handshake that fails for a reason other than the
                     // certificate (fatal) is retried once without TLS.
                     Err(Failure::Down(outcome))
@@ -176,9 +171,7 @@ impl Server {
                             && !outcome.is_fatal()
                             && !deadline.expired() =>
                     {
-                        let tcp = net::connect(&addrs, &deadline)?;
-                        let _ = tcp.set_nodelay(true);
-                        Conn::new(Stream::Tcp(tcp))
+                        Conn::new(Stream::tcp(host, self.settings.port, &deadline)?)
                     }
                     conn => conn?,
                 }
@@ -186,13 +179,7 @@ impl Server {
             // The server never offers TLS on a Unix socket; libpq does not ask there either.
             Host::Unix(_) => {
                 let path = self.settings.socket_path().unwrap_or_default();
-                if deadline.expired() {
-                    return Err(deadline.timed_out("connecting").into());
-                }
-                let unix = UnixStream::connect(&path).map_err(|error| {
-                    Outcome::unhealthy(format!("{} ({})", net::io_reason(&error), path.display()))
-                })?;
-                Conn::new(Stream::Unix(unix))
+                Conn::new(Stream::unix(&path, &deadline)?)
             }
         };
         match conn.startup(&self.settings, &deadline) {
@@ -214,13 +201,13 @@ impl Server {
     /// refused while parsing the settings).
     fn negotiate_tls(
         &self,
-        tcp: TcpStream,
+        stream: Stream,
         host: &str,
         mode: SslMode,
         deadline: &Deadline,
     ) -> Result<Conn, Failure> {
         #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
-        let mut conn = Conn::new(Stream::Tcp(tcp));
+        let mut conn = Conn::new(stream);
         #[cfg(feature = "tls")]
         if mode != SslMode::Disable {
             let mut request = 8u32.to_be_bytes().to_vec();
@@ -234,7 +221,16 @@ impl Server {
                 return Err(conn.failure(error, deadline, STARTUP).into());
             }
             return match (answer[0], conn.stream) {
-                (b'S', Stream::Tcp(tcp)) => Ok(Conn::new(self.handshake(tcp, host, deadline)?)),
+                (b'S', stream) => {
+                    let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(
+                        |_| Outcome::fatal(format!("TLS: {host:?} is not a valid server name")),
+                    )?;
+                    Ok(Conn::new(stream.into_tls(
+                        self.tls.clone(),
+                        name,
+                        deadline,
+                    )?))
+                }
                 (b'N', stream) if mode == SslMode::Prefer => Ok(Conn::new(stream)),
                 // libpq's wording; waiting will not change the server's configuration.
                 (b'N', _) => Err(Outcome::fatal("TLS: server does not support TLS").into()),
@@ -244,34 +240,6 @@ impl Server {
         #[cfg(not(feature = "tls"))]
         let _ = (host, mode, deadline);
         Ok(conn)
-    }
-
-    /// The TLS handshake, done here rather than on first use so that its failures and its
-    /// timeout are named as such.
-    #[cfg(feature = "tls")]
-    fn handshake(
-        &self,
-        mut tcp: TcpStream,
-        host: &str,
-        deadline: &Deadline,
-    ) -> Result<Stream, Outcome> {
-        let name = rustls::pki_types::ServerName::try_from(host.to_string())
-            .map_err(|_| Outcome::fatal(format!("TLS: {host:?} is not a valid server name")))?;
-        let mut tls = rustls::ClientConnection::new(self.tls.clone(), name)
-            .map_err(|error| crate::tls::describe(&error))?;
-        while tls.is_handshaking() {
-            let left = deadline
-                .remaining()
-                .ok_or_else(|| deadline.timed_out(TLS_HANDSHAKE))?;
-            set_tcp_timeout(&tcp, left)
-                .map_err(|error| io_failure(error, deadline, TLS_HANDSHAKE))?;
-            if let Err(error) = tls.complete_io(&mut tcp) {
-                if error.kind() != io::ErrorKind::Interrupted {
-                    return Err(io_failure(error, deadline, TLS_HANDSHAKE));
-                }
-            }
-        }
-        Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(tls, tcp))))
     }
 }
 
@@ -343,13 +311,9 @@ impl Session {
     /// connection held open for a long time (migrate-then-exec's lock) notices a dead peer
     /// or a dropped NAT entry. Nothing on a Unix socket.
     pub fn keep_alive(&self, idle: Duration) -> io::Result<()> {
-        use std::os::fd::AsRawFd;
         let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        let fd = match conn.as_ref().map(|conn| &conn.stream) {
-            Some(Stream::Tcp(tcp)) => tcp.as_raw_fd(),
-            #[cfg(feature = "tls")]
-            Some(Stream::Tls(tls)) => tls.sock.as_raw_fd(),
-            _ => return Ok(()),
+        let Some(fd) = conn.as_ref().and_then(|conn| conn.stream.tcp_fd()) else {
+            return Ok(());
         };
         let idle = idle.as_secs().clamp(1, 3600) as libc::c_int;
         let user_timeout = (idle as libc::c_uint + 3) * 1000;
@@ -418,6 +382,8 @@ struct Conn {
     broken: bool,
     /// From BackendKeyData.
     backend_pid: Option<i32>,
+    /// Bytes read since probe last sent a message (see [`MAX_RECEIVED`]).
+    received: usize,
 }
 
 impl Conn {
@@ -428,33 +394,31 @@ impl Conn {
             start: 0,
             broken: false,
             backend_pid: None,
+            received: 0,
         }
     }
 
     /// `None` without TLS; over TLS, the tls-server-end-point hash of the server's
     /// certificate, if its signature algorithm has one.
     fn server_end_point(&self) -> Option<Option<Vec<u8>>> {
-        match &self.stream {
-            #[cfg(feature = "tls")]
-            Stream::Tls(tls) => Some(
-                tls.conn
-                    .peer_certificates()
-                    .and_then(|chain| chain.first())
-                    .and_then(|cert| auth::end_point_hash(cert.as_ref())),
-            ),
-            _ => None,
-        }
+        #[cfg(feature = "tls")]
+        return self.stream.peer_certificates().map(|chain| {
+            chain
+                .first()
+                .and_then(|cert| auth::end_point_hash(cert.as_ref()))
+        });
+        #[cfg(not(feature = "tls"))]
+        None
     }
 
-    /// Sets the socket timeouts to the time left, or fails if there is none.
+    /// Bounds the next reads and writes by `deadline`, or fails if it has passed.
     fn arm(&mut self, deadline: &Deadline, phase: &str) -> Result<(), Outcome> {
-        let left = deadline.remaining().ok_or_else(|| {
+        if deadline.expired() {
             self.broken = true;
-            deadline.timed_out(phase)
-        })?;
-        self.stream
-            .set_timeout(left)
-            .map_err(|error| self.failure(error, deadline, phase))
+            return Err(deadline.timed_out(phase));
+        }
+        self.stream.set_deadline(*deadline);
+        Ok(())
     }
 
     fn failure(&mut self, error: io::Error, deadline: &Deadline, phase: &str) -> Outcome {
@@ -464,6 +428,7 @@ impl Conn {
 
     fn send(&mut self, bytes: &[u8], deadline: &Deadline, phase: &str) -> Result<(), Outcome> {
         self.arm(deadline, phase)?;
+        self.received = 0;
         self.stream
             .write_all(bytes)
             .and_then(|()| self.stream.flush())
@@ -480,7 +445,15 @@ impl Conn {
         let mut chunk = [0u8; 8192];
         match self.stream.read(&mut chunk) {
             Ok(0) => Err(self.failure(io::ErrorKind::UnexpectedEof.into(), deadline, phase)),
+            Ok(n) if self.received + n > MAX_RECEIVED => {
+                self.broken = true;
+                Err(Outcome::unhealthy(format!(
+                    "not a PostgreSQL server? more than {} MiB {phase}, the most probe reads",
+                    MAX_RECEIVED >> 20
+                )))
+            }
             Ok(n) => {
+                self.received += n;
                 self.buffer.extend_from_slice(&chunk[..n]);
                 Ok(())
             }
@@ -783,26 +756,11 @@ impl Conn {
     /// up to `grace` for the server to hang up too, so that nothing ends with a reset.
     fn finish(mut self, grace: Duration) {
         let grace = grace.max(Duration::from_millis(1));
-        let _ = self.stream.set_timeout(grace);
+        self.stream.set_deadline(Deadline::start(grace));
         if !self.broken {
             let _ = self.stream.write_all(&terminate_message());
         }
-        let tcp = match self.stream {
-            Stream::Tcp(tcp) => tcp,
-            Stream::Unix(unix) => {
-                let _ = unix.shutdown(Shutdown::Write);
-                return;
-            }
-            #[cfg(feature = "tls")]
-            Stream::Tls(mut tls) => {
-                tls.conn.send_close_notify();
-                let _ = tls.conn.write_tls(&mut tls.sock);
-                tls.sock
-            }
-        };
-        if !self.broken {
-            net::close_gracefully(tcp);
-        }
+        self.stream.close(!self.broken);
     }
 }
 

@@ -13,18 +13,11 @@
 //! ROLE and INFO get a handful of RESP2 reply types, read here with size limits.
 
 use std::io::{self, Read, Write};
-#[cfg(feature = "tls")]
-use std::net::TcpStream;
-use std::os::unix::net::UnixStream;
 use std::path::Path;
-#[cfg(feature = "tls")]
-use std::time::Duration;
 
 use crate::deadline::Deadline;
 use crate::net;
 use crate::outcome::Outcome;
-#[cfg(feature = "tls")]
-use crate::stream::set_tcp_timeout;
 use crate::stream::Stream;
 
 /// Longest line (status, error, number) and largest bulk string accepted; INFO replication
@@ -33,6 +26,9 @@ const MAX_LINE: usize = 64 * 1024;
 const MAX_BULK: usize = 1024 * 1024;
 const MAX_ITEMS: usize = 4096;
 const MAX_DEPTH: usize = 4;
+/// The budget of one whole reply, nested arrays included: each element costs its size in
+/// memory plus its payload. 4096 arrays of 4096 integers would otherwise be 542 MiB.
+const MAX_REPLY: usize = 2 * 1024 * 1024;
 
 /// A RESP2 reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +64,8 @@ pub struct Wire {
     stream: Stream,
     buffer: Vec<u8>,
     start: usize,
+    /// What the reply being read may still cost (see [`MAX_REPLY`]).
+    budget: usize,
 }
 
 impl Wire {
@@ -78,29 +76,18 @@ impl Wire {
         #[cfg(feature = "tls")] tls: Option<&TlsSetup>,
         deadline: &Deadline,
     ) -> Result<Wire, Outcome> {
-        let addrs = net::resolve(host, port, deadline)?;
-        let tcp = net::connect(&addrs, deadline)?;
-        let _ = tcp.set_nodelay(true);
+        let stream = Stream::tcp(host, port, deadline)?;
         #[cfg(feature = "tls")]
         if let Some(tls) = tls {
-            return Ok(Wire::new(handshake(tcp, tls, deadline)?));
+            let stream = stream.into_tls(tls.config.clone(), tls.name.clone(), deadline)?;
+            return Ok(Wire::new(stream));
         }
-        Ok(Wire::new(Stream::Tcp(tcp)))
+        Ok(Wire::new(stream))
     }
 
-    /// Connects to a Unix socket (a local connect: it either works or fails at once).
+    /// Connects to a Unix socket (bounded: a full listen queue times out).
     pub fn unix(path: &Path, deadline: &Deadline) -> Result<Wire, Outcome> {
-        if deadline.expired() {
-            return Err(deadline.timed_out("connecting"));
-        }
-        match UnixStream::connect(path) {
-            Ok(unix) => Ok(Wire::new(Stream::Unix(unix))),
-            Err(error) => Err(Outcome::unhealthy(format!(
-                "{} ({})",
-                net::io_reason(&error),
-                path.display()
-            ))),
-        }
+        Ok(Wire::new(Stream::unix(path, deadline)?))
     }
 
     fn new(stream: Stream) -> Wire {
@@ -108,6 +95,7 @@ impl Wire {
             stream,
             buffer: Vec::with_capacity(512),
             start: 0,
+            budget: MAX_REPLY,
         }
     }
 
@@ -126,33 +114,39 @@ impl Wire {
             command.extend_from_slice(arg.as_bytes());
             command.extend_from_slice(b"\r\n");
         }
-        let phase = Phase::Command(name);
+        let phase = Phase(name);
         self.arm(deadline, phase)?;
         self.stream
             .write_all(&command)
             .and_then(|()| self.stream.flush())
             .map_err(|error| failure(error, deadline, phase))?;
+        self.budget = MAX_REPLY;
         self.read_reply(0, deadline, phase)
     }
 
     /// Ends the connection politely (TLS close_notify); errors no longer matter.
     pub fn close(self) {
-        #[cfg(feature = "tls")]
-        if let Stream::Tls(mut tls) = self.stream {
-            tls.conn.send_close_notify();
-            let _ = set_tcp_timeout(&tls.sock, Duration::from_millis(50));
-            let _ = tls.conn.write_tls(&mut tls.sock);
-        }
+        self.stream.close(false);
     }
 
-    /// Sets the socket timeouts to the time left, or fails if there is none.
-    fn arm(&self, deadline: &Deadline, phase: Phase) -> Result<(), Outcome> {
-        let left = deadline
-            .remaining()
-            .ok_or_else(|| deadline.timed_out(&phase.waiting()))?;
-        self.stream
-            .set_timeout(left)
-            .map_err(|error| failure(error, deadline, phase))
+    /// Bounds the next reads and writes by `deadline`, or fails if it has passed.
+    fn arm(&mut self, deadline: &Deadline, phase: Phase) -> Result<(), Outcome> {
+        if deadline.expired() {
+            return Err(deadline.timed_out(&phase.waiting()));
+        }
+        self.stream.set_deadline(*deadline);
+        Ok(())
+    }
+
+    /// Charges `cost` bytes to the reply being read.
+    fn charge(&mut self, cost: usize, phase: Phase) -> Result<(), Outcome> {
+        match self.budget.checked_sub(cost) {
+            Some(left) => {
+                self.budget = left;
+                Ok(())
+            }
+            None => Err(phase.too_large()),
+        }
     }
 
     /// Reads more bytes into the buffer.
@@ -208,6 +202,7 @@ impl Wire {
             return Err(phase.garbage(&self.buffer[self.start..]));
         }
         let line = self.line(deadline, phase)?;
+        self.charge(std::mem::size_of::<Reply>() + line.len(), phase)?;
         let (kind, rest) = (line[0], &line[1..]);
         let text = || String::from_utf8_lossy(rest).into_owned();
         let number = || {
@@ -224,6 +219,7 @@ impl Wire {
                 -1 => Reply::Bulk(None),
                 length if (0..=MAX_BULK as i64).contains(&length) => {
                     let length = length as usize;
+                    self.charge(length, phase)?;
                     while self.buffer.len() - self.start < length + 2 {
                         self.fill(deadline, phase)?;
                     }
@@ -239,6 +235,7 @@ impl Wire {
             _ => match number()? {
                 -1 => Reply::Array(None),
                 count if depth < MAX_DEPTH && (0..=MAX_ITEMS as i64).contains(&count) => {
+                    self.charge(count as usize * std::mem::size_of::<Reply>(), phase)?;
                     let mut items = Vec::with_capacity(count as usize);
                     for _ in 0..count {
                         items.push(self.read_reply(depth + 1, deadline, phase)?);
@@ -255,27 +252,25 @@ fn find_crlf(bytes: &[u8]) -> Option<usize> {
     bytes.windows(2).position(|pair| pair == b"\r\n")
 }
 
-/// What the connection was doing when something went wrong, for reasons.
+/// The command whose reply is awaited, for reasons.
 #[derive(Clone, Copy)]
-enum Phase<'a> {
-    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
-    Handshake,
-    Command(&'a str),
-}
+struct Phase<'a>(&'a str);
 
 impl Phase<'_> {
     fn waiting(self) -> String {
-        match self {
-            Phase::Handshake => "during TLS handshake".into(),
-            Phase::Command(name) => format!("waiting for the reply to {name}"),
-        }
+        format!("waiting for the reply to {}", self.0)
     }
 
     fn during(self) -> String {
-        match self {
-            Phase::Handshake => "during TLS handshake".into(),
-            Phase::Command(name) => format!("before the reply to {name}"),
-        }
+        format!("before the reply to {}", self.0)
+    }
+
+    fn too_large(self) -> Outcome {
+        Outcome::unhealthy(format!(
+            "the reply to {} is larger than {} MiB, the most probe reads",
+            self.0,
+            MAX_REPLY >> 20
+        ))
     }
 
     /// The peer sent something that is not RESP: quote the start of it.
@@ -284,12 +279,9 @@ impl Phase<'_> {
             .chars()
             .take_while(|c| *c != '\r' && *c != '\n')
             .collect();
-        let name = match self {
-            Phase::Handshake => "the TLS handshake",
-            Phase::Command(name) => name,
-        };
         Outcome::unhealthy(format!(
-            "not a Redis reply to {name}: {shown:?} (is this a Redis port?)"
+            "not a Redis reply to {}: {shown:?} (is this a Redis port?)",
+            self.0
         ))
     }
 }
@@ -311,31 +303,11 @@ fn failure(error: io::Error, deadline: &Deadline, phase: Phase) -> Outcome {
     }
 }
 
-/// The TLS handshake, done here rather than on first use so that its failures and its
-/// timeout are named as such.
-#[cfg(feature = "tls")]
-fn handshake(mut tcp: TcpStream, tls: &TlsSetup, deadline: &Deadline) -> Result<Stream, Outcome> {
-    let mut conn = rustls::ClientConnection::new(tls.config.clone(), tls.name.clone())
-        .map_err(|error| crate::tls::describe(&error))?;
-    while conn.is_handshaking() {
-        let left = deadline
-            .remaining()
-            .ok_or_else(|| deadline.timed_out("during TLS handshake"))?;
-        set_tcp_timeout(&tcp, left).map_err(|error| failure(error, deadline, Phase::Handshake))?;
-        if let Err(error) = conn.complete_io(&mut tcp) {
-            if error.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(failure(error, deadline, Phase::Handshake));
-        }
-    }
-    Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::net::TcpListener;
+    use std::time::Duration;
 
     /// A peer that sends `bytes` after reading the command.
     fn peer(bytes: &'static [u8]) -> u16 {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod peer;
 pub mod pgbouncer;
 pub mod pki;
 pub mod postgres;

@@ -1,0 +1,463 @@
+//! Hostile peers: one table of protocol × phase. Each row runs the built probe against a
+//! scripted fake peer ([`crate::support::peer`]) and asserts exit 1, a wall time of at most
+//! the timeout + 0.3 s and a peak RSS (the child's own, from wait4) of at most 8 MiB.
+//! A new check adds a [`Proto`] and rows, not code.
+
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::peer::{Backlog, Peer, Step, TLS_RECORD_HEADER};
+use crate::support::{command, temp_dir};
+
+const SLACK: Duration = Duration::from_millis(300);
+const MAX_RSS_KIB: i64 = 8 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// The listen queue is full: connect never completes.
+    Backlog,
+    /// The peer answers ClientHello with a TLS record header, then one byte at a time.
+    HandshakeTrickle,
+    /// The peer accepts (and finishes TLS setup, if any) and never sends a byte.
+    Silent,
+    /// The reply comes one byte every 100 ms and never ends.
+    Trickle,
+    /// An endless body, array or stream of messages.
+    Flood,
+    /// Something that is not the protocol.
+    Garbage,
+    /// A length prefix far larger than anything probe accepts.
+    HugeLength,
+}
+
+/// How a protocol is reached and what its hostile replies look like.
+pub struct Proto {
+    pub name: &'static str,
+    /// The probe arguments, given the port and the socket path (`{port}`, `{path}`, `{dir}`).
+    pub args: &'static [&'static str],
+    pub unix: bool,
+    /// Speaks TLS from the first byte (https, rediss).
+    pub tls: bool,
+    /// Asks for TLS with PostgreSQL's SSLRequest first.
+    pub pg_ssl: bool,
+    pub trickle: &'static [u8],
+    pub flood_head: &'static [u8],
+    pub flood: &'static [u8],
+    pub huge: &'static [u8],
+}
+
+const HTTP_TRICKLE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const HTTP_FLOOD_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
+const HTTP_HUGE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999\r\n\r\nxxxx";
+const BODY: &[u8] = &[b'x'; 16 * 1024];
+const REDIS_TRICKLE: &[u8] = b"+PPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPP";
+/// 4096 arrays of 4096 integers: 542 MiB before replies had a total budget.
+const REDIS_FLOOD: &[u8] = &{
+    let mut chunk = [0u8; 7 + 4 * 4096];
+    let head = b"*4096\r\n";
+    let mut i = 0;
+    while i < 7 {
+        chunk[i] = head[i];
+        i += 1;
+    }
+    while i < chunk.len() {
+        chunk[i] = [b':', b'1', b'\r', b'\n'][(i - 7) % 4];
+        i += 1;
+    }
+    chunk
+};
+const PG_TRICKLE: &[u8] = b"R\0\0\0\x08\0\0\0\0SSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSS";
+/// NoticeResponse after NoticeResponse during startup.
+const PG_FLOOD: &[u8] = b"N\0\0\0\x1dSNOTICE\0C00000\0Mflooding\0\0";
+
+pub const PROTOS: &[Proto] = &[
+    Proto {
+        name: "http",
+        args: &[
+            "http",
+            "http://127.0.0.1:{port}/",
+            "--body-contains",
+            "never",
+        ],
+        unix: false,
+        tls: false,
+        pg_ssl: false,
+        trickle: HTTP_TRICKLE,
+        flood_head: HTTP_FLOOD_HEAD,
+        flood: BODY,
+        huge: HTTP_HUGE,
+    },
+    Proto {
+        name: "http-unix",
+        args: &[
+            "http",
+            "http://localhost/",
+            "--unix-socket",
+            "{path}",
+            "--body-contains",
+            "never",
+        ],
+        unix: true,
+        tls: false,
+        pg_ssl: false,
+        trickle: HTTP_TRICKLE,
+        flood_head: HTTP_FLOOD_HEAD,
+        flood: BODY,
+        huge: HTTP_HUGE,
+    },
+    Proto {
+        name: "https",
+        args: &["http", "https://127.0.0.1:{port}/", "--insecure"],
+        unix: false,
+        tls: true,
+        pg_ssl: false,
+        trickle: b"",
+        flood_head: b"",
+        flood: b"",
+        huge: b"",
+    },
+    Proto {
+        name: "tcp",
+        args: &["tcp", "127.0.0.1:{port}"],
+        unix: false,
+        tls: false,
+        pg_ssl: false,
+        trickle: b"",
+        flood_head: b"",
+        flood: b"",
+        huge: b"",
+    },
+    Proto {
+        name: "postgres",
+        args: &[
+            "postgres",
+            "postgres://u@127.0.0.1:{port}/db?sslmode=disable",
+        ],
+        unix: false,
+        tls: false,
+        pg_ssl: false,
+        trickle: PG_TRICKLE,
+        flood_head: b"",
+        flood: PG_FLOOD,
+        huge: b"R\x7f\xff\xff\xff",
+    },
+    Proto {
+        name: "postgres-unix",
+        args: &["postgres", "postgres://u@/db?host={dir}&port=5432"],
+        unix: true,
+        tls: false,
+        pg_ssl: false,
+        trickle: PG_TRICKLE,
+        flood_head: b"",
+        flood: PG_FLOOD,
+        huge: b"R\x7f\xff\xff\xff",
+    },
+    Proto {
+        name: "postgres-tls",
+        args: &[
+            "postgres",
+            "postgres://u@127.0.0.1:{port}/db?sslmode=require",
+        ],
+        unix: false,
+        tls: false,
+        pg_ssl: true,
+        trickle: b"",
+        flood_head: b"",
+        flood: b"",
+        huge: b"",
+    },
+    Proto {
+        name: "redis",
+        args: &["redis", "redis://127.0.0.1:{port}"],
+        unix: false,
+        tls: false,
+        pg_ssl: false,
+        trickle: REDIS_TRICKLE,
+        flood_head: b"*4096\r\n",
+        flood: REDIS_FLOOD,
+        huge: b"$99999999999\r\n",
+    },
+    Proto {
+        name: "redis-unix",
+        args: &["redis", "unix://{path}"],
+        unix: true,
+        tls: false,
+        pg_ssl: false,
+        trickle: REDIS_TRICKLE,
+        flood_head: b"*4096\r\n",
+        flood: REDIS_FLOOD,
+        huge: b"*2147483647\r\n",
+    },
+    Proto {
+        name: "rediss",
+        args: &["redis", "rediss://127.0.0.1:{port}", "--insecure"],
+        unix: false,
+        tls: true,
+        pg_ssl: false,
+        trickle: b"",
+        flood_head: b"",
+        flood: b"",
+        huge: b"",
+    },
+];
+
+use Phase::*;
+
+/// The table: every row is a protocol (or mode) and a phase.
+pub const ROWS: &[(&str, Phase)] = &[
+    ("http", Backlog),
+    ("http", Silent),
+    ("http", Trickle),
+    ("http", Flood),
+    ("http", Garbage),
+    ("http", HugeLength),
+    ("http-unix", Backlog),
+    ("http-unix", Silent),
+    ("http-unix", Trickle),
+    ("http-unix", Flood),
+    ("https", Backlog),
+    ("https", HandshakeTrickle),
+    ("https", Silent),
+    ("https", Garbage),
+    ("tcp", Backlog),
+    ("postgres", Backlog),
+    ("postgres", Silent),
+    ("postgres", Trickle),
+    ("postgres", Flood),
+    ("postgres", Garbage),
+    ("postgres", HugeLength),
+    ("postgres-unix", Backlog),
+    ("postgres-unix", Silent),
+    ("postgres-unix", Flood),
+    ("postgres-unix", HugeLength),
+    ("postgres-tls", HandshakeTrickle),
+    ("postgres-tls", Silent),
+    ("postgres-tls", Garbage),
+    ("redis", Backlog),
+    ("redis", Silent),
+    ("redis", Trickle),
+    ("redis", Flood),
+    ("redis", Garbage),
+    ("redis", HugeLength),
+    ("redis-unix", Backlog),
+    ("redis-unix", Silent),
+    ("redis-unix", Flood),
+    ("redis-unix", HugeLength),
+    ("rediss", Backlog),
+    ("rediss", HandshakeTrickle),
+    ("rediss", Silent),
+    ("rediss", Garbage),
+    // The modes, over a silent Redis peer: `check` and one-shot commands share the
+    // deadline; wait-for's and migrate-then-exec's --timeout bounds the whole wait.
+    ("check", Silent),
+    ("wait-for", Silent),
+    ("migrate-then-exec", Silent),
+];
+
+/// What the peer does before a phase's own behaviour: TLS setup and reading the request.
+fn script(proto: &Proto, phase: Phase) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if proto.pg_ssl {
+        steps.push(Step::Expect([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f].to_vec()));
+        steps.push(Step::Send(b"S".to_vec()));
+    }
+    let every = Duration::from_millis(100);
+    match phase {
+        Backlog => {}
+        HandshakeTrickle => steps.extend([
+            Step::Receive,
+            Step::Send(TLS_RECORD_HEADER.to_vec()),
+            Step::Trickle(vec![0x02; 200], every),
+        ]),
+        Silent if proto.tls || proto.pg_ssl => steps.extend([Step::Receive, Step::Silent]),
+        Silent => steps.push(Step::Silent),
+        Trickle => steps.extend([Step::Receive, Step::Trickle(proto.trickle.to_vec(), every)]),
+        Flood => steps.extend([
+            Step::Receive,
+            Step::Send(proto.flood_head.to_vec()),
+            Step::Flood(proto.flood.to_vec()),
+        ]),
+        Garbage => steps.extend([
+            Step::Receive,
+            Step::Send(b"SSH-2.0-OpenSSH_9.6\r\n".to_vec()),
+            Step::Silent,
+        ]),
+        HugeLength => steps.extend([
+            Step::Receive,
+            Step::Send(proto.huge.to_vec()),
+            Step::Flood(BODY.to_vec()),
+        ]),
+    }
+    steps
+}
+
+/// What one row measured.
+pub struct Measured {
+    pub row: String,
+    pub timeout: Duration,
+    pub code: Option<i32>,
+    pub wall: Duration,
+    pub max_rss_kib: i64,
+    pub output: String,
+}
+
+/// Runs one row: starts the peer, runs probe with `--timeout`, measures it.
+pub fn run_row(name: &str, phase: Phase, timeout: Duration) -> Measured {
+    let dir = temp_dir();
+    let (proto, mode) = match PROTOS.iter().find(|proto| proto.name == name) {
+        Some(proto) => (proto, None),
+        None => (
+            PROTOS.iter().find(|proto| proto.name == "redis").unwrap(),
+            Some(name),
+        ),
+    };
+    let socket = if name.starts_with("postgres") {
+        dir.path().join(".s.PGSQL.5432")
+    } else {
+        dir.path().join("peer.sock")
+    };
+    let unix = proto.unix.then_some(socket.as_path());
+    // Whatever is listening is kept alive until the probe has ended.
+    let (port, _peer, _backlog) = match phase {
+        Backlog => {
+            let backlog = match unix {
+                Some(path) => Backlog::unix(path),
+                None => Backlog::tcp(),
+            };
+            (backlog.port, None, Some(backlog))
+        }
+        _ if mode.is_some() => {
+            let peer = Peer::each(unix, script(proto, phase));
+            (peer.port(), Some(peer), None)
+        }
+        _ => {
+            let peer = match unix {
+                Some(path) => Peer::unix(path, script(proto, phase)),
+                None => Peer::tcp(script(proto, phase)),
+            };
+            (peer.port(), Some(peer), None)
+        }
+    };
+    let fill = |arg: &str| {
+        arg.replace("{port}", &port.to_string())
+            .replace("{path}", socket.to_str().unwrap())
+            .replace("{dir}", dir.path().to_str().unwrap())
+    };
+    let check: Vec<String> = proto.args.iter().map(|arg| fill(arg)).collect();
+    let seconds = format!("{}s", timeout.as_secs());
+    let target = check[1].clone();
+    let args: Vec<String> = match mode {
+        None => check
+            .into_iter()
+            .chain(["--timeout".into(), seconds])
+            .collect(),
+        Some("check") => vec!["check".into(), target, "--timeout".into(), seconds],
+        Some("wait-for") => vec!["wait-for".into(), target, "--timeout".into(), seconds],
+        Some(_) => [
+            "migrate-then-exec",
+            "--wait",
+            &target,
+            "--timeout",
+            &seconds,
+            "--migrate",
+            "true",
+            "--",
+            "true",
+        ]
+        .map(String::from)
+        .to_vec(),
+    };
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (status, wall, max_rss_kib, output) = spawn_measured(&args);
+    Measured {
+        row: format!("{name} × {phase:?}"),
+        timeout,
+        code: status.code(),
+        wall,
+        max_rss_kib,
+        output,
+    }
+}
+
+/// Runs probe and reaps it with wait4, for its own peak RSS (ru_maxrss, KiB).
+fn spawn_measured(args: &[&str]) -> (ExitStatus, Duration, i64, String) {
+    let started = Instant::now();
+    // bench/hostile.sh runs the same table against the release binary.
+    let mut command = match std::env::var_os("HOSTILE_PROBE") {
+        Some(bin) => {
+            let mut command = std::process::Command::new(bin);
+            command.args(args).stdin(Stdio::null());
+            command
+        }
+        None => command(args),
+    };
+    // Reaped below by wait4, which std's Child does not know about.
+    #[allow(clippy::zombie_processes)]
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run probe");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 reaps our own child, which std never waits for.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    assert_eq!(reaped, pid, "wait4");
+    let mut output = String::new();
+    let _ = child.stdout.take().unwrap().read_to_string(&mut output);
+    let _ = child.stderr.take().unwrap().read_to_string(&mut output);
+    (ExitStatus::from_raw(status), wall, usage.ru_maxrss, output)
+}
+
+#[test]
+fn every_row_ends_in_time_within_8_mib() {
+    let timeout = Duration::from_secs(1);
+    let mut failures = Vec::new();
+    // A few rows at a time: each mostly sleeps, but the machine is shared.
+    for chunk in ROWS.chunks(6) {
+        let results: Vec<Measured> = std::thread::scope(|scope| {
+            let threads: Vec<_> = chunk
+                .iter()
+                .map(|(name, phase)| scope.spawn(move || run_row(name, *phase, timeout)))
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for m in results {
+            // One line per row for bench/hostile.sh (seen with --nocapture).
+            eprintln!(
+                "hostile-row\t{}\t{:?}\t{}\t{}\t{}",
+                m.row,
+                m.code,
+                m.timeout.as_millis(),
+                m.wall.as_millis(),
+                m.max_rss_kib
+            );
+            let problems: Vec<String> = [
+                (m.code != Some(1)).then(|| format!("exit {:?}", m.code)),
+                (m.wall > m.timeout + SLACK).then(|| format!("took {:?}", m.wall)),
+                (m.max_rss_kib > MAX_RSS_KIB).then(|| format!("peak RSS {} KiB", m.max_rss_kib)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !problems.is_empty() {
+                failures.push(format!(
+                    "{}: {} ({})",
+                    m.row,
+                    problems.join(", "),
+                    m.output.trim()
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "hostile rows failed:\n{}",
+        failures.join("\n")
+    );
+}
