@@ -40,6 +40,7 @@ pub enum Command {
     File(FileArgs),
     Redis(RedisArgs),
     Postgres(PostgresArgs),
+    Grpc(GrpcArgs),
     Check(CheckArgs),
     WaitFor(WaitForArgs),
     MigrateThenExec(MigrateArgs),
@@ -323,6 +324,39 @@ check_args! {
         /// disable, prefer (default: TLS when offered, unverified), require, verify-ca or verify-full
         #[argh(option)]
         pub sslmode: Option<String>,
+    }
+}
+
+check_args! {
+    tls_files;
+    /// Check a gRPC server with the gRPC Health Checking Protocol v1 (h2c, or TLS with ALPN
+    /// h2): healthy only when it answers SERVING. NOT_SERVING and UNKNOWN are unhealthy; an
+    /// unknown service and a server without the health service are fatal.
+    #[argh(subcommand, name = "grpc")]
+    pub struct GrpcArgs {
+        /// the server: HOST:PORT, grpc://HOST:PORT or grpcs://HOST:PORT (TLS), e.g. localhost:50051
+        #[argh(positional)]
+        pub target: String,
+
+        /// the service to ask about (default: the server's overall health)
+        #[argh(option)]
+        pub service: Option<String>,
+
+        /// speak TLS (as grpcs:// does), verified against the built-in roots or --ca-file
+        #[argh(switch)]
+        pub tls: bool,
+
+        /// do not verify the server's certificate
+        #[argh(switch, short = 'k')]
+        pub insecure: bool,
+
+        /// the name to verify the certificate against and send as SNI (default: HOST)
+        #[argh(option)]
+        pub server_name: Option<String>,
+
+        /// metadata 'key: value' sent with the call, e.g. 'authorization: Bearer ...' (repeatable; never printed)
+        #[argh(option, short = 'H')]
+        pub header: Vec<String>,
     }
 }
 

@@ -6,6 +6,8 @@ use crate::deadline::Deadline;
 use crate::outcome::Outcome;
 
 pub mod file;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "postgres")]
