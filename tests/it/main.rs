@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod file;
+mod grpc;
 mod http;
 mod migrate;
 mod postgres;

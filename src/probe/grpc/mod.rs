@@ -351,10 +351,6 @@ fn judge(response: &h2::Response, service: &str) -> Outcome {
     let Ok(code) = status.parse::<u32>() else {
         return Outcome::unhealthy(format!("invalid grpc-status {:?}", clean(status)));
     };
-    let named = match service {
-        "" => String::new(),
-        service => format!("service {service:?}: "),
-    };
     let reason = match response.get("grpc-message").map(grpc_message) {
         Some(message) if !message.is_empty() => {
             format!("grpc-status {code} {}: {message}", grpc_code(code))
@@ -363,11 +359,11 @@ fn judge(response: &h2::Response, service: &str) -> Outcome {
     };
     match code {
         0 => match decode_response(&response.body) {
-            Ok(1) => Outcome::healthy(format!("{named}SERVING")),
-            Ok(0) => Outcome::unhealthy(format!("{named}UNKNOWN")),
-            Ok(2) => Outcome::unhealthy(format!("{named}NOT_SERVING")),
-            Ok(3) => Outcome::fatal(format!("{named}SERVICE_UNKNOWN")),
-            Ok(other) => Outcome::unhealthy(format!("{named}unknown health status {other}")),
+            Ok(1) => Outcome::healthy("SERVING"),
+            Ok(0) => Outcome::unhealthy("UNKNOWN"),
+            Ok(2) => Outcome::unhealthy("NOT_SERVING"),
+            Ok(3) => Outcome::fatal(format!("service {service:?} is unknown (SERVICE_UNKNOWN)")),
+            Ok(other) => Outcome::unhealthy(format!("unknown health status {other}")),
             Err(text) => Outcome::unhealthy(format!("invalid health response: {text}")),
         },
         5 => Outcome::fatal(format!(
@@ -596,7 +592,7 @@ mod tests {
         assert!(serving.is_healthy());
         assert_eq!(serving.detail, "SERVING");
         let not = judge(&response(Some("0"), None, &[0, 0, 0, 0, 2, 8, 2]), "a.B");
-        assert_eq!(not, Outcome::unhealthy("service \"a.B\": NOT_SERVING"));
+        assert_eq!(not, Outcome::unhealthy("NOT_SERVING"));
         let unknown = judge(&response(Some("0"), None, &[0, 0, 0, 0, 0]), "");
         assert_eq!(unknown, Outcome::unhealthy("UNKNOWN"));
 
