@@ -296,7 +296,7 @@ impl Connection {
             return protocol("a header block was interrupted by another frame");
         }
         match frame.kind {
-            SETTINGS if frame.stream != 0 || frame.payload.len() % 6 != 0 => {
+            SETTINGS if frame.stream != 0 || !frame.payload.len().is_multiple_of(6) => {
                 protocol("malformed SETTINGS frame")
             }
             SETTINGS if frame.flags & ACK != 0 => Ok(Vec::new()),
