@@ -49,6 +49,7 @@ pub enum Command {
     Redis(RedisArgs),
     Postgres(PostgresArgs),
     Amqp(AmqpArgs),
+    Grpc(GrpcArgs),
     Check(CheckArgs),
     WaitFor(WaitForArgs),
     MigrateThenExec(MigrateArgs),
@@ -463,6 +464,43 @@ check_args! {
         pub insecure: bool,
 
         /// time limit for the whole check, DNS to closed connection, e.g. 2s or 500ms (default 5s; not 0)
+        #[argh(option)]
+        pub timeout: Option<CheckTimeout>,
+    }
+}
+
+check_args! {
+    tls_files;
+    /// Check a gRPC server with the gRPC Health Checking Protocol v1 (h2c, or TLS with ALPN
+    /// h2): healthy only when it answers SERVING. NOT_SERVING and UNKNOWN are unhealthy; an
+    /// unknown service and a server without the health service are fatal.
+    #[argh(subcommand, name = "grpc")]
+    pub struct GrpcArgs {
+        /// the server: HOST:PORT, grpc://HOST:PORT or grpcs://HOST:PORT (TLS), e.g. localhost:50051
+        #[argh(positional)]
+        pub target: String,
+
+        /// the service to ask about (default: the server's overall health)
+        #[argh(option)]
+        pub service: Option<String>,
+
+        /// speak TLS (as grpcs:// does), verified against the built-in roots or --ca-file
+        #[argh(switch)]
+        pub tls: bool,
+
+        /// do not verify the server's certificate
+        #[argh(switch, short = 'k')]
+        pub insecure: bool,
+
+        /// the name to verify the certificate against and send as SNI (default: HOST)
+        #[argh(option)]
+        pub server_name: Option<String>,
+
+        /// metadata 'key: value' sent with the call, e.g. 'authorization: Bearer ...' (repeatable; never printed)
+        #[argh(option, short = 'H')]
+        pub header: Vec<String>,
+
+        /// time limit for the whole check, DNS to the health answer, e.g. 2s or 500ms (default 5s; not 0)
         #[argh(option)]
         pub timeout: Option<CheckTimeout>,
     }

@@ -17,7 +17,13 @@ mod redact;
 mod report;
 mod signals;
 mod size;
-#[cfg(any(feature = "http", feature = "postgres", feature = "redis", feature = "amqp"))]
+#[cfg(any(
+    feature = "http",
+    feature = "postgres",
+    feature = "redis",
+    feature = "amqp",
+    feature = "grpc"
+))]
 mod stream;
 mod target;
 #[cfg(feature = "tls")]

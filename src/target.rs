@@ -66,6 +66,13 @@ pub fn checks_from_command(command: Command) -> Result<Checks, UsageError> {
         ),
         #[cfg(not(feature = "amqp"))]
         Command::Amqp(_) => return usage(not_built("amqp")),
+        #[cfg(feature = "grpc")]
+        Command::Grpc(args) => (
+            vec![Box::new(crate::probe::grpc::GrpcCheck::from_args(&args)?)],
+            args.common(),
+        ),
+        #[cfg(not(feature = "grpc"))]
+        Command::Grpc(_) => return usage(not_built("grpc")),
         Command::Check(_) | Command::WaitFor(_) | Command::MigrateThenExec(_) => {
             return usage("only checks (http, tcp, postgres, ...) can be TARGETs")
         }
@@ -119,6 +126,7 @@ fn shorthand(text: &str) -> Option<Vec<String>> {
         "postgres" | "postgresql" => "postgres",
         "redis" | "rediss" | "redis+unix" | "unix" => "redis",
         "amqp" | "amqps" => "amqp",
+        "grpc" | "grpcs" => "grpc",
         _ => return None,
     };
     Some(vec![check.into(), text.into()])
@@ -155,6 +163,10 @@ mod tests {
         assert_eq!(shorthand("postgresql://db/app").unwrap()[0], "postgres");
         assert_eq!(shorthand("rediss://cache").unwrap()[0], "redis");
         assert_eq!(shorthand("amqps://mq").unwrap(), ["amqp", "amqps://mq"]);
+        assert_eq!(
+            shorthand("grpcs://api:443").unwrap(),
+            ["grpc", "grpcs://api:443"]
+        );
         assert!(shorthand("ftp://x").is_none());
         assert!(shorthand("http http://x").is_none());
     }

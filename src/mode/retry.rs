@@ -386,5 +386,4 @@ mod tests {
         RealClock.sleep(Duration::from_millis(30));
         assert!(before.elapsed() >= Duration::from_millis(30));
     }
-
 }

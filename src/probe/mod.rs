@@ -8,6 +8,8 @@ use crate::outcome::Outcome;
 #[cfg(feature = "amqp")]
 pub mod amqp;
 pub mod file;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "postgres")]

@@ -7,6 +7,7 @@ mod amqp;
 mod cli;
 mod dropin;
 mod file;
+mod grpc;
 mod help;
 mod hostile;
 mod http;
