@@ -6,7 +6,12 @@
 // In a slim build, a check that is left out still parses (to say it is not built in), so
 // its arguments go unread.
 #![cfg_attr(
-    not(all(feature = "http", feature = "postgres", feature = "redis")),
+    not(all(
+        feature = "http",
+        feature = "postgres",
+        feature = "redis",
+        feature = "mysql"
+    )),
     allow(dead_code)
 )]
 
@@ -40,6 +45,7 @@ pub enum Command {
     File(FileArgs),
     Redis(RedisArgs),
     Postgres(PostgresArgs),
+    Mysql(MysqlArgs),
     Check(CheckArgs),
     WaitFor(WaitForArgs),
     MigrateThenExec(MigrateArgs),
@@ -323,6 +329,41 @@ check_args! {
         /// disable, prefer (default: TLS when offered, unverified), require, verify-ca or verify-full
         #[argh(option)]
         pub sslmode: Option<String>,
+    }
+}
+
+check_args! {
+    tls_files;
+    /// Check a MySQL or MariaDB server the way `mysqladmin ping` means it: healthy when it
+    /// greets and accepts the login (then COM_PING answers) or refuses it while no password
+    /// was given (Access denied still means up). A given password must work. Too many
+    /// connections, host blocked and shutting down are unhealthy. Password: the URL, else
+    /// --password-file, else MYSQL_PWD. Default mysql://root@localhost:3306 over TCP.
+    #[argh(subcommand, name = "mysql")]
+    pub struct MysqlArgs {
+        /// mysql://[user[:password]@]host[:port][/db][?ssl-mode=...&socket=/path], mariadb://..., or mysql+unix:///path/to/mysqld.sock
+        #[argh(positional)]
+        pub url: Option<String>,
+
+        /// user name (default: the URL's, else root)
+        #[argh(option, short = 'u')]
+        pub user: Option<String>,
+
+        /// read the password from this file, e.g. /run/secrets/db_password (one trailing newline is ignored)
+        #[argh(option)]
+        pub password_file: Option<PathBuf>,
+
+        /// log in and run this SQL: healthy when it succeeds and returns at least one row
+        #[argh(option)]
+        pub query: Option<String>,
+
+        /// with --query: the first column of the first row must be this text
+        #[argh(option)]
+        pub expect: Option<String>,
+
+        /// DISABLED, PREFERRED (default: TLS when offered, unverified), REQUIRED, VERIFY_CA or VERIFY_IDENTITY
+        #[argh(option)]
+        pub ssl_mode: Option<String>,
     }
 }
 

@@ -59,6 +59,13 @@ pub fn checks_from_command(command: Command) -> Result<Checks, UsageError> {
         ),
         #[cfg(not(feature = "redis"))]
         Command::Redis(_) => return usage(not_built("redis")),
+        #[cfg(feature = "mysql")]
+        Command::Mysql(args) => (
+            vec![Box::new(crate::probe::mysql::MysqlCheck::from_args(&args)?)],
+            args.common(),
+        ),
+        #[cfg(not(feature = "mysql"))]
+        Command::Mysql(_) => return usage(not_built("mysql")),
         Command::Check(_) | Command::WaitFor(_) | Command::MigrateThenExec(_) => {
             return usage("only checks (http, tcp, postgres, ...) can be TARGETs")
         }
@@ -111,6 +118,7 @@ fn shorthand(text: &str) -> Option<Vec<String>> {
         "http" | "https" => "http",
         "postgres" | "postgresql" => "postgres",
         "redis" | "rediss" | "redis+unix" | "unix" => "redis",
+        "mysql" | "mariadb" | "mysql+unix" | "mariadb+unix" => "mysql",
         _ => return None,
     };
     Some(vec![check.into(), text.into()])
@@ -146,6 +154,7 @@ mod tests {
         assert_eq!(shorthand("https://x/h").unwrap(), ["http", "https://x/h"]);
         assert_eq!(shorthand("postgresql://db/app").unwrap()[0], "postgres");
         assert_eq!(shorthand("rediss://cache").unwrap()[0], "redis");
+        assert_eq!(shorthand("mariadb://db/app").unwrap()[0], "mysql");
         assert!(shorthand("ftp://x").is_none());
         assert!(shorthand("http http://x").is_none());
     }
