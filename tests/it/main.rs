@@ -7,6 +7,7 @@ mod cli;
 mod file;
 mod http;
 mod migrate;
+mod mysql;
 mod postgres;
 mod process;
 mod redis;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod mysql;
 pub mod pki;
 pub mod postgres;
 pub mod redis;
@@ -31,6 +32,7 @@ const AMBIENT_VARS: &[&str] = &[
     "PGSSLMODE",
     "PGCONNECT_TIMEOUT",
     "PGAPPNAME",
+    "MYSQL_PWD",
     "HTTP_PROXY",
     "http_proxy",
     "HTTPS_PROXY",
