@@ -16,7 +16,7 @@ mod redact;
 mod report;
 mod signals;
 mod size;
-#[cfg(any(feature = "postgres", feature = "redis"))]
+#[cfg(any(feature = "postgres", feature = "redis", feature = "mysql"))]
 mod stream;
 mod target;
 #[cfg(feature = "tls")]
