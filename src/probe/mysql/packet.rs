@@ -458,6 +458,33 @@ mod tests {
         assert!(parse_greeting(&greeting[..10]).is_none());
     }
 
+    /// A poor man's fuzz run: random payloads through every parser, none may panic.
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..20_000 {
+            let length = (next() % 96) as usize;
+            let mut bytes: Vec<u8> = (0..length).map(|_| next() as u8).collect();
+            if let Some(first) = bytes.first_mut() {
+                *first = [10, 0xFF, 0xFE, 0x01, 0x00, 0xFB, 0xFC, 0xFD][round % 8];
+            }
+            let _ = parse_greeting(&bytes);
+            let _ = parse_auth_reply(&bytes);
+            let _ = parse_ok_or_error(&bytes);
+            let _ = first_column(&bytes);
+            let _ = Fields(&bytes).lenenc_str();
+            let mut budget = MAX_PACKET;
+            let mut wire: &[u8] = &bytes;
+            let _ = read_packet(&mut wire, &mut budget);
+        }
+    }
+
     #[test]
     fn framing_is_bounded() {
         let mut budget = 100;
