@@ -10,7 +10,9 @@
         feature = "http",
         feature = "postgres",
         feature = "redis",
-        feature = "amqp"
+        feature = "amqp",
+        feature = "grpc",
+        feature = "mysql"
     )),
     allow(dead_code)
 )]
@@ -50,6 +52,7 @@ pub enum Command {
     Postgres(PostgresArgs),
     Amqp(AmqpArgs),
     Grpc(GrpcArgs),
+    Mysql(MysqlArgs),
     Check(CheckArgs),
     WaitFor(WaitForArgs),
     MigrateThenExec(MigrateArgs),
@@ -501,6 +504,45 @@ check_args! {
         pub header: Vec<String>,
 
         /// time limit for the whole check, DNS to the health answer, e.g. 2s or 500ms (default 5s; not 0)
+        #[argh(option)]
+        pub timeout: Option<CheckTimeout>,
+    }
+}
+
+check_args! {
+    tls_files;
+    /// Check a MySQL or MariaDB server the way `mysqladmin ping` means it: healthy when it
+    /// greets and accepts the login (then COM_PING answers) or refuses it while no password
+    /// was given (Access denied still means up). A given password must work. Too many
+    /// connections, host blocked and shutting down are unhealthy. Password: the URL, else
+    /// --password-file, else MYSQL_PWD. Default mysql://root@localhost:3306 over TCP.
+    #[argh(subcommand, name = "mysql")]
+    pub struct MysqlArgs {
+        /// mysql://[user[:password]@]host[:port][/db][?ssl-mode=...&socket=/path], mariadb://..., or mysql+unix:///path/to/mysqld.sock
+        #[argh(positional)]
+        pub url: Option<String>,
+
+        /// user name (default: the URL's, else root)
+        #[argh(option, short = 'u')]
+        pub user: Option<String>,
+
+        /// read the password from this file, e.g. /run/secrets/db_password (one trailing newline is ignored)
+        #[argh(option)]
+        pub password_file: Option<PathBuf>,
+
+        /// log in and run this SQL: healthy when it succeeds and returns at least one row
+        #[argh(option)]
+        pub query: Option<String>,
+
+        /// with --query: the first column of the first row must be this text
+        #[argh(option)]
+        pub expect: Option<String>,
+
+        /// DISABLED, PREFERRED (default: TLS when offered, unverified), REQUIRED, VERIFY_CA or VERIFY_IDENTITY
+        #[argh(option)]
+        pub ssl_mode: Option<String>,
+
+        /// time limit for the whole check, DNS to the last answer, e.g. 2s or 500ms (default 5s; not 0)
         #[argh(option)]
         pub timeout: Option<CheckTimeout>,
     }

@@ -22,7 +22,8 @@ mod size;
     feature = "postgres",
     feature = "redis",
     feature = "amqp",
-    feature = "grpc"
+    feature = "grpc",
+    feature = "mysql"
 ))]
 mod stream;
 mod target;

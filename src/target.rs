@@ -73,6 +73,13 @@ pub fn checks_from_command(command: Command) -> Result<Checks, UsageError> {
         ),
         #[cfg(not(feature = "grpc"))]
         Command::Grpc(_) => return usage(not_built("grpc")),
+        #[cfg(feature = "mysql")]
+        Command::Mysql(args) => (
+            vec![Box::new(crate::probe::mysql::MysqlCheck::from_args(&args)?)],
+            args.common(),
+        ),
+        #[cfg(not(feature = "mysql"))]
+        Command::Mysql(_) => return usage(not_built("mysql")),
         Command::Check(_) | Command::WaitFor(_) | Command::MigrateThenExec(_) => {
             return usage("only checks (http, tcp, postgres, ...) can be TARGETs")
         }
@@ -127,6 +134,7 @@ fn shorthand(text: &str) -> Option<Vec<String>> {
         "redis" | "rediss" | "redis+unix" | "unix" => "redis",
         "amqp" | "amqps" => "amqp",
         "grpc" | "grpcs" => "grpc",
+        "mysql" | "mariadb" | "mysql+unix" | "mariadb+unix" => "mysql",
         _ => return None,
     };
     Some(vec![check.into(), text.into()])
@@ -167,6 +175,7 @@ mod tests {
             shorthand("grpcs://api:443").unwrap(),
             ["grpc", "grpcs://api:443"]
         );
+        assert_eq!(shorthand("mariadb://db/app").unwrap()[0], "mysql");
         assert!(shorthand("ftp://x").is_none());
         assert!(shorthand("http http://x").is_none());
     }

@@ -12,6 +12,7 @@ mod help;
 mod hostile;
 mod http;
 mod migrate;
+mod mysql;
 mod postgres;
 mod process;
 mod redis;

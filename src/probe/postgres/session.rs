@@ -769,7 +769,7 @@ mod tests {
     use super::*;
 
     use super::super::settings::{connection_settings, Overrides};
-    use std::net::TcpListener;
+    use std::net::{TcpListener, TcpStream};
 
     /// A peer that reads the startup message, then plays `script`: each step reads one
     /// frontend message (checking its type and body) or sends bytes. The returned handle

@@ -5,6 +5,7 @@
 
 pub mod grpc;
 pub mod http;
+pub mod mysql;
 pub mod peer;
 pub mod pgbouncer;
 pub mod pki;
@@ -35,6 +36,7 @@ const AMBIENT_VARS: &[&str] = &[
     "PGSSLMODE",
     "PGCONNECT_TIMEOUT",
     "PGAPPNAME",
+    "MYSQL_PWD",
     "HTTP_PROXY",
     "http_proxy",
     "HTTPS_PROXY",
