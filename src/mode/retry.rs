@@ -350,11 +350,15 @@ mod tests {
     fn jitter_spreads_pauses_over_the_whole_band() {
         // Past the fast phase every base pause is the 1s maximum: what varies is jitter.
         let mut backoff = Backoff::new(Duration::from_secs(1), 7);
+        // Growing by half from 100ms, the base reaches the maximum within 10 pauses.
+        for _ in 0..10 {
+            backoff.next(Duration::from_secs(60));
+        }
         let pauses: Vec<f64> = (0..2000)
             .map(|_| backoff.next(Duration::from_secs(60)).as_secs_f64())
             .collect();
         let (low, high) = (1.0 - JITTER, 1.0 + JITTER);
-        assert!(pauses.iter().all(|p| (low..=high).contains(p)));
+        assert!(pauses.iter().all(|p| (low - 1e-6..=high + 1e-6).contains(p)));
         // Both ends of the band are reached and the middle is not favoured.
         assert!(pauses.iter().any(|p| *p < low + 0.02));
         assert!(pauses.iter().any(|p| *p > high - 0.02));
@@ -364,6 +368,17 @@ mod tests {
         distinct.sort_by(f64::total_cmp);
         distinct.dedup();
         assert!(distinct.len() > 1900, "{} distinct pauses", distinct.len());
+    }
+
+    #[test]
+    fn pauses_grow_only_once_the_fast_phase_is_over() {
+        let mut backoff = Backoff::new(Duration::from_secs(10), 7);
+        assert!(backoff.next(Duration::ZERO) <= FIRST_INTERVAL.mul_f64(1.0 + JITTER));
+        let fast = backoff.next(FAST_PHASE - Duration::from_millis(1));
+        assert!(fast <= FAST_INTERVAL.mul_f64(1.0 + JITTER), "{fast:?}");
+        // From the end of the fast phase on, each pause is half as long again.
+        let grown = backoff.next(FAST_PHASE);
+        assert!(grown > FAST_INTERVAL.mul_f64(1.0 + JITTER), "{grown:?}");
     }
 
     #[test]
