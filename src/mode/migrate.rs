@@ -32,6 +32,8 @@ pub struct Migrate {
     pub lock: Option<Box<dyn MigrationLock>>,
     pub lock_timeout: Option<Duration>,
     pub migration: Vec<String>,
+    /// The migration command as the user wrote it, before `${VAR}` expansion: what is printed.
+    pub shown: String,
     pub migrate_timeout: Option<Duration>,
     pub format: Format,
 }
@@ -79,10 +81,7 @@ pub fn run(mut plan: Migrate, app: &[String]) -> Exit {
         );
     }
 
-    say(
-        "migrate",
-        format!("running {}", shell_words(&plan.migration)),
-    );
+    say("migrate", format!("running {}", plan.shown));
     let ran = Instant::now();
     let ended = exec::run_child(&plan.migration, plan.migrate_timeout);
     if let Some(lock) = plan.lock.take() {
