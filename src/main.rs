@@ -12,6 +12,8 @@ mod mode;
 mod net;
 mod outcome;
 mod probe;
+#[cfg(test)]
+mod props;
 mod redact;
 mod report;
 mod signals;

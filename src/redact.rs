@@ -125,7 +125,8 @@ fn register_arguments_at(args: &[String], depth: u8) {
         for word in arg.split_whitespace() {
             let word = word.trim_matches(|c| matches!(c, '"' | '\''));
             if let Some((name, value)) = word.split_once('=') {
-                if is_secret_name(name) {
+                // `--password=${DB_PASSWORD}` as written is no secret; its expansion is.
+                if is_secret_name(name) && !value.starts_with('$') {
                     register(value);
                 }
             }

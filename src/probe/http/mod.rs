@@ -5,7 +5,7 @@
 //! localhost must never go through a proxy: kubelet's rule), and the body is read only
 //! when a body rule needs it, at most [`MAX_BODY`] bytes.
 
-mod expect;
+pub(crate) mod expect;
 mod transport;
 
 use std::path::PathBuf;
