@@ -98,8 +98,10 @@ pub fn url(data: &[u8]) {
         Some(b) if b % 4 == 0 => ":".into(),
         Some(_) => format!(":{}", &password(p[4])[MARK.len()..].replace(MARK, "")),
     };
+    // In a query an unencoded `&` or `;` starts the next parameter, by definition.
+    let query_secret = secret.replace(['&', ';'], "");
     let built = format!(
-        "{scheme}://{}:{secret}@{}{port}/{}?sslmode=x&password={secret}",
+        "{scheme}://{}:{secret}@{}{port}/{}?sslmode=x&password={query_secret}",
         plain(p[1], "u"),
         plain(p[3], "h"),
         plain(p[5], ""),

@@ -318,13 +318,19 @@ pub fn secret_ranges(text: &str) -> Vec<(usize, usize)> {
         let word = &text[scheme_start..end];
         let mut found_here = word_ranges(word, found - scheme_start + 3);
         found_here.sort();
-        let mut last_end = 0;
-        for (from, to) in found_here {
-            if from >= last_end && to > from {
-                ranges.push((scheme_start + from, scheme_start + to));
-                last_end = to;
+        // Overlapping ranges (a password running into the query) are merged.
+        let mut merged: Vec<(usize, usize)> = Vec::new();
+        for (from, to) in found_here.into_iter().filter(|(from, to)| to > from) {
+            match merged.last_mut() {
+                Some(last) if from <= last.1 => last.1 = last.1.max(to),
+                _ => merged.push((from, to)),
             }
         }
+        ranges.extend(
+            merged
+                .into_iter()
+                .map(|(from, to)| (scheme_start + from, scheme_start + to)),
+        );
         offset = end.max(found + 3);
     }
     ranges
@@ -333,7 +339,20 @@ pub fn secret_ranges(text: &str) -> Vec<(usize, usize)> {
 /// The secret ranges of one URL-shaped word whose authority starts at `start`.
 fn word_ranges(word: &str, start: usize) -> Vec<(usize, usize)> {
     let a = authority(word, start);
-    let mut ranges: Vec<(usize, usize)> = a.password.into_iter().collect();
+    // More `@`s than one reading explains (`u:p@ss/w@rd@host/x?password=a@b`): the
+    // password may run anywhere up to the last of them, so everything after its start
+    // is masked; never part of a password shown.
+    let rfc_end = word[start..]
+        .find(['/', '?', '#'])
+        .map_or(word.len(), |at| start + at);
+    let inside = word[start..rfc_end].contains('@');
+    let beyond = word[rfc_end..].matches('@').count();
+    let ambiguous = (inside && beyond >= 1) || (!inside && beyond >= 2);
+    let password = a.password.map(|(from, to)| match ambiguous {
+        true => (from, word.len()),
+        false => (from, to),
+    });
+    let mut ranges: Vec<(usize, usize)> = password.into_iter().collect();
     // Secret query parameters, wherever a `?`, `&` or `;` starts them.
     let mut at = a.end;
     while let Some(found) = word[at..].find(['?', '&', ';']) {
@@ -343,8 +362,9 @@ fn word_ranges(word: &str, start: usize) -> Vec<(usize, usize)> {
         };
         let name = &word[name_start..name_start + eq];
         let value_start = name_start + eq + 1;
+        // To the next `&` or `;`: a `#` in a password is more likely than a fragment.
         let value_end = word[value_start..]
-            .find(['&', '#', ';'])
+            .find(['&', ';'])
             .map_or(word.len(), |end| value_start + end);
         if SECRET_PARAMS.contains(&name.to_ascii_lowercase().as_str()) {
             ranges.push((value_start, value_end));
