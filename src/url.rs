@@ -193,16 +193,23 @@ fn authority(text: &str, start: usize) -> Authority {
     }
 }
 
+/// Whether an authority without `@` reads as `host`, `host:digits` or `[v6]:digits`.
 fn looks_like_host_port(text: &str) -> bool {
-    match text.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') && host.contains(':') => {
-            // bracketless IPv6: not a host:port either way
-            let _ = port;
-            false
-        }
-        Some((_, port)) => port.bytes().all(|b| b.is_ascii_digit()),
-        None => true,
-    }
+    let port = match text.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((_, "")) => "",
+            Some((_, after)) => match after.strip_prefix(':') {
+                Some(port) => port,
+                None => return false,
+            },
+            None => return false,
+        },
+        None => match text.split_once(':') {
+            Some((_, port)) => port,
+            None => "",
+        },
+    };
+    port.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// `host`, `host:port`, `[v6]:port`, `host:` (empty port: the default).

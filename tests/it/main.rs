@@ -10,6 +10,7 @@ mod migrate;
 mod postgres;
 mod process;
 mod redis;
+mod secrets;
 mod static_binary;
 mod tcp;
 mod wait_for;
