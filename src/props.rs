@@ -182,7 +182,7 @@ pub fn expand(data: &[u8]) {
             "HOST" => Ok(Some("db".into())),
             "EMPTY" => Ok(Some(String::new())),
             "BINARY" => Err(()),
-            _ if name.len() % 3 == 0 => Ok(Some(name.repeat(3))),
+            _ if name.len().is_multiple_of(3) => Ok(Some(name.repeat(3))),
             _ => Ok(None),
         }
     };

@@ -9,6 +9,11 @@ use crate::support::{command, free_port, probe, run, temp_dir};
 
 const SECRET: &str = "Zq9hunter2x";
 
+/// A case: its name, probe's arguments, extra environment.
+type Case = (String, Vec<String>, Vec<(String, String)>);
+/// Headers the second server of a redirect pair saw.
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
 /// One way a secret reaches probe: the target text (with `{S}` for the secret and
 /// `{P}` for a closed port), extra words, environment.
 struct Form {
@@ -173,7 +178,7 @@ fn no_secret_in_any_output() {
     std::fs::write(&file, format!("{SECRET}\n")).unwrap();
     let file = file.display().to_string();
     let port = free_port();
-    let mut cases: Vec<(String, Vec<String>, Vec<(String, String)>)> = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
     for form in FORMS {
         let target = fill(form.target, port, &file);
         let flags: Vec<String> = form.flags.iter().map(|f| fill(f, port, &file)).collect();
@@ -363,7 +368,7 @@ fn bare_host_port_and_driver_schemes_are_targets() {
 
 /// Two servers on different ports: the first redirects to the second, which records
 /// what it was sent.
-fn redirect_pair() -> (Server, Server, Arc<Mutex<Vec<(String, String)>>>) {
+fn redirect_pair() -> (Server, Server, Seen) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let recorder = seen.clone();
     let other = Server::http(move |request| {

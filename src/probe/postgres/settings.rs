@@ -311,11 +311,13 @@ fn parse_url(url: &str, source: &str) -> Result<Parts, UsageError> {
     if !matches!(base_scheme, "postgres" | "postgresql") {
         return Err(bad("the scheme must be postgres:// or postgresql://"));
     }
-    let mut parts = Parts::default();
-    parts.user = parsed.user.clone().and_then(non_empty);
-    parts.password = parsed.password.clone();
-    parts.host = non_empty(parsed.host.clone());
-    parts.port = parsed.port;
+    let mut parts = Parts {
+        user: parsed.user.clone().and_then(non_empty),
+        password: parsed.password.clone(),
+        host: non_empty(parsed.host.clone()),
+        port: parsed.port,
+        ..Parts::default()
+    };
     let path = parsed.path.strip_prefix('/').unwrap_or(&parsed.path);
     parts.dbname = non_empty(crate::url::percent_decode(path).map_err(|why| bad(&why))?);
 
