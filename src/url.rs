@@ -218,7 +218,8 @@ fn looks_like_host_port(text: &str) -> bool {
     port.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// `host`, `host:port`, `[v6]:port`, `host:` (empty port: the default).
+/// `host`, `host:port`, `[v6]:port`, `host:` (empty port: the default). Errors quote
+/// nothing: the caller prints the URL, masked.
 fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
     let (host, port) = if let Some(v6) = text.strip_prefix('[') {
         let (host, after) = v6
@@ -229,13 +230,13 @@ fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
                 .chars()
                 .all(|c| c.is_ascii_hexdigit() || ":.%".contains(c))
         {
-            return Err(format!("invalid IPv6 address [{host}]"));
+            return Err("invalid IPv6 address in brackets".into());
         }
         match after {
             "" => (host.to_string(), None),
             _ => match after.strip_prefix(':') {
                 Some(port) => (host.to_string(), Some(port)),
-                None => return Err(format!("unexpected {after:?} after the IPv6 address")),
+                None => return Err("unexpected text after the IPv6 address".into()),
             },
         }
     } else {
@@ -247,7 +248,7 @@ fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
             None => (text, None),
         };
         if host.contains(['[', ']', '@', '\\']) {
-            return Err(format!("invalid host {host:?}"));
+            return Err("invalid character in the host".into());
         }
         (
             percent_decode(host).map_err(|why| format!("host: {why}"))?,
@@ -256,7 +257,8 @@ fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
     };
     let port = match port {
         None | Some("") => None,
-        Some(port) => Some(parse_port(port)?),
+        // Not quoted: where `@`s are ambiguous, the "port" may be part of a password.
+        Some(port) => Some(parse_port(port).map_err(|_| "invalid port (1-65535)".to_string())?),
     };
     Ok((host, port))
 }
