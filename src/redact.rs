@@ -208,6 +208,16 @@ pub fn read_password_file(path: &Path) -> Result<String, UsageError> {
     Ok(password.to_string())
 }
 
+/// Forgets every secret: a fuzz target runs many inputs in one process, and the registry
+/// would otherwise grow with each (probe itself runs one command line per process).
+#[cfg(fuzzing)]
+pub fn forget_all() {
+    SECRETS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clear();
+}
+
 /// The text with every URL password masked by position and every registered secret
 /// masked wherever it appears: the one scrubber every output line goes through.
 pub fn scrub(text: &str) -> String {
