@@ -82,10 +82,21 @@ pub fn is_credential_header(name: &str) -> bool {
 }
 
 /// Registers the credential in a `-H 'Name: value'` line: the value and the credential
-/// after its scheme (`Bearer TOKEN`); a line without a colon is registered whole, since
-/// probe cannot tell which part of it is the secret.
+/// after its scheme (`Bearer TOKEN`); a line without a colon, or whose name is no header
+/// name, is registered whole, since probe cannot tell which part of it is the secret.
 pub fn register_header(line: &str) {
+    let is_token = |name: &str| {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
+    };
     match line.split_once(':') {
+        // `Authorization Bearer TOKEN:x`: no header name, so all of it may be the secret.
+        Some((name, _)) if !is_token(name.trim()) => {
+            register(line.trim());
+            register(name.trim());
+        }
         Some((name, value)) if is_credential_header(name) => {
             let value = value.trim();
             register(value);

@@ -74,6 +74,12 @@ const FORMS: &[Form] = &[
         flags: &["-H", "Authorization Bearer {S}"],
     },
     Form {
+        name: "http malformed header with a colon",
+        target: "http://127.0.0.1:{P}/",
+        env: &[],
+        flags: &["-H", "Authorization Bearer {S}:0"],
+    },
+    Form {
         name: "redis userinfo",
         target: "redis://:{S}@127.0.0.1:{P}/0",
         env: &[],
