@@ -14,6 +14,7 @@ use crate::expand::expand;
 use crate::mode;
 use crate::mode::retry::Policy;
 use crate::outcome::{usage, Exit, UsageError};
+use crate::redact;
 use crate::report::Format;
 use crate::target::{self, Target};
 
@@ -27,14 +28,27 @@ use argv::RUNS_A_COMMAND;
 
 /// Parses and runs a whole command line (without argv\[0\]).
 pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
-    let (args, command) = split_command(argv::prepare(args));
+    // Before anything is parsed or printed: every secret the arguments and the
+    // environment can carry is known to the scrubber.
+    redact::register_environment();
+    redact::register_arguments(&args);
+    check_environment()?;
+    let (raw, command) = split_command(argv::prepare(args));
     let has_command = command.is_some();
+    let total: usize = raw.iter().map(String::len).sum();
+    if total > MAX_ARGUMENTS {
+        return usage(format!(
+            "probe's arguments are longer than {} KiB together",
+            MAX_ARGUMENTS / 1024
+        ));
+    }
     // ${VAR} is expanded in probe's own arguments, never in the command it runs: that
     // command gets its arguments exactly as written, like exec "$@" in a script.
-    let args = args
+    let args = raw
         .iter()
         .map(|arg| expand(arg))
         .collect::<Result<Vec<_>, _>>()?;
+    redact::register_arguments(&args);
     argv::register_secrets(&args);
     let hint = |error| argv::with_dashdash_hint(error, &args, has_command);
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -78,7 +92,8 @@ pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
             Box::new(move || mode::wait_for::run(wait, &command))
         }
         Command::MigrateThenExec(args) => {
-            let plan = migrate_plan(&args)?;
+            let mut plan = migrate_plan(&args)?;
+            plan.shown = unexpanded(&raw, &words, "--migrate").unwrap_or_default();
             Box::new(move || mode::migrate::run(plan, &command))
         }
         one_shot => {
@@ -87,6 +102,13 @@ pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
         }
     };
     Ok(if dry_run { Exit::Healthy } else { run() })
+}
+
+/// The argument after `flag` as the user wrote it, before expansion (arguments expand
+/// one to one, so the same index holds it).
+fn unexpanded(raw: &[String], words: &[&str], flag: &str) -> Option<String> {
+    let at = words.iter().rposition(|word| *word == flag)?;
+    raw.get(at + 1).cloned()
 }
 
 /// Runs checks once under their shared `--timeout`, printing as `--json`/`-q` say.
@@ -118,18 +140,56 @@ fn split_command(mut args: Vec<String>) -> (Vec<String>, Option<Vec<String>>) {
 /// `PROBE_DRY_RUN=1`: parse and validate everything, probe nothing, exit 0 (or 3). For
 /// checking the probe lines of Dockerfiles and manifests in CI.
 fn dry_run() -> Result<bool, UsageError> {
-    match std::env::var("PROBE_DRY_RUN").as_deref() {
-        Err(_) | Ok("") | Ok("0") => Ok(false),
-        Ok("1") => Ok(true),
-        Ok(other) => usage(format!("PROBE_DRY_RUN must be 1 or 0, not {other:?}")),
+    match env_text("PROBE_DRY_RUN")?.as_deref() {
+        None | Some("") | Some("0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(other) => usage(format!("PROBE_DRY_RUN must be 1 or 0, not {other:?}")),
     }
+}
+
+/// Most bytes of probe's own arguments together (the command after `--` not counted).
+pub const MAX_ARGUMENTS: usize = 256 * 1024;
+
+/// An environment variable probe reads: unset is `None`, non-UTF-8 is an error naming it.
+pub fn env_text(name: &str) -> Result<Option<String>, UsageError> {
+    match std::env::var_os(name) {
+        None => Ok(None),
+        Some(value) => value.into_string().map(Some).map_err(|_| {
+            UsageError::new(format!("environment variable {name} is not valid UTF-8"))
+        }),
+    }
+}
+
+/// Whether probe reads this variable: its own `PROBE_*`, libpq's `PG*`, `DATABASE_URL`
+/// and `REDIS_URL`.
+fn is_read_by_probe(name: &str) -> bool {
+    let libpq = name.len() > 2
+        && name.starts_with("PG")
+        && name[2..]
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b'_');
+    libpq || name.starts_with("PROBE_") || matches!(name, "DATABASE_URL" | "REDIS_URL")
+}
+
+/// Every variable probe reads must be UTF-8: checked once, up front, so that the checks'
+/// own `std::env::var(name).ok()` can never mistake a non-UTF-8 value for an unset one.
+fn check_environment() -> Result<(), UsageError> {
+    for (name, value) in std::env::vars_os() {
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        if is_read_by_probe(name) && value.to_str().is_none() {
+            return usage(format!("environment variable {name} is not valid UTF-8"));
+        }
+    }
+    Ok(())
 }
 
 /// Reads an optional duration variable; a bad value is an error, never a silent default.
 fn env_span(name: &str) -> Result<Option<Span>, UsageError> {
-    match std::env::var(name) {
-        Err(_) => Ok(None),
-        Ok(text) => text
+    match env_text(name)? {
+        None => Ok(None),
+        Some(text) => text
             .parse::<Span>()
             .map(Some)
             .map_err(|error| UsageError::new(format!("{name}: {error}"))),
@@ -139,7 +199,7 @@ fn env_span(name: &str) -> Result<Option<Span>, UsageError> {
 /// wait-for's targets (arguments, then PROBE_WAIT_TARGETS) and policy.
 fn wait_spec(args: &WaitForArgs) -> Result<mode::wait_for::Wait, UsageError> {
     let mut texts = args.targets.clone();
-    if let Ok(from_env) = std::env::var("PROBE_WAIT_TARGETS") {
+    if let Some(from_env) = env_text("PROBE_WAIT_TARGETS")? {
         let expanded = expand(&from_env)
             .map_err(|error| UsageError::new(format!("PROBE_WAIT_TARGETS: {error}")))?;
         let words = shlex::split(&commas_to_spaces(&expanded))
@@ -225,6 +285,7 @@ fn migrate_plan(args: &MigrateArgs) -> Result<mode::migrate::Migrate, UsageError
             Some(span) => Some(span.0),
             None => timeout,
         },
+        shown: args.migrate.clone(),
         migration,
         migrate_timeout: args
             .migrate_timeout

@@ -200,9 +200,13 @@ check_args! {
         #[argh(option)]
         pub connect_to: Option<String>,
 
-        /// follow redirects (at most 10) and check the final response
+        /// follow redirects (at most 10) and check the final response; on a redirect to another scheme, host or port, -H headers, --host and URL credentials are dropped
         #[argh(switch, short = 'L')]
         pub follow_redirects: bool,
+
+        /// with -L, send -H headers, --host and URL credentials to every host redirected to (curl's name)
+        #[argh(switch)]
+        pub location_trusted: bool,
 
         /// the body must contain this text (repeatable: all must appear)
         #[argh(option)]

@@ -23,9 +23,16 @@ impl fmt::Display for Span {
     }
 }
 
-/// Parses `1h`, `2m`, `1m30s`, `5s`, `1.5s`, `500ms`, `250us`, `0`.
+/// Longest duration probe accepts (a year): far beyond any wait, and far from the
+/// overflow of `Instant + Duration`.
+pub const MAX: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Parses `1h`, `2m`, `1m30s`, `5s`, `1.5s`, `500ms`, `250us`, `0`; at most [`MAX`].
 pub fn parse(text: &str) -> Result<Duration, String> {
     let invalid = || format!("invalid duration {text:?} (use e.g. 500ms, 5s, 2m, 1m30s)");
+    if text.len() > 64 {
+        return Err(invalid());
+    }
     if text == "0" {
         return Ok(Duration::ZERO);
     }
@@ -52,7 +59,11 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "us" | "µs" => 1e-6,
             _ => return Err(invalid()),
         };
-        total += Duration::try_from_secs_f64(value * seconds_per_unit).map_err(|_| invalid())?;
+        let part = Duration::try_from_secs_f64(value * seconds_per_unit).map_err(|_| invalid())?;
+        total = total
+            .checked_add(part)
+            .filter(|total| *total <= MAX)
+            .ok_or_else(|| format!("duration {text:?} is too long (at most 8784h, a year)"))?;
         rest = after;
     }
     Ok(total)
@@ -99,7 +110,21 @@ mod tests {
 
     #[test]
     fn rejects_ambiguous_or_malformed_values() {
-        for bad in ["", "5", "s", "5x", "-1s", "1..2s", "ms5", "5 s"] {
+        for bad in [
+            "",
+            "5",
+            "s",
+            "5x",
+            "-1s",
+            "1..2s",
+            "ms5",
+            "5 s",
+            "10000000000000000000s",
+            "8785h",
+            "1e3s",
+            "NaNs",
+            "infs",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

@@ -1,88 +1,209 @@
-//! `${VAR}` and `${VAR:-default}` in arguments, expanded by probe from its own environment.
+//! `${VAR}`, `$VAR` and `${VAR:-default}` in arguments, expanded by probe from its own
+//! environment.
 //!
 //! Exec-form `HEALTHCHECK CMD [...]` and compose `test: ["CMD", ...]` get no shell, so
-//! nothing else would expand them. `$$` is a literal `$` (compose's escape); any other `$`
-//! is left as it is. An unset variable without a default is an error, not an empty string:
-//! `http://${HOST}:8000/` silently becoming `http://:8000/` is the kind of bug that costs a
-//! night.
+//! nothing else would expand them. `$$` is a literal `$` (compose's escape); a `$` not
+//! followed by a name or `{` stays as it is. An unset variable without a default is an
+//! error, not an empty string: `http://${HOST}:8000/` silently becoming `http://:8000/`
+//! is the kind of bug that costs a night.
+//!
+//! One pass, linear in the text (a default is parsed once, even when nested), with a
+//! nesting limit and a length limit. Errors never quote the argument: it may hold a
+//! secret that a later `}` would have closed.
 
 use crate::outcome::{usage, UsageError};
 
+/// Longest argument probe accepts, before and after expansion.
+pub const MAX_ARGUMENT: usize = 64 * 1024;
+/// Deepest `${A:-${B:-...}}` nesting.
+pub const MAX_NESTING: usize = 16;
+
+/// A variable's value: `Ok(None)` when unset, `Err(())` when it is not valid UTF-8.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Result<Option<String>, ()>;
+
 /// Expands `text` with variables from the process environment.
 pub fn expand(text: &str) -> Result<String, UsageError> {
-    expand_with(text, &|name| std::env::var(name).ok())
+    expand_with(text, &|name| match std::env::var_os(name) {
+        None => Ok(None),
+        Some(value) => value.into_string().map(Some).map_err(|_| ()),
+    })
 }
 
-pub fn expand_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, UsageError> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(dollar) = rest.find('$') {
-        out.push_str(&rest[..dollar]);
-        let after = &rest[dollar + 1..];
-        if let Some(after_escape) = after.strip_prefix('$') {
-            out.push('$');
-            rest = after_escape;
-        } else if let Some(inner) = after.strip_prefix('{') {
-            let close = matching_brace(inner)
-                .ok_or_else(|| UsageError::new(format!("unclosed ${{ in {text:?}")))?;
-            out.push_str(&substitute(&inner[..close], env)?);
-            rest = &inner[close + 1..];
-        } else {
-            out.push('$');
-            rest = after;
-        }
+pub fn expand_with(text: &str, env: Lookup) -> Result<String, UsageError> {
+    if text.len() > MAX_ARGUMENT {
+        return usage(format!(
+            "an argument is longer than {} KiB",
+            MAX_ARGUMENT / 1024
+        ));
     }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// Index of the `}` closing an expression, allowing nested `${...}` in defaults.
-fn matching_brace(inner: &str) -> Option<usize> {
-    let mut depth = 0usize;
-    for (index, c) in inner.char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' if depth == 0 => return Some(index),
-            '}' => depth -= 1,
-            _ => {}
-        }
-    }
-    None
-}
-
-fn substitute(
-    expression: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, UsageError> {
-    let (name, default) = match expression.split_once(":-") {
-        Some((name, default)) => (name, Some(default)),
-        None => (expression, None),
+    let mut parser = Parser {
+        text,
+        at: 0,
+        env,
+        out_len: 0,
     };
-    let valid_name = !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid_name {
-        return usage(format!("invalid variable reference ${{{expression}}}"));
+    parser.sequence(0, false)?
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    at: usize,
+    env: Lookup<'a>,
+    out_len: usize,
+}
+
+/// The expansion of a piece of text, or the error it would raise if it were used (a
+/// default that is never used may name an unset variable).
+type Value = Result<String, UsageError>;
+
+impl<'a> Parser<'a> {
+    /// Text up to the end (or up to the `}` closing a default, when `in_default`). Syntax
+    /// errors are returned at once; errors of lookups inside are returned as the value.
+    fn sequence(&mut self, depth: usize, in_default: bool) -> Result<Value, UsageError> {
+        let bytes = self.text.as_bytes();
+        let mut out = String::new();
+        let mut deferred: Option<UsageError> = None;
+        loop {
+            let Some(&byte) = bytes.get(self.at) else {
+                if in_default {
+                    return usage("unclosed ${ in an argument (expected })");
+                }
+                break;
+            };
+            match byte {
+                b'}' if in_default => {
+                    self.at += 1;
+                    break;
+                }
+                b'$' => match bytes.get(self.at + 1) {
+                    Some(b'$') => {
+                        out.push('$');
+                        self.at += 2;
+                    }
+                    Some(b'{') => {
+                        self.at += 2;
+                        let value = self.braced(depth + 1)?;
+                        self.push(&mut out, value, &mut deferred)?;
+                    }
+                    Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {
+                        self.at += 1;
+                        let name = self.name();
+                        let value = self
+                            .lookup(name)
+                            .and_then(|value| value.ok_or_else(|| unset(name)));
+                        self.push(&mut out, value, &mut deferred)?;
+                    }
+                    _ => {
+                        out.push('$');
+                        self.at += 1;
+                    }
+                },
+                _ => {
+                    let next = self.text[self.at..]
+                        .find(|c| c == '$' || (in_default && c == '}'))
+                        .map_or(self.text.len(), |found| self.at + found);
+                    let piece = &self.text[self.at..next];
+                    self.push(&mut out, Ok(piece.to_string()), &mut deferred)?;
+                    self.at = next;
+                }
+            }
+        }
+        Ok(match deferred {
+            Some(error) => Err(error),
+            None => Ok(out),
+        })
     }
-    match (env(name), default) {
-        (Some(value), Some(default)) if value.is_empty() => expand_with(default, env),
-        (Some(value), _) => Ok(value),
-        (None, Some(default)) => expand_with(default, env),
-        (None, None) => usage(format!(
-            "${{{name}}} is not set (give a default with ${{{name}:-value}})"
-        )),
+
+    fn push(
+        &mut self,
+        out: &mut String,
+        value: Value,
+        deferred: &mut Option<UsageError>,
+    ) -> Result<(), UsageError> {
+        match value {
+            Ok(text) => {
+                self.out_len += text.len();
+                if self.out_len > MAX_ARGUMENT * 2 {
+                    return usage(format!(
+                        "an argument is longer than {} KiB after expansion",
+                        MAX_ARGUMENT / 1024
+                    ));
+                }
+                if deferred.is_none() {
+                    out.push_str(&text);
+                }
+            }
+            Err(error) => {
+                deferred.get_or_insert(error);
+            }
+        }
+        Ok(())
     }
+
+    fn name(&mut self) -> &'a str {
+        let text = self.text;
+        let rest = &text[self.at..];
+        let len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        self.at += len;
+        &text[self.at - len..self.at]
+    }
+
+    fn lookup(&self, name: &str) -> Result<Option<String>, UsageError> {
+        (self.env)(name).map_err(|()| UsageError::new(format!("${{{name}}} is not valid UTF-8")))
+    }
+
+    /// After `${`: `NAME}` or `NAME:-default}`.
+    fn braced(&mut self, depth: usize) -> Result<Value, UsageError> {
+        if depth > MAX_NESTING {
+            return usage(format!("${{...}} nested more than {MAX_NESTING} deep"));
+        }
+        let starts_well =
+            self.text[self.at..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+        let name = if starts_well { self.name() } else { "" };
+        let rest = &self.text[self.at..];
+        if rest.starts_with('}') {
+            self.at += 1;
+            if name.is_empty() {
+                return usage("invalid variable reference ${}");
+            }
+            return Ok(self.lookup(name)?.ok_or_else(|| unset(name)));
+        }
+        if name.is_empty() || !rest.starts_with(":-") {
+            if !rest.contains('}') {
+                return usage("unclosed ${ in an argument (expected })");
+            }
+            return usage(match name {
+                "" => "invalid variable reference after ${ (expected a name)".to_string(),
+                name => format!("invalid variable reference ${{{name}...}} (expected }} or :-)"),
+            });
+        }
+        self.at += 2;
+        let default = self.sequence(depth, true)?;
+        Ok(match self.lookup(name)? {
+            Some(value) if !value.is_empty() => Ok(value),
+            _ => default,
+        })
+    }
+}
+
+fn unset(name: &str) -> UsageError {
+    UsageError::new(format!(
+        "${{{name}}} is not set (give a default with ${{{name}:-value}})"
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn env(name: &str) -> Option<String> {
+    fn env(name: &str) -> Result<Option<String>, ()> {
         match name {
-            "HOST" => Some("db".into()),
-            "EMPTY" => Some(String::new()),
-            _ => None,
+            "HOST" => Ok(Some("db".into())),
+            "EMPTY" => Ok(Some(String::new())),
+            "BINARY" => Err(()),
+            _ => Ok(None),
         }
     }
 
@@ -102,7 +223,35 @@ mod tests {
     #[test]
     fn dollar_dollar_is_a_literal_dollar_and_lone_dollars_stay() {
         assert_eq!(run("$${HOST}").unwrap(), "${HOST}");
-        assert_eq!(run("pa$s$").unwrap(), "pa$s$");
+        // `$s` is a variable now (compose's rule); `$$` keeps a literal dollar.
+        assert_eq!(run("pa$$s$").unwrap(), "pa$s$");
+        assert_eq!(run("a$ $1 $-").unwrap(), "a$ $1 $-");
+    }
+
+    #[test]
+    fn bare_dollar_names_expand_like_braces() {
+        assert_eq!(run("tcp://$HOST:5432").unwrap(), "tcp://db:5432");
+        assert_eq!(run("$HOST.x").unwrap(), "db.x");
+        assert!(run("$NOPE").unwrap_err().0.contains("${NOPE} is not set"));
+    }
+
+    #[test]
+    fn unused_defaults_are_not_evaluated_and_errors_never_quote_the_text() {
+        assert_eq!(run("${HOST:-${NOPE}}").unwrap(), "db");
+        let error = run("redis://:hunter2@${HOST").unwrap_err();
+        assert!(!error.0.contains("hunter2"), "{error}");
+        assert!(run("${BINARY}").unwrap_err().0.contains("not valid UTF-8"));
+    }
+
+    #[test]
+    fn nesting_and_length_are_bounded() {
+        let deep = "${A:-".repeat(32 * 1024) + &"}".repeat(32 * 1024);
+        let started = std::time::Instant::now();
+        assert!(run(&deep).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert!(run(&"x".repeat(MAX_ARGUMENT + 1)).is_err());
+        let ok = "${A:-".repeat(MAX_NESTING) + "x" + &"}".repeat(MAX_NESTING);
+        assert_eq!(run(&ok).unwrap(), "x");
     }
 
     #[test]

@@ -13,6 +13,8 @@ mod mode;
 mod net;
 mod outcome;
 mod probe;
+#[cfg(test)]
+mod props;
 mod redact;
 mod report;
 mod signals;
@@ -29,6 +31,7 @@ mod stream;
 mod target;
 #[cfg(feature = "tls")]
 mod tls;
+mod url;
 
 use outcome::Exit;
 
@@ -45,15 +48,17 @@ fn main() -> ExitCode {
 
     let args: Result<Vec<String>, _> = std::env::args_os()
         .skip(1)
-        .map(|a| a.into_string())
+        .enumerate()
+        .map(|(index, arg)| arg.into_string().map_err(|_| index + 1))
         .collect();
     let exit = match args {
         Ok(args) => app::run(args).unwrap_or_else(|error| {
             eprintln!("probe: {}", redact::scrub(&error.to_string()));
             Exit::Usage
         }),
-        Err(arg) => {
-            eprintln!("probe: argument {arg:?} is not valid UTF-8");
+        Err(position) => {
+            // Not quoted: the argument may hold a secret that cannot be registered.
+            eprintln!("probe: argument {position} is not valid UTF-8");
             Exit::Usage
         }
     };

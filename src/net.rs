@@ -162,33 +162,6 @@ fn strip_os_error(text: &str) -> String {
     }
 }
 
-/// Decodes `%XX` escapes (URL userinfo); invalid escapes stay as they are.
-#[cfg_attr(
-    not(any(feature = "http", feature = "postgres", feature = "redis")),
-    allow(dead_code)
-)]
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = bytes
-            .get(i + 1..i + 3)
-            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
-        match (bytes[i], escaped) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 pub fn lowercase_first(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {

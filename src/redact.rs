@@ -18,47 +18,179 @@ use crate::outcome::UsageError;
 
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-const MASK: &str = "***";
+const MASK: &str = crate::url::MASK;
 
-/// Remembers a secret so that no output line shows it. Empty strings are ignored.
+/// Secrets shorter than this are masked only by position (a URL's password field), never
+/// searched for as text: masking every `e` of a one-letter password would garble every
+/// line (`conn***ction r***fus***d`) and tell the password anyway.
+pub const MIN_SEARCHED_LEN: usize = 4;
+
+/// Remembers a secret so that no output line shows it (also in its `{:?}`-escaped form,
+/// which error messages quote). Secrets shorter than [`MIN_SEARCHED_LEN`] are ignored.
 pub fn register(secret: &str) {
-    if secret.is_empty() || secret == MASK {
+    if secret.chars().count() < MIN_SEARCHED_LEN || secret == MASK {
         return;
     }
+    let escaped = format!("{secret:?}");
+    let escaped = &escaped[1..escaped.len() - 1];
     let mut secrets = SECRETS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if !secrets.iter().any(|known| known == secret) {
-        secrets.push(secret.to_string());
-        // Longest first, so that a secret containing a shorter one is masked whole.
-        secrets.sort_by_key(|known| std::cmp::Reverse(known.len()));
-    }
-}
-
-/// Registers the password of a URL's userinfo, percent-encoded and decoded, and returns
-/// the URL with the password masked.
-pub fn url_password(url: &str) -> String {
-    match userinfo_password(url) {
-        Some((start, end)) => {
-            let encoded = &url[start..end];
-            register(encoded);
-            register(&crate::net::percent_decode(encoded));
-            format!("{}{MASK}{}", &url[..start], &url[end..])
+    for form in [secret, escaped] {
+        if !secrets.iter().any(|known| known == form) {
+            secrets.push(form.to_string());
         }
-        None => url.to_string(),
+    }
+    // Longest first, so that a secret containing a shorter one is masked whole.
+    secrets.sort_by_key(|known| std::cmp::Reverse(known.len()));
+}
+
+/// Registers every URL password and `?password=`-style value in `text` (as written and
+/// percent-decoded) and returns the text with them masked by position.
+pub fn url_password(text: &str) -> String {
+    for (from, to) in crate::url::secret_ranges(text) {
+        let raw = &text[from..to];
+        register(raw);
+        if let Ok(decoded) = crate::url::percent_decode(raw) {
+            register(&decoded);
+        }
+    }
+    crate::url::mask(text)
+}
+
+/// Header names whose values are credentials (substrings of the lowercased name).
+const CREDENTIAL_HEADER_WORDS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "token",
+    "secret",
+    "key",
+    "auth",
+    "session",
+    "password",
+    "passwd",
+    "credential",
+    "signature",
+];
+
+/// Whether a header's value is a credential (`Authorization`, `X-Api-Key`, ...).
+pub fn is_credential_header(name: &str) -> bool {
+    let lower = name.trim().to_ascii_lowercase();
+    CREDENTIAL_HEADER_WORDS
+        .iter()
+        .any(|word| lower.contains(word))
+}
+
+/// Registers the credential in a `-H 'Name: value'` line: the value and the credential
+/// after its scheme (`Bearer TOKEN`); a line without a colon, or whose name is no header
+/// name, is registered whole, since probe cannot tell which part of it is the secret.
+pub fn register_header(line: &str) {
+    let is_token = |name: &str| {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
+    };
+    match line.split_once(':') {
+        // `Authorization Bearer TOKEN:x`: no header name, so all of it may be the secret.
+        Some((name, _)) if !is_token(name.trim()) => {
+            register(line.trim());
+            register(name.trim());
+        }
+        Some((name, value)) if is_credential_header(name) => {
+            let value = value.trim();
+            register(value);
+            if let Some((_scheme, credential)) = value.split_once(' ') {
+                register(credential.trim());
+            }
+        }
+        Some(_) => {}
+        None => register(line.trim()),
     }
 }
 
-/// Byte range of the password in `scheme://user:password@host...`, if there is one.
-fn userinfo_password(url: &str) -> Option<(usize, usize)> {
-    let authority_start = url.find("://")? + 3;
-    let authority_end = url[authority_start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |end| authority_start + end);
-    let authority = &url[authority_start..authority_end];
-    let at = authority.rfind('@')?;
-    let colon = authority[..at].find(':')?;
-    Some((authority_start + colon + 1, authority_start + at))
+/// Whether a `name=value` or `--name value` names a secret (`password`, `db_password`,
+/// `--pass`, `api-token`).
+fn is_secret_name(name: &str) -> bool {
+    let name = name.trim_start_matches('-').to_ascii_lowercase();
+    crate::url::SECRET_PARAMS.iter().any(|secret| {
+        name == *secret
+            || name.ends_with(&format!("_{secret}"))
+            || name.ends_with(&format!("-{secret}"))
+    })
+}
+
+/// Registers every secret a command line can carry, before anything is parsed: URL
+/// passwords of any scheme and `password=`-style values in every word, the values of
+/// credential headers (`-H`), of `-a`/`--password` and the contents of `--password-file`.
+/// Quoted target lines (`'http http://x -H "Authorization: Bearer t"'`) are split and
+/// searched the same way.
+pub fn register_arguments(args: &[String]) {
+    register_arguments_at(args, 0);
+}
+
+fn register_arguments_at(args: &[String], depth: u8) {
+    let mut previous: Option<&str> = None;
+    for arg in args {
+        url_password(arg);
+        for word in arg.split_whitespace() {
+            let word = word.trim_matches(|c| matches!(c, '"' | '\''));
+            if let Some((name, value)) = word.split_once('=') {
+                // `--password=${DB_PASSWORD}` as written is no secret; its expansion is.
+                if is_secret_name(name) && !value.starts_with('$') {
+                    register(value);
+                }
+            }
+        }
+        match previous {
+            Some("-H" | "--header") => register_header(arg),
+            Some(flag) if flag.starts_with('-') && is_secret_name(flag) => register(arg),
+            Some("-a") => register(arg),
+            Some("--password-file") => register_file(Path::new(arg)),
+            _ => {}
+        }
+        if depth < 3 && arg.contains(char::is_whitespace) {
+            if let Some(words) = shlex::split(arg).filter(|words| words.len() > 1) {
+                register_arguments_at(&words, depth + 1);
+            }
+        }
+        previous = Some(arg);
+    }
+}
+
+/// Registers the secrets of probe's environment: `PGPASSWORD`, passwords in any URL
+/// value (`DATABASE_URL`, `REDIS_URL`, `PROBE_WAIT_TARGETS`, a broker URL), variables
+/// named like secrets (`DB_PASSWORD`, `API_TOKEN`: `${...}` may put them in arguments),
+/// and the contents of `*_FILE` secrets (the Docker secrets convention).
+pub fn register_environment() {
+    for (name, value) in std::env::vars_os() {
+        let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
+            continue;
+        };
+        if name == "PGPASSWORD" || is_secret_name(name) || name.ends_with("_KEY") {
+            register(value);
+        }
+        if value.contains("://") || name == "PROBE_WAIT_TARGETS" {
+            register_arguments(&[value.to_string()]);
+        }
+        if name.ends_with("_FILE") {
+            register_file(Path::new(value));
+        }
+    }
+}
+
+/// Registers a secret file's text (one trailing newline off); only small regular files
+/// (never a FIFO that could block), and silently nothing when it cannot be read.
+fn register_file(path: &Path) {
+    const MOST: u64 = 64 * 1024;
+    let small_file = std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.len() <= MOST);
+    if !small_file {
+        return;
+    }
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        register(text.strip_suffix('\r').unwrap_or(text));
+    }
 }
 
 /// `--password-file`: the file's text but one trailing newline (Docker secrets and `echo`
@@ -81,12 +213,23 @@ pub fn read_password_file(path: &Path) -> Result<String, UsageError> {
     Ok(password.to_string())
 }
 
-/// The text with every registered secret masked.
+/// Forgets every secret: a fuzz target runs many inputs in one process, and the registry
+/// would otherwise grow with each (probe itself runs one command line per process).
+#[cfg(fuzzing)]
+pub fn forget_all() {
+    SECRETS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clear();
+}
+
+/// The text with every URL password masked by position and every registered secret
+/// masked wherever it appears: the one scrubber every output line goes through.
 pub fn scrub(text: &str) -> String {
+    let mut text = crate::url::mask(text);
     let secrets = SECRETS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let mut text = text.to_string();
     for secret in secrets.iter() {
         if text.contains(secret.as_str()) {
             text = text.replace(secret.as_str(), MASK);
@@ -108,6 +251,16 @@ mod tests {
             "login as app with *** failed"
         );
         assert_eq!(scrub("s%40cret"), "***");
+    }
+
+    #[test]
+    fn short_secrets_are_masked_only_by_position() {
+        let shown = url_password("redis://:e@localhost:1/");
+        assert_eq!(shown, "redis://:***@localhost:1/");
+        assert_eq!(
+            scrub("redis://:e@localhost:1/: connection refused"),
+            "redis://:***@localhost:1/: connection refused"
+        );
     }
 
     #[test]

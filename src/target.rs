@@ -100,11 +100,12 @@ fn not_built(check: &str) -> String {
 /// Parses one TARGET of `check` or `wait-for`: a URL whose scheme names the check, or a
 /// check command line split with shell-like quoting (never by a shell).
 pub fn parse(text: &str) -> Result<Vec<Target>, UsageError> {
+    let shown = crate::redact::url_password(text);
     let checks = parse_words(&words(text)?)
-        .map_err(|error| UsageError::new(format!("target {text:?}: {error}")))?;
+        .map_err(|error| UsageError::new(format!("target {shown:?}: {error}")))?;
     if checks.common.json || checks.common.quiet {
         return usage(format!(
-            "target {text:?}: --json and -q belong before the targets, not inside one"
+            "target {shown:?}: --json and -q belong before the targets, not inside one"
         ));
     }
     Ok(checks.targets)
@@ -113,31 +114,87 @@ pub fn parse(text: &str) -> Result<Vec<Target>, UsageError> {
 /// A TARGET as check words: `postgres://db/app` → `["postgres", "postgres://db/app"]`,
 /// `'http http://x --timeout 2s'` → `["http", "http://x", "--timeout", "2s"]`.
 pub fn words(text: &str) -> Result<Vec<String>, UsageError> {
-    match shorthand(text) {
+    match shorthand(text)? {
         Some(words) => Ok(words),
         None => shlex::split(text)
             .filter(|words| !words.is_empty())
-            .ok_or_else(|| UsageError::new(format!("target {text:?}: unbalanced quotes or empty"))),
+            .ok_or_else(|| {
+                UsageError::new(format!(
+                    "target {:?}: unbalanced quotes or empty",
+                    crate::url::mask(text)
+                ))
+            }),
     }
 }
 
-/// `tcp://db:5432` → `tcp db:5432`; `https://x/` → `http https://x/`; and so on.
-fn shorthand(text: &str) -> Option<Vec<String>> {
+/// The URL schemes a TARGET may use, and the check each one picks (the schemes each
+/// check itself accepts, so that a URL works the same as a target and as an argument).
+const SCHEMES: &[(&str, &str)] = &[
+    ("tcp", "tcp"),
+    ("http", "http"),
+    ("https", "http"),
+    ("postgres", "postgres"),
+    ("postgresql", "postgres"),
+    ("redis", "redis"),
+    ("rediss", "redis"),
+    ("redis+unix", "redis"),
+    ("unix", "redis"),
+    ("valkey", "redis"),
+    ("valkeys", "redis"),
+    ("valkey+unix", "redis"),
+    ("amqp", "amqp"),
+    ("amqps", "amqp"),
+    ("grpc", "grpc"),
+    ("grpcs", "grpc"),
+    ("mysql", "mysql"),
+    ("mariadb", "mysql"),
+    ("mysql+unix", "mysql"),
+    ("mariadb+unix", "mysql"),
+];
+
+/// `tcp://db:5432` and bare `db:5432` → `tcp db:5432`; `https://x/` → `http https://x/`;
+/// `postgresql+asyncpg://...` → `postgres ...`. A URL of an unknown scheme is an error
+/// here, with its password masked, rather than a confusing argh message.
+fn shorthand(text: &str) -> Result<Option<Vec<String>>, UsageError> {
     if text.contains(char::is_whitespace) {
-        return None;
+        return Ok(None);
     }
-    let (scheme, rest) = text.split_once("://")?;
-    let check = match scheme.to_ascii_lowercase().as_str() {
-        "tcp" => return Some(vec!["tcp".into(), rest.trim_end_matches('/').into()]),
-        "http" | "https" => "http",
-        "postgres" | "postgresql" => "postgres",
-        "redis" | "rediss" | "redis+unix" | "unix" => "redis",
-        "amqp" | "amqps" => "amqp",
-        "grpc" | "grpcs" => "grpc",
-        "mysql" | "mariadb" | "mysql+unix" | "mariadb+unix" => "mysql",
-        _ => return None,
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return Ok(is_host_port(text).then(|| vec!["tcp".into(), text.into()]));
     };
-    Some(vec![check.into(), text.into()])
+    let scheme = scheme.to_ascii_lowercase();
+    // SQLAlchemy-style driver schemes: postgresql+asyncpg://, postgres+psycopg://.
+    let base = match scheme.split_once('+') {
+        Some((base @ ("postgres" | "postgresql"), _)) => base,
+        _ => scheme.as_str(),
+    };
+    match SCHEMES.iter().find(|(known, _)| *known == base) {
+        Some((_, "tcp")) => Ok(Some(vec!["tcp".into(), rest.trim_end_matches('/').into()])),
+        Some((_, check)) => Ok(Some(vec![check.to_string(), text.into()])),
+        None => usage(format!(
+            "target {:?}: unknown scheme {scheme:?} (known: {}, postgresql+DRIVER)",
+            crate::redact::url_password(text),
+            SCHEMES
+                .iter()
+                .map(|(known, _)| *known)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// `db:5432`, `[::1]:5432`: what wait-for-it users write for a TCP target. The port is
+/// validated by the tcp check (a bad one is a usage error there).
+fn is_host_port(text: &str) -> bool {
+    match text.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && !host.starts_with('-')
+                && !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
 }
 
 /// Parses check words (`["http", "http://x", "--timeout", "2s"]`) with the argh structs.
@@ -164,20 +221,45 @@ pub fn argh_error(output: &str) -> UsageError {
 mod tests {
     use super::*;
 
+    fn short(text: &str) -> Option<Vec<String>> {
+        shorthand(text).unwrap()
+    }
+
     #[test]
     fn url_shorthands_pick_the_check() {
-        assert_eq!(shorthand("tcp://db:5432").unwrap(), ["tcp", "db:5432"]);
-        assert_eq!(shorthand("https://x/h").unwrap(), ["http", "https://x/h"]);
-        assert_eq!(shorthand("postgresql://db/app").unwrap()[0], "postgres");
-        assert_eq!(shorthand("rediss://cache").unwrap()[0], "redis");
-        assert_eq!(shorthand("amqps://mq").unwrap(), ["amqp", "amqps://mq"]);
+        assert_eq!(short("tcp://db:5432").unwrap(), ["tcp", "db:5432"]);
+        assert_eq!(short("https://x/h").unwrap(), ["http", "https://x/h"]);
+        assert_eq!(short("postgresql://db/app").unwrap()[0], "postgres");
         assert_eq!(
-            shorthand("grpcs://api:443").unwrap(),
+            short("postgresql+asyncpg://u@db/app").unwrap()[0],
+            "postgres"
+        );
+        assert_eq!(short("rediss://cache").unwrap()[0], "redis");
+        assert_eq!(short("unix:///run/redis.sock").unwrap()[0], "redis");
+        assert_eq!(short("amqps://mq").unwrap(), ["amqp", "amqps://mq"]);
+        assert_eq!(
+            short("grpcs://api:443").unwrap(),
             ["grpc", "grpcs://api:443"]
         );
-        assert_eq!(shorthand("mariadb://db/app").unwrap()[0], "mysql");
-        assert!(shorthand("ftp://x").is_none());
-        assert!(shorthand("http http://x").is_none());
+        assert_eq!(short("mariadb://db/app").unwrap()[0], "mysql");
+        assert!(shorthand("ftp://x").is_err());
+        assert!(short("http http://x").is_none());
+    }
+
+    #[test]
+    fn bare_host_port_is_tcp() {
+        assert_eq!(short("db:5432").unwrap(), ["tcp", "db:5432"]);
+        assert_eq!(short("[::1]:5432").unwrap(), ["tcp", "[::1]:5432"]);
+        assert!(short("db").is_none());
+        assert!(parse("db:99999").is_err());
+        assert_eq!(parse("db:5432").unwrap()[0].probe.target(), "db:5432");
+    }
+
+    #[test]
+    fn unknown_schemes_never_show_the_password() {
+        let error = parse("amqp://u:hunter2@rabbit/").err().unwrap();
+        assert!(!error.0.contains("hunter2"), "{error}");
+        assert!(error.0.contains("unknown scheme"), "{error}");
     }
 
     #[test]

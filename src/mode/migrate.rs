@@ -36,6 +36,8 @@ pub struct Migrate {
     pub lock: Option<Box<dyn MigrationLock>>,
     pub lock_timeout: Option<Duration>,
     pub migration: Vec<String>,
+    /// The migration command as the user wrote it, before `${VAR}` expansion: what is printed.
+    pub shown: String,
     pub migrate_timeout: Option<Duration>,
     pub format: Format,
 }
@@ -83,10 +85,7 @@ pub fn run(mut plan: Migrate, app: &[String]) -> Exit {
         );
     }
 
-    say(
-        "migrate",
-        format!("running {}", shell_words(&plan.migration)),
-    );
+    say("migrate", format!("running {}", plan.shown));
     let ran = Instant::now();
     let mut lost = None;
     let mut lock = plan.lock.take();

@@ -16,6 +16,7 @@ mod mysql;
 mod postgres;
 mod process;
 mod redis;
+mod secrets;
 mod static_binary;
 mod tcp;
 mod wait_for;

@@ -19,11 +19,11 @@ use std::io::{self, Read, Write};
 
 use crate::cli::AmqpArgs;
 use crate::deadline::Deadline;
-use crate::net;
 use crate::outcome::{usage, Outcome, UsageError};
 use crate::probe::Probe;
 use crate::redact;
 use crate::stream::Stream;
+use crate::url::{self, Url};
 use wire::{Close, Field, Incoming, Method};
 
 const DEFAULT_URL: &str = "amqp://127.0.0.1:5672";
@@ -46,84 +46,47 @@ pub struct AmqpUrl {
     shown: String,
 }
 
-/// Parses an AMQP URL and registers its password with [`redact`]. Query parameters
-/// (`?heartbeat=30`, client tuning that kombu and pika read) are accepted and ignored.
+/// Parses an AMQP URL (with the one URL parser, `crate::url`) and registers its password
+/// with [`redact`]. Query parameters (`?heartbeat=30`, client tuning that kombu and pika
+/// read) are accepted and ignored.
 fn parse_url(text: &str) -> Result<AmqpUrl, UsageError> {
-    let shown = redact::url_password(text);
+    let shown = url::mask(text);
     let invalid = |why: &str| UsageError::new(format!("invalid AMQP URL {shown:?}: {why}"));
-    let (scheme, rest) = text
-        .split_once("://")
-        .ok_or_else(|| invalid("expected amqp://[user[:password]@]host[:port][/vhost]"))?;
-    let (tls, default_port) = match scheme.to_ascii_lowercase().as_str() {
+    let parsed = Url::parse(text).map_err(|why| invalid(&why))?;
+    let (tls, default_port) = match parsed.scheme.as_str() {
         "amqp" => (false, 5672),
         "amqps" => (true, 5671),
         _ => return Err(invalid("the scheme must be amqp or amqps")),
     };
-    if rest.contains('#') {
+    if parsed.fragment.is_some() {
         return Err(invalid(
             "unexpected '#' (percent-encode it as %23 inside a password)",
         ));
     }
-    let rest = rest.split_once('?').map_or(rest, |(before, _)| before);
-    let (authority, path) = match rest.find('/') {
-        Some(slash) => (&rest[..slash], Some(&rest[slash + 1..])),
-        None => (rest, None),
-    };
-    let (userinfo, hostport) = match authority.rfind('@') {
-        Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
-        None => (None, authority),
-    };
-    let (user, password) = match userinfo.map(|info| info.split_once(':').unwrap_or((info, ""))) {
-        None => (None, None),
-        Some((user, password)) => {
-            let password = net::percent_decode(password);
-            redact::register(&password);
-            (
-                Some(net::percent_decode(user)).filter(|user| !user.is_empty()),
-                Some(password).filter(|password| !password.is_empty()),
-            )
-        }
-    };
-    let (host, port) = match hostport.strip_prefix('[') {
-        Some(v6) => match v6.split_once(']') {
-            Some((host, "")) => (host, None),
-            Some((host, after)) => match after.strip_prefix(':') {
-                Some(port) => (host, Some(port)),
-                None => return Err(invalid("unexpected text after the IPv6 address")),
-            },
-            None => return Err(invalid("unclosed '[' around an IPv6 address")),
-        },
-        None => match hostport.split_once(':') {
-            Some((_, port)) if port.contains(':') => {
-                return Err(invalid(
-                    "write IPv6 addresses in brackets: amqp://[::1]:5672",
-                ))
-            }
-            Some((host, port)) => (host, Some(port)),
-            None => (hostport, None),
-        },
-    };
+    let password = parsed
+        .password
+        .clone()
+        .filter(|password| !password.is_empty());
+    if let Some(password) = &password {
+        redact::register(password);
+    }
+    let user = parsed.user.clone().filter(|user| !user.is_empty());
+    let host = parsed.host.clone();
     if host.is_empty() {
         return Err(invalid("the host is missing"));
     }
-    if host.contains(|c: char| c.is_whitespace() || c == '%') {
-        return Err(invalid(&format!("invalid host {host:?}")));
+    if host.contains(|c: char| c.is_whitespace() || c == '/') {
+        return Err(invalid("invalid host"));
     }
-    let port = match port {
-        None | Some("") => default_port,
-        Some(port) => match port.parse::<u16>() {
-            Ok(port) if port > 0 => port,
-            _ => return Err(invalid(&format!("invalid port {port:?} (1-65535)"))),
-        },
-    };
-    let vhost = match path {
+    let port = parsed.port.unwrap_or(default_port);
+    let vhost = match parsed.path.strip_prefix('/') {
         None | Some("") => None,
         Some(path) if path.contains('/') => {
             return Err(invalid(
                 "the vhost is one path segment (write a '/' inside it as %2F)",
             ))
         }
-        Some(path) => Some(net::percent_decode(path)),
+        Some(path) => Some(url::percent_decode(path).map_err(|why| invalid(&why))?),
     };
     Ok(AmqpUrl {
         host: host.to_string(),

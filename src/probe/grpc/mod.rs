@@ -187,20 +187,32 @@ impl Probe for GrpcCheck {
 /// `[grpc://|grpcs://]HOST:PORT` → host, port, and whether the scheme asks for TLS
 /// (`None` when there is no scheme).
 fn parse_target(text: &str) -> Result<(String, u16, Option<bool>), UsageError> {
-    let (tls, rest) = match text.split_once("://") {
-        Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
-            "grpc" => (Some(false), rest),
-            "grpcs" => (Some(true), rest),
-            _ => {
-                return usage(format!(
-                    "invalid target {text:?} (expected [grpc://|grpcs://]HOST:PORT)"
-                ))
-            }
-        },
-        None => (None, text),
+    let expected = || {
+        UsageError::new(format!(
+            "invalid target {:?} (expected [grpc://|grpcs://]HOST:PORT)",
+            crate::url::mask(text)
+        ))
     };
-    let (host, port) = net::split_host_port(rest.strip_suffix('/').unwrap_or(rest))?;
-    Ok((host, port, tls))
+    if !text.contains("://") {
+        let (host, port) = net::split_host_port(text)?;
+        return Ok((host, port, None));
+    }
+    let url = crate::url::Url::parse(text).map_err(|why| {
+        UsageError::new(format!(
+            "invalid target {:?}: {why}",
+            crate::url::mask(text)
+        ))
+    })?;
+    let tls = match url.scheme.as_str() {
+        "grpc" => false,
+        "grpcs" => true,
+        _ => return Err(expected()),
+    };
+    let extra = !matches!(url.path.as_str(), "" | "/") || url.query.is_some();
+    match (url.port, url.host.is_empty(), extra, url.user.is_some()) {
+        (Some(port), false, false, false) => Ok((url.host, port, Some(tls))),
+        _ => Err(expected()),
+    }
 }
 
 /// `-H KEY:VALUE` → lowercase key and value (leading spaces dropped); the value is
@@ -326,7 +338,7 @@ fn judge(response: &h2::Response, service: &str) -> Outcome {
 
 /// grpc-message is percent-encoded UTF-8; shown without control characters, cut short.
 fn grpc_message(text: &str) -> String {
-    clean(&net::percent_decode(text))
+    clean(&crate::url::percent_decode(text).unwrap_or_else(|_| text.to_string()))
 }
 
 fn clean(text: &str) -> String {

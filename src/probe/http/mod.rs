@@ -5,7 +5,7 @@
 //! localhost must never go through a proxy: kubelet's rule), and the body is read only
 //! when a body rule needs it, at most [`MAX_BODY`] bytes.
 
-mod expect;
+pub(crate) mod expect;
 mod transport;
 
 use std::path::PathBuf;
@@ -48,6 +48,8 @@ pub struct HttpCheck {
     body_rules: BodyRules,
     data: Option<String>,
     follow_redirects: bool,
+    /// `--location-trusted`: headers follow redirects to other origins too.
+    location_trusted: bool,
     connect_to: Option<Uri>,
     unix_socket: Option<PathBuf>,
     proxy: Option<Proxy>,
@@ -75,7 +77,12 @@ impl HttpCheck {
         }
         for line in &args.header {
             let (name, value) = line.split_once(':').ok_or_else(|| {
-                UsageError::new(format!("invalid -H {line:?} (use 'Name: value')"))
+                // The whole line may be a credential (`Authorization Bearer TOKEN`).
+                redact::register_header(line);
+                UsageError::new(format!(
+                    "invalid -H {:?} (use 'Name: value')",
+                    redact::scrub(line)
+                ))
             })?;
             headers.push(header(name.trim(), value.trim())?);
         }
@@ -139,6 +146,7 @@ impl HttpCheck {
             body_rules,
             data: args.data.clone(),
             follow_redirects: args.follow_redirects,
+            location_trusted: args.location_trusted,
             connect_to,
             unix_socket: args.unix_socket.clone(),
             proxy,
@@ -150,11 +158,8 @@ impl HttpCheck {
     fn agent(&self, deadline: &Deadline, left: Duration, phase: &PhaseCell) -> Agent {
         let config = Agent::config_builder()
             .http_status_as_error(false)
-            .max_redirects(if self.follow_redirects {
-                MAX_REDIRECTS
-            } else {
-                0
-            })
+            // Redirects are followed by hand (`run`), so that headers stay with their origin.
+            .max_redirects(0)
             .proxy(self.proxy.clone())
             .timeout_global(Some(left))
             .user_agent(concat!("probe/", env!("CARGO_PKG_VERSION")))
@@ -185,17 +190,72 @@ impl HttpCheck {
         Agent::with_parts(config.build(), connector, resolver)
     }
 
-    fn request(&self, agent: &Agent) -> Result<ureq::http::Response<Body>, Error> {
+    fn request(&self, agent: &Agent, hop: &Hop) -> Result<ureq::http::Response<Body>, Error> {
         let mut builder = Request::builder()
-            .method(self.method.clone())
-            .uri(self.url.clone());
-        for (name, value) in &self.headers {
-            builder = builder.header(name, value);
+            .method(hop.method.clone())
+            .uri(hop.url.clone());
+        if hop.with_headers {
+            for (name, value) in &self.headers {
+                builder = builder.header(name, value);
+            }
         }
-        match &self.data {
-            Some(data) => agent.run(builder.body(data.as_str())?),
+        match hop.data {
+            Some(data) => agent.run(builder.body(data)?),
             None => agent.run(builder.body(())?),
         }
+    }
+
+    /// Sends the request, and with `-L` follows redirects. A redirect to another scheme,
+    /// host or port gets none of the user's headers (nor the URL's credentials, which are
+    /// one of them) unless `--location-trusted`: an API key must not follow a redirect to
+    /// a host the user never named. Stricter than curl, which forwards custom headers.
+    /// Sends the request and follows redirects (with `-L`). Every hop gets an agent whose
+    /// global timeout is what the deadline has left then, so hops cannot add up past it.
+    fn send(
+        &self,
+        deadline: &Deadline,
+        mut left: Duration,
+        phase: &PhaseCell,
+    ) -> Result<ureq::http::Response<Body>, Result<Outcome, Error>> {
+        let mut hop = Hop {
+            url: self.url.clone(),
+            method: self.method.clone(),
+            data: self.data.as_deref(),
+            with_headers: true,
+        };
+        for followed in 0.. {
+            let agent = self.agent(deadline, left, phase);
+            let response = self.request(&agent, &hop).map_err(Err)?;
+            let status = response.status().as_u16();
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|value| value.to_str().ok());
+            let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
+            let (true, true, Some(location)) = (self.follow_redirects, redirect, location) else {
+                return Ok(response);
+            };
+            if followed == MAX_REDIRECTS {
+                return Err(Ok(Outcome::unhealthy(format!(
+                    "too many redirects (more than {MAX_REDIRECTS})"
+                ))));
+            }
+            let next = resolve_location(&hop.url, location).ok_or_else(|| {
+                Ok(Outcome::unhealthy(format!(
+                    "status {status}, redirect to an invalid location {location:?}"
+                )))
+            })?;
+            hop.with_headers = self.location_trusted || same_origin(&self.url, &next);
+            if status == 303 || (matches!(status, 301 | 302) && hop.method == Method::POST) {
+                hop.method = Method::GET;
+                hop.data = None;
+            }
+            hop.url = next;
+            left = deadline
+                .remaining()
+                .ok_or_else(|| Ok(deadline.timed_out("following a redirect")))?;
+        }
+        unreachable!("the loop returns")
     }
 
     /// A failed request as a verdict, naming the phase it failed in.
@@ -274,10 +334,10 @@ impl Probe for HttpCheck {
             return deadline.timed_out(Phase::Resolving.doing());
         };
         let phase = PhaseCell::new();
-        let agent = self.agent(deadline, left, &phase);
-        let mut response = match self.request(&agent) {
+        let mut response = match self.send(deadline, left, &phase) {
             Ok(response) => response,
-            Err(error) => return self.failure(error, phase.get(), deadline),
+            Err(Ok(outcome)) => return outcome,
+            Err(Err(error)) => return self.failure(error, phase.get(), deadline),
         };
         let status = response.status().as_u16();
         if !self.statuses.contains(status) {
@@ -313,30 +373,92 @@ impl Probe for HttpCheck {
     }
 }
 
+/// One request of a redirect chain.
+struct Hop<'a> {
+    url: Uri,
+    method: Method,
+    data: Option<&'a str>,
+    with_headers: bool,
+}
+
+/// Scheme, host and port, the port defaulted by the scheme.
+fn origin(uri: &Uri) -> (Option<&str>, Option<String>, Option<u16>) {
+    let scheme = uri.scheme_str();
+    let default = match scheme {
+        Some("https") => 443,
+        _ => 80,
+    };
+    let host = uri.host().map(str::to_ascii_lowercase);
+    (scheme, host, Some(uri.port_u16().unwrap_or(default)))
+}
+
+fn same_origin(a: &Uri, b: &Uri) -> bool {
+    origin(a) == origin(b)
+}
+
+/// The URL a `Location` header names: absolute, scheme-relative, absolute path or
+/// relative to the current path. Credentials in it are dropped.
+fn resolve_location(base: &Uri, location: &str) -> Option<Uri> {
+    let scheme = base.scheme_str()?;
+    let authority = base.authority()?.as_str();
+    let text = if location.contains("://") {
+        location.to_string()
+    } else if let Some(rest) = location.strip_prefix("//") {
+        format!("{scheme}://{rest}")
+    } else if location.starts_with('/') {
+        format!("{scheme}://{authority}{location}")
+    } else {
+        let path = base.path();
+        let dir = &path[..path.rfind('/').map_or(0, |at| at + 1)];
+        format!("{scheme}://{authority}{dir}{location}")
+    };
+    let (uri, _credentials) = split_userinfo(&text).ok()?;
+    Some(uri)
+}
+
 /// Splits `http://user:pass@host/` into the URL without userinfo and the decoded
-/// credentials, which become a Basic Authorization header (as curl does).
+/// credentials, which become a Basic Authorization header (as curl does). Read with
+/// probe's one URL parser: a password may hold `#`, `/` or `?`; a port is 1-65535 or
+/// empty (the scheme's default).
 fn split_userinfo(text: &str) -> Result<(Uri, Option<(String, String)>), UsageError> {
-    let invalid = |reason: String| UsageError::new(format!("invalid URL {text:?}: {reason}"));
-    let uri: Uri = text.parse().map_err(|error| invalid(format!("{error}")))?;
-    match uri.scheme_str() {
-        Some("http" | "https") => {}
-        _ => return Err(invalid("use http:// or https://".into())),
+    let invalid = |reason: String| {
+        UsageError::new(format!(
+            "invalid URL {:?}: {reason}",
+            redact::url_password(text)
+        ))
+    };
+    let url = crate::url::Url::parse(text).map_err(invalid)?;
+    if !matches!(url.scheme.as_str(), "http" | "https") {
+        return Err(invalid("use http:// or https://".into()));
     }
-    let authority = uri.authority().ok_or_else(|| invalid("no host".into()))?;
-    if authority.host().is_empty() {
+    if url.host.is_empty() {
         return Err(invalid("no host".into()));
     }
-    let Some((userinfo, host)) = authority.as_str().rsplit_once('@') else {
-        return Ok((uri, None));
+    if let Some(password) = &url.password {
+        redact::register(password);
+    }
+    let host = match url.host.contains(':') {
+        true => format!("[{}]", url.host),
+        false => url.host.clone(),
     };
-    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-    let (user, password) = (net::percent_decode(user), net::percent_decode(password));
-    redact::register(&password);
-    let host = host.parse().map_err(|error| invalid(format!("{error}")))?;
-    let mut parts = uri.into_parts();
-    parts.authority = Some(host);
-    let uri = Uri::from_parts(parts).map_err(|error| invalid(format!("{error}")))?;
-    Ok((uri, Some((user, password))))
+    let port = url.port.map(|port| format!(":{port}")).unwrap_or_default();
+    let path = if url.path.is_empty() {
+        "/"
+    } else {
+        url.path.as_str()
+    };
+    let query = url
+        .query
+        .as_deref()
+        .map(|query| format!("?{query}"))
+        .unwrap_or_default();
+    let uri: Uri = format!("{}://{host}{port}{path}{query}", url.scheme)
+        .parse()
+        .map_err(|error| invalid(format!("{error}")))?;
+    let credentials = url
+        .user
+        .map(|user| (user, url.password.unwrap_or_default()));
+    Ok((uri, credentials))
 }
 
 fn parse_method(text: &str) -> Result<Method, UsageError> {
@@ -348,23 +470,8 @@ fn parse_method(text: &str) -> Result<Method, UsageError> {
 fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), UsageError> {
     let header_name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| UsageError::new(format!("invalid header name {name:?}")))?;
-    let lower = header_name.as_str();
-    let sensitive = [
-        "authorization",
-        "cookie",
-        "token",
-        "secret",
-        "key",
-        "auth",
-        "session",
-    ]
-    .iter()
-    .any(|word| lower.contains(word));
-    if sensitive {
-        redact::register(value);
-        if let Some((_scheme, credential)) = value.split_once(' ') {
-            redact::register(credential.trim());
-        }
+    if redact::is_credential_header(header_name.as_str()) {
+        redact::register_header(&format!("{name}: {value}"));
     }
     let header_value = HeaderValue::from_str(value)
         .map_err(|_| UsageError::new(format!("invalid value for header {name}")))?;

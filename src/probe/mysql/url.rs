@@ -1,13 +1,13 @@
 //! `mysql://[user[:password]@]host[:port][/db][?ssl-mode=...&socket=/path]` (also
-//! `mariadb://`), and `mysql+unix:///path/to/mysqld.sock` for a Unix socket. One small
-//! function until the shared URL parser arrives; the password is registered as a secret
-//! before anything can print it.
+//! `mariadb://`), and `mysql+unix:///path/to/mysqld.sock` for a Unix socket, read with the
+//! one URL parser (`crate::url`); the password is registered as a secret before anything
+//! can print it.
 
 use std::path::PathBuf;
 
-use crate::net::percent_decode;
 use crate::outcome::UsageError;
 use crate::redact;
+use crate::url::{self, Url};
 
 pub const DEFAULT_PORT: u16 = 3306;
 
@@ -30,12 +30,10 @@ pub struct MysqlUrl {
 }
 
 pub fn parse(text: &str) -> Result<MysqlUrl, UsageError> {
-    let shown = redact::url_password(text);
+    let shown = url::mask(text);
     let bad = |why: &str| UsageError::new(format!("invalid MySQL URL {shown:?}: {why}"));
-    let (scheme, rest) = text
-        .split_once("://")
-        .ok_or_else(|| bad("expected mysql://host[:port][/db]"))?;
-    let unix = match scheme.to_ascii_lowercase().as_str() {
+    let parsed = Url::parse(text).map_err(|why| bad(&why))?;
+    let unix = match parsed.scheme.as_str() {
         "mysql" | "mariadb" => false,
         "mysql+unix" | "mariadb+unix" => true,
         _ => {
@@ -44,32 +42,19 @@ pub fn parse(text: &str) -> Result<MysqlUrl, UsageError> {
             ))
         }
     };
-    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let (authority, path) = match rest.find('/') {
-        Some(at) => (&rest[..at], &rest[at..]),
-        None => (rest, ""),
-    };
-    let (userinfo, hostport) = match authority.rfind('@') {
-        Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
-        None => (None, authority),
-    };
-    let (user, password) = match userinfo {
-        None => ("", None),
-        Some(info) => match info.split_once(':') {
-            Some((user, password)) => (user, Some(percent_decode(password))),
-            None => (info, None),
-        },
-    };
-    let user = Some(percent_decode(user)).filter(|user| !user.is_empty());
+    if parsed.fragment.is_some() {
+        return Err(bad("unexpected '#' (percent-encode it as %23)"));
+    }
+    let user = parsed.user.clone().filter(|user| !user.is_empty());
+    let password = parsed.password.clone();
     if let Some(password) = &password {
         redact::register(password);
     }
 
     let mut ssl_mode = None;
     let mut socket = None;
-    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = percent_decode(value);
+    for (name, value) in parsed.query_pairs().map_err(|why| bad(&why))? {
+        let value = value.unwrap_or_default();
         match name.to_ascii_lowercase().replace('_', "-").as_str() {
             "ssl-mode" | "sslmode" => ssl_mode = Some(value),
             "socket" => socket = Some(PathBuf::from(value)),
@@ -81,9 +66,11 @@ pub fn parse(text: &str) -> Result<MysqlUrl, UsageError> {
         }
     }
 
+    let decode = |text: &str| url::percent_decode(text).map_err(|why| bad(&why));
+    let path = parsed.path.as_str();
     let mut db = None;
     let endpoint = if unix {
-        if !hostport.is_empty() {
+        if !parsed.host.is_empty() || parsed.port.is_some() {
             return Err(bad(
                 "mysql+unix:// takes a path, not a host: mysql+unix:///run/mysqld/mysqld.sock",
             ));
@@ -93,15 +80,21 @@ pub fn parse(text: &str) -> Result<MysqlUrl, UsageError> {
                 "mysql+unix:// needs the socket's path: mysql+unix:///run/mysqld/mysqld.sock",
             ));
         }
-        Endpoint::Unix(PathBuf::from(percent_decode(path)))
+        Endpoint::Unix(PathBuf::from(decode(path)?))
     } else {
         let name = path.trim_start_matches('/');
         if name.contains('/') {
             return Err(bad("the database name cannot contain '/'"));
         }
-        db = Some(percent_decode(name)).filter(|db| !db.is_empty());
-        let (host, port) =
-            host_port(hostport).ok_or_else(|| bad("expected host[:port] with a port 1-65535"))?;
+        db = Some(decode(name)?).filter(|db| !db.is_empty());
+        let host = match parsed.host.as_str() {
+            "" => "localhost".to_string(),
+            host => host.to_string(),
+        };
+        if host.contains([' ', '/']) {
+            return Err(bad("invalid host"));
+        }
+        let port = parsed.port.unwrap_or(DEFAULT_PORT);
         match socket {
             Some(path) if !path.as_os_str().is_empty() => Endpoint::Unix(path),
             Some(_) => return Err(bad("socket= needs a path")),
@@ -121,28 +114,6 @@ pub fn parse(text: &str) -> Result<MysqlUrl, UsageError> {
         ssl_mode,
         shown,
     })
-}
-
-/// `host`, `host:port`, `[v6]`, `[v6]:port`, or nothing (localhost:3306).
-fn host_port(text: &str) -> Option<(String, u16)> {
-    let (host, port) = if let Some(v6) = text.strip_prefix('[') {
-        let (host, after) = v6.split_once(']')?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match text.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (text, None),
-        }
-    };
-    let port = match port {
-        Some(port) => port.parse::<u16>().ok().filter(|port| *port > 0)?,
-        None => DEFAULT_PORT,
-    };
-    let host = if host.is_empty() { "localhost" } else { host };
-    if host.contains([' ', '/', '@', '[', ']']) || (!text.starts_with('[') && host.contains(':')) {
-        return None;
-    }
-    Some((host.to_string(), port))
 }
 
 #[cfg(test)]

@@ -461,71 +461,44 @@ const IGNORED_PARAMS: &[&str] = &[
 fn parse_url(url: &str, source: &str) -> Result<Parts, UsageError> {
     let shown = redact::url_password(url);
     let bad = |why: &str| UsageError::new(format!("{source} {shown}: {why}"));
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| bad("expected postgres://[user[:password]@]host[:port][/dbname]"))?;
-    // SQLAlchemy-style schemes name a driver: postgresql+psycopg://.
-    let base_scheme = scheme.split_once('+').map_or(scheme, |(base, _)| base);
-    if !matches!(
-        base_scheme.to_ascii_lowercase().as_str(),
-        "postgres" | "postgresql"
-    ) {
-        return Err(bad("the scheme must be postgres:// or postgresql://"));
+    if !url.contains("://") {
+        return Err(bad(
+            "expected postgres://[user[:password]@]host[:port][/dbname]",
+        ));
     }
-    let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
-    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let (authority, path) = match rest.find('/') {
-        Some(slash) => (&rest[..slash], &rest[slash + 1..]),
-        None => (rest, ""),
-    };
-    let mut parts = Parts::default();
-    let (userinfo, hostport) = match authority.rfind('@') {
-        Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
-        None => (None, authority),
-    };
-    if let Some(userinfo) = userinfo {
-        let (user, password) = match userinfo.split_once(':') {
-            Some((user, password)) => (user, Some(password)),
-            None => (userinfo, None),
-        };
-        parts.user = non_empty(decode(user, &bad)?);
-        parts.password = password.map(|p| decode(p, &bad)).transpose()?;
-    }
-    if hostport.contains(',') {
+    let hosts = url.split_once("://").map_or("", |(_, rest)| {
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host)
+    });
+    if hosts.contains(',') {
         return Err(bad(
             "several hosts are not supported: probe one server per check",
         ));
     }
-    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        let (host, after) = v6
-            .split_once(']')
-            .ok_or_else(|| bad("unclosed [ in the host"))?;
-        match after {
-            "" => (host.to_string(), None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => (host.to_string(), Some(port)),
-                None => return Err(bad("expected :port after ]")),
-            },
-        }
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((host, port)) => (decode(host, &bad)?, Some(port)),
-            None => (decode(hostport, &bad)?, None),
-        }
-    };
-    parts.host = non_empty(host);
-    if let Some(port) = port.filter(|port| !port.is_empty()) {
-        parts.port =
-            Some(parse_port(port, source).map_err(|_| bad(&format!("invalid port {port:?}")))?);
+    let parsed = crate::url::Url::parse(url).map_err(|why| bad(&why))?;
+    // SQLAlchemy-style schemes name a driver: postgresql+psycopg://.
+    let base_scheme = parsed
+        .scheme
+        .split_once('+')
+        .map_or(parsed.scheme.as_str(), |(base, _)| base);
+    if !matches!(base_scheme, "postgres" | "postgresql") {
+        return Err(bad("the scheme must be postgres:// or postgresql://"));
     }
-    parts.dbname = non_empty(decode(path, &bad)?);
+    let mut parts = Parts {
+        user: parsed.user.clone().and_then(non_empty),
+        password: parsed.password.clone(),
+        host: non_empty(parsed.host.clone()),
+        port: parsed.port,
+        ..Parts::default()
+    };
+    let path = parsed.path.strip_prefix('/').unwrap_or(&parsed.path);
+    parts.dbname = non_empty(crate::url::percent_decode(path).map_err(|why| bad(&why))?);
 
-    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-        let (name, value) = pair
-            .split_once('=')
-            .ok_or_else(|| bad(&format!("parameter {pair:?} has no value")))?;
-        let value = decode(value, &bad)?;
-        match name {
+    for (name, value) in parsed.query_pairs().map_err(|why| bad(&why))? {
+        let value = value.ok_or_else(|| bad(&format!("parameter {name:?} has no value")))?;
+        match name.as_str() {
             "host" => parts.host = non_empty(value),
             "port" => parts.port = Some(parse_port(&value, &format!("{source} port="))?),
             "user" => parts.user = non_empty(value),
@@ -556,10 +529,7 @@ fn non_empty(text: String) -> Option<String> {
 }
 
 fn parse_port(text: &str, source: &str) -> Result<u16, UsageError> {
-    match text.parse::<u16>() {
-        Ok(port) if port > 0 => Ok(port),
-        _ => usage(format!("{source}: invalid port {text:?} (1-65535)")),
-    }
+    crate::url::parse_port(text).map_err(|why| UsageError::new(format!("{source}: {why}")))
 }
 
 /// libpq: whole seconds; 0 or negative means no limit; 1 counts as 2.
@@ -571,28 +541,6 @@ fn parse_connect_timeout(text: &str, source: &str) -> Result<Option<Duration>, U
             "{source}: invalid connect_timeout {text:?} (whole seconds)"
         )),
     }
-}
-
-/// Percent-decoding of one URL component.
-fn decode(text: &str, bad: &dyn Fn(&str) -> UsageError) -> Result<String, UsageError> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let byte = bytes
-                .get(i + 1..i + 3)
-                .and_then(|hex| std::str::from_utf8(hex).ok())
-                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-                .ok_or_else(|| bad("invalid percent-encoding"))?;
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| bad("percent-encoding is not UTF-8"))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Redis URLs as Redis clients write them, parsed without a URL crate (the forms are few and
-//! fixed, and a general URL parser would bring IDNA tables into the binary):
+//! Redis URLs as Redis clients write them, read with probe's one URL parser
+//! ([`crate::url`]):
 //!
 //! - `redis://[user[:password]@]host[:port][/db]`, `rediss://...` for TLS,
 //! - `unix:///path/to/redis.sock` and `redis+unix:///path` (credentials as `unix://:pw@/path`
@@ -11,9 +11,9 @@
 
 use std::path::PathBuf;
 
-use crate::net;
 use crate::outcome::UsageError;
 use crate::redact;
+use crate::url::{self, Url};
 
 pub const DEFAULT_PORT: u16 = 6379;
 
@@ -40,12 +40,13 @@ pub struct RedisUrl {
 pub fn parse(text: &str) -> Result<RedisUrl, UsageError> {
     let shown = redact::url_password(text);
     let invalid = |why: &str| UsageError::new(format!("invalid Redis URL {shown:?}: {why}"));
-    let (scheme, rest) = text.split_once("://").ok_or_else(|| {
-        invalid(
+    if !text.contains("://") {
+        return Err(invalid(
             "expected redis://host[:port][/db], rediss://..., unix:///path or redis+unix:///path",
-        )
-    })?;
-    let (tls, unix) = match scheme.to_ascii_lowercase().as_str() {
+        ));
+    }
+    let parsed = Url::parse(text).map_err(|why| invalid(&why))?;
+    let (tls, unix) = match parsed.scheme.as_str() {
         "redis" | "valkey" => (false, false),
         "rediss" | "valkeys" => (true, false),
         "unix" | "redis+unix" | "valkey+unix" => (false, true),
@@ -55,61 +56,56 @@ pub fn parse(text: &str) -> Result<RedisUrl, UsageError> {
             ))
         }
     };
-    if rest.contains('#') {
+    if parsed.fragment.is_some() {
         return Err(invalid(
             "unexpected '#' (percent-encode it as %23 inside a password)",
         ));
     }
-    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-
+    if let Some(password) = &parsed.password {
+        redact::register(password);
+    }
     let mut url = RedisUrl {
         endpoint: Endpoint::Unix(PathBuf::new()),
         tls,
-        user: None,
-        password: None,
+        user: parsed.user.clone().filter(|user| !user.is_empty()),
+        password: parsed.password.clone(),
         db: None,
         insecure: false,
         shown: shown.clone(),
     };
     if unix {
-        // unix:///path, or unix://[user[:password]@]/path
-        let (userinfo, path) = match rest.find('/') {
-            Some(0) => ("", rest),
-            Some(slash) if rest[..slash].ends_with('@') => (&rest[..slash - 1], &rest[slash..]),
-            _ => {
-                return Err(invalid(
-                    "a socket URL needs an absolute path: unix:///run/redis.sock",
-                ))
-            }
-        };
-        url.set_userinfo(userinfo);
-        let path = net::percent_decode(path);
+        if !parsed.host.is_empty() || !parsed.path.starts_with('/') {
+            return Err(invalid(
+                "a socket URL needs an absolute path: unix:///run/redis.sock",
+            ));
+        }
+        let path = url::percent_decode(&parsed.path).map_err(|why| invalid(&why))?;
         if path.len() < 2 {
             return Err(invalid("the socket path is missing"));
         }
         url.endpoint = Endpoint::Unix(PathBuf::from(path));
     } else {
-        let (authority, path) = match rest.find('/') {
-            Some(slash) => (&rest[..slash], &rest[slash + 1..]),
-            None => (rest, ""),
+        if parsed.host.is_empty() {
+            return Err(invalid("the host is missing"));
+        }
+        if parsed
+            .host
+            .contains(|c: char| c.is_whitespace() || matches!(c, '%' | '@' | '/'))
+        {
+            return Err(invalid(&format!("invalid host {:?}", parsed.host)));
+        }
+        url.endpoint = Endpoint::Tcp {
+            host: parsed.host.clone(),
+            port: parsed.port.unwrap_or(DEFAULT_PORT),
         };
-        let hostport = match authority.rfind('@') {
-            Some(at) => {
-                url.set_userinfo(&authority[..at]);
-                &authority[at + 1..]
-            }
-            None => authority,
-        };
-        let (host, port) = split_host_port(hostport).map_err(|why| invalid(&why))?;
-        url.endpoint = Endpoint::Tcp { host, port };
+        let path = parsed.path.strip_prefix('/').unwrap_or(&parsed.path);
         if !path.is_empty() {
             url.db = Some(parse_db(path).map_err(|why| invalid(&why))?);
         }
     }
-    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = net::percent_decode(value);
-        match key {
+    for (key, value) in parsed.query_pairs().map_err(|why| invalid(&why))? {
+        let value = value.unwrap_or_default();
+        match key.as_str() {
             "db" if url.db.is_some() => return Err(invalid("the database is given twice")),
             "db" => url.db = Some(parse_db(&value).map_err(|why| invalid(&why))?),
             "user" | "username" if url.user.is_some() => {
@@ -117,7 +113,6 @@ pub fn parse(text: &str) -> Result<RedisUrl, UsageError> {
             }
             "user" | "username" => url.user = Some(value).filter(|user| !user.is_empty()),
             "password" | "pass" => {
-                redact::register(pair.split_once('=').map_or("", |(_, raw)| raw));
                 redact::register(&value);
                 if url.password.is_some() {
                     return Err(invalid("the password is given twice"));
@@ -138,59 +133,6 @@ pub fn parse(text: &str) -> Result<RedisUrl, UsageError> {
         }
     }
     Ok(url)
-}
-
-impl RedisUrl {
-    /// `user:password`, `:password` or `user` (both percent-encoded).
-    fn set_userinfo(&mut self, userinfo: &str) {
-        let (user, password) = match userinfo.split_once(':') {
-            Some((user, password)) => (user, Some(password)),
-            None => (userinfo, None),
-        };
-        self.user = Some(net::percent_decode(user)).filter(|user| !user.is_empty());
-        self.password = password.map(|password| {
-            let decoded = net::percent_decode(password);
-            redact::register(&decoded);
-            decoded
-        });
-    }
-}
-
-fn split_host_port(text: &str) -> Result<(String, u16), String> {
-    let (host, port) = if let Some(v6) = text.strip_prefix('[') {
-        let (host, after) = v6
-            .split_once(']')
-            .ok_or("unclosed '[' around an IPv6 address")?;
-        match after {
-            "" => (host, None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => (host, Some(port)),
-                None => return Err(format!("unexpected {after:?} after the IPv6 address")),
-            },
-        }
-    } else {
-        match text.split_once(':') {
-            Some((_, port)) if port.contains(':') => {
-                return Err("write IPv6 addresses in brackets: redis://[::1]:6379".into())
-            }
-            Some((host, port)) => (host, Some(port)),
-            None => (text, None),
-        }
-    };
-    if host.is_empty() {
-        return Err("the host is missing".into());
-    }
-    if host.contains(|c: char| c.is_whitespace() || c == '%' || c == '@') {
-        return Err(format!("invalid host {host:?}"));
-    }
-    let port = match port {
-        None | Some("") => DEFAULT_PORT,
-        Some(port) => match port.parse::<u16>() {
-            Ok(port) if port > 0 => port,
-            _ => return Err(format!("invalid port {port:?} (1-65535)")),
-        },
-    };
-    Ok((host.to_string(), port))
 }
 
 fn parse_db(text: &str) -> Result<u32, String> {
@@ -262,13 +204,22 @@ mod tests {
             ("redis://cache/1?db=2", "given twice"),
             ("redis://::1:6379", "brackets"),
             ("redis://cache?timeout=1", "unsupported parameter"),
-            ("redis://:a#b@cache", "%23"),
+            ("redis://cache#x", "%23"),
             ("unix://relative/path", "absolute path"),
             ("unix://", "absolute path"),
         ] {
             let error = parse(bad).err().unwrap_or_else(|| panic!("{bad} parsed"));
             assert!(error.0.contains(why), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn passwords_with_delimiters_and_short_ones() {
+        let url = parse("redis://:a#b@cache").unwrap();
+        assert_eq!(url.password.as_deref(), Some("a#b"));
+        assert_eq!(url.shown, "redis://:***@cache");
+        let error = parse("redis://:e@cache:99999/").err().unwrap();
+        assert!(error.0.contains("redis://:***@cache:99999/"), "{error}");
     }
 
     #[test]

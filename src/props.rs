@@ -1,0 +1,300 @@
+//! Properties of probe's parsers, shared by the cargo-fuzz targets (`fuzz/`, which
+//! `#[path]`-includes this file and the pure parser modules) and by the stable
+//! `cargo test` that replays `fuzz/corpus/*` and runs a seeded random loop.
+//!
+//! Each property: no panic, bounded time (inputs are capped before parsing), and for
+//! secret-bearing inputs, the rendered text and every error text never hold the secret.
+
+use std::time::{Duration, Instant};
+
+/// A password no other part of a generated input can spell: `!` and uppercase `Z` are
+/// never produced for hosts, users, paths or variable names.
+pub const MARK: &str = "PW!Z";
+
+/// Longest input a property feeds a parser.
+pub const MAX_INPUT: usize = 16 * 1024;
+
+/// Time any single parse may take before the property fails.
+pub const MAX_TIME: Duration = Duration::from_millis(500);
+
+fn text(data: &[u8]) -> String {
+    String::from_utf8_lossy(&data[..data.len().min(MAX_INPUT)]).into_owned()
+}
+
+fn timed<T>(what: &str, input: &str, run: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let value = run();
+    assert!(
+        started.elapsed() < MAX_TIME,
+        "{what} took {:?} on {} bytes",
+        started.elapsed(),
+        input.len()
+    );
+    value
+}
+
+/// Characters safe for the non-secret parts of a generated URL.
+fn plain(data: &[u8], fallback: &str) -> String {
+    let out: String = data
+        .iter()
+        .map(|b| b"abcdefghijklmnopqrstuvwxyz0123456789.-"[*b as usize % 38] as char)
+        .collect();
+    if out.is_empty() {
+        fallback.into()
+    } else {
+        out
+    }
+}
+
+/// A password: the mark, then any bytes but those that end a URL in free text (space,
+/// quotes) or that a URL can never hold (controls).
+fn password(data: &[u8]) -> String {
+    let tail: String = String::from_utf8_lossy(data)
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control() && !"\"'`<>\\".contains(*c))
+        .collect();
+    format!("{MARK}{tail}")
+}
+
+/// Splits fuzz data into `n` parts at 0xff bytes.
+fn parts(data: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut out: Vec<&[u8]> = data.splitn(n, |b| *b == 0xff).collect();
+    out.resize(n, &[]);
+    out
+}
+
+const SCHEMES: &[&str] = &[
+    "http",
+    "https",
+    "tcp",
+    "postgres",
+    "postgresql+asyncpg",
+    "redis",
+    "rediss",
+    "unix",
+    "amqp",
+    "mysql",
+    "grpc",
+    "x-unknown",
+];
+
+/// Every URL form: arbitrary text parses or fails without panicking; a URL built with a
+/// password in its userinfo or `?password=` never shows it, parsed or not.
+pub fn url(data: &[u8]) {
+    let raw = text(data);
+    let parsed = timed("Url::parse", &raw, || crate::url::Url::parse(&raw));
+    if let Ok(url) = &parsed {
+        let _ = url.query_pairs();
+        let _ = url.shown();
+    }
+    timed("mask", &raw, || crate::url::mask(&raw));
+    let _ = crate::url::percent_decode(&raw);
+
+    let p = parts(data, 6);
+    let scheme = SCHEMES[p[0].first().map_or(0, |b| *b as usize) % SCHEMES.len()];
+    let secret = password(p[2]);
+    let port = match p[4].first() {
+        None => String::new(),
+        Some(b) if b % 4 == 0 => ":".into(),
+        Some(_) => format!(":{}", &password(p[4])[MARK.len()..].replace(MARK, "")),
+    };
+    // In a query an unencoded `&` or `;` starts the next parameter, by definition.
+    let query_secret = secret.replace(['&', ';'], "");
+    let built = format!(
+        "{scheme}://{}:{secret}@{}{port}/{}?sslmode=x&password={query_secret}",
+        plain(p[1], "u"),
+        plain(p[3], "h"),
+        plain(p[5], ""),
+    );
+    let mut shown = vec![crate::url::mask(&built)];
+    match crate::url::Url::parse(&built) {
+        Ok(url) => {
+            shown.push(url.shown());
+            assert_eq!(url.password.as_deref().map(|_| ()), Some(()), "{built}");
+            if let Err(error) = url.query_pairs() {
+                shown.push(error);
+            }
+        }
+        Err(error) => shown.push(error),
+    }
+    for text in shown {
+        assert!(!text.contains(MARK), "{built:?} shown as {text:?}");
+    }
+}
+
+/// A TARGET line (`'http http://u:pw@x -H "X-Api-Key: pw"'`): registering its secrets,
+/// then rendering any text about it, never shows the password. `parse` is the crate's
+/// `target::parse` where it is reachable (cargo test), else only the word splitting.
+pub fn target_line(data: &[u8], parse: &dyn Fn(&str) -> Result<String, String>) {
+    #[cfg(fuzzing)]
+    crate::redact::forget_all();
+    let raw = text(data);
+    crate::redact::register_arguments(std::slice::from_ref(&raw));
+    let _ = timed("target parse", &raw, || parse(&raw));
+
+    let p = parts(data, 3);
+    let secret = password(p[1]);
+    let quoted = secret.replace('\'', "");
+    let line = match p[0].first().map_or(0, |b| b % 4) {
+        0 => format!("http http://u:{quoted}@h/ -H 'X-Api-Key: {quoted}'"),
+        1 => format!("redis redis://:{quoted}@h:{}", plain(p[2], "1")),
+        2 => format!(
+            "postgres 'postgresql+asyncpg://u:{quoted}@h/{}'",
+            plain(p[2], "d")
+        ),
+        _ => format!("http http://h/ -H 'Authorization Bearer {quoted}'"),
+    };
+    crate::redact::register_arguments(std::slice::from_ref(&line));
+    let error = match parse(&line) {
+        Ok(shown) => shown,
+        Err(error) => error,
+    };
+    for text in [error, format!("target {line:?}: failed")] {
+        let scrubbed = crate::redact::scrub(&text);
+        assert!(
+            !scrubbed.contains(&quoted),
+            "{line:?} printed as {scrubbed:?}"
+        );
+    }
+}
+
+/// Durations: never a panic or an overflow; accepted values are at most a year.
+pub fn duration(data: &[u8]) {
+    let raw = text(data);
+    if let Ok(duration) = timed("duration", &raw, || crate::duration::parse(&raw)) {
+        assert!(duration <= crate::duration::MAX, "{raw:?}");
+        let _ = crate::duration::human(duration);
+    }
+}
+
+/// Sizes: never a panic or an overflow.
+pub fn size(data: &[u8]) {
+    let raw = text(data);
+    if let Ok(bytes) = timed("size", &raw, || crate::size::parse(&raw)) {
+        let _ = crate::size::human_bytes(bytes);
+    }
+}
+
+/// `${}` expansion: linear, bounded, and an error never quotes the text (which may hold
+/// a secret that a missing `}` left unexpanded).
+pub fn expand(data: &[u8]) {
+    let raw = text(data);
+    let env = |name: &str| -> Result<Option<String>, ()> {
+        match name {
+            "HOST" => Ok(Some("db".into())),
+            "EMPTY" => Ok(Some(String::new())),
+            "BINARY" => Err(()),
+            _ if name.len().is_multiple_of(3) => Ok(Some(name.repeat(3))),
+            _ => Ok(None),
+        }
+    };
+    let _ = timed("expand", &raw, || crate::expand::expand_with(&raw, &env));
+    let with_secret = format!("{raw}{MARK}secret{raw}");
+    if let Err(error) = timed("expand", &with_secret, || {
+        crate::expand::expand_with(&with_secret, &env)
+    }) {
+        assert!(!error.0.contains(MARK), "{with_secret:?}: {error}");
+    }
+}
+
+/// `--expect-json` rules and bodies: the first line is a rule, the rest the body.
+pub fn expect_json(data: &[u8]) {
+    let raw = text(data);
+    let (rule, body) = raw.split_once('\n').unwrap_or((&raw, ""));
+    let rules = crate::probe::http::expect::BodyRules::parse(&[], &[rule.to_string()]);
+    if let Ok(rules) = rules {
+        timed("expect-json", &raw, || rules.check(body.as_bytes()).is_ok());
+    }
+    let _ = crate::probe::http::expect::StatusSet::parse(rule);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    type Property = fn(&[u8]);
+
+    fn target_line(data: &[u8]) {
+        super::target_line(data, &|text| match crate::target::parse(text) {
+            Ok(targets) => Ok(targets.iter().map(|t| t.probe.target()).collect()),
+            Err(error) => Err(error.0),
+        });
+    }
+
+    const PROPERTIES: &[(&str, Property)] = &[
+        ("url", super::url),
+        ("target_line", target_line),
+        ("duration", super::duration),
+        ("size", super::size),
+        ("expand", super::expand),
+        ("expect_json", super::expect_json),
+    ];
+
+    /// Seeded xorshift: the same inputs on every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    fn corpus(name: &str) -> Vec<Vec<u8>> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus")
+            .join(name);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|file| std::fs::read(file).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_fuzz_corpora_replay_cleanly() {
+        for (name, property) in PROPERTIES {
+            let seeds = corpus(name);
+            assert!(!seeds.is_empty(), "fuzz/corpus/{name} is empty");
+            for seed in &seeds {
+                property(seed);
+            }
+        }
+    }
+
+    /// Mutations of the corpus (byte flips, inserts of syntax characters, splices).
+    #[test]
+    fn seeded_mutations_hold_every_property() {
+        const SYNTAX: &[u8] = b"$${}:-@/?#%[]&=+.0123456789 '\"\\\xff";
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for (name, property) in PROPERTIES {
+            let seeds = corpus(name);
+            for _ in 0..1500 {
+                let mut input = seeds[rng.next() as usize % seeds.len()].clone();
+                for _ in 0..1 + rng.next() % 6 {
+                    let at = rng.next() as usize % (input.len() + 1);
+                    match rng.next() % 4 {
+                        0 if at < input.len() => input[at] ^= 1 << (rng.next() % 8),
+                        1 => input.insert(at, SYNTAX[rng.next() as usize % SYNTAX.len()]),
+                        2 => {
+                            let other = &seeds[rng.next() as usize % seeds.len()];
+                            input.splice(at..at, other.iter().copied());
+                        }
+                        _ if at < input.len() => {
+                            input.remove(at);
+                        }
+                        _ => {}
+                    }
+                }
+                input.truncate(super::MAX_INPUT);
+                property(&input);
+            }
+        }
+    }
+}

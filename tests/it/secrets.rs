@@ -1,0 +1,438 @@
+//! Secrets never reach the output: every command × every secret-bearing input form ×
+//! text, `--json`, `-q`, usage errors, wait-for progress and migrate lines. And headers
+//! stay with their origin across redirects.
+
+use std::sync::{Arc, Mutex};
+
+use crate::support::http::{Response, Server};
+use crate::support::{command, free_port, probe, run, temp_dir};
+
+const SECRET: &str = "Zq9hunter2x";
+
+/// A case: its name, probe's arguments, extra environment.
+type Case = (String, Vec<String>, Vec<(String, String)>);
+/// Headers the second server of a redirect pair saw.
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
+/// One way a secret reaches probe: the target text (with `{S}` for the secret and
+/// `{P}` for a closed port), extra words, environment.
+struct Form {
+    name: &'static str,
+    target: &'static str,
+    env: &'static [(&'static str, &'static str)],
+    /// Flags for the one-shot command (`http`, `redis`, ...), if it has one.
+    flags: &'static [&'static str],
+}
+
+const FORMS: &[Form] = &[
+    Form {
+        name: "http userinfo",
+        target: "http://u:{S}@127.0.0.1:{P}/",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "http # in password",
+        target: "http://u:Hash#{S}@127.0.0.1:{P}/",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "http / in password",
+        target: "http://u:a/{S}@127.0.0.1:{P}/",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "http ? in password",
+        target: "http://u:q?{S}@127.0.0.1:{P}/",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "http bad port",
+        target: "http://u:{S}@127.0.0.1:65536/",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "http api key header",
+        target: "http://127.0.0.1:{P}/",
+        env: &[],
+        flags: &["-H", "X-Api-Key: {S}"],
+    },
+    Form {
+        name: "http bearer header",
+        target: "http://127.0.0.1:{P}/",
+        env: &[],
+        flags: &["-H", "Authorization: Bearer {S}"],
+    },
+    Form {
+        name: "http malformed header",
+        target: "http://127.0.0.1:{P}/",
+        env: &[],
+        flags: &["-H", "Authorization Bearer {S}"],
+    },
+    Form {
+        name: "http malformed header with a colon",
+        target: "http://127.0.0.1:{P}/",
+        env: &[],
+        flags: &["-H", "Authorization Bearer {S}:0"],
+    },
+    Form {
+        name: "redis userinfo",
+        target: "redis://:{S}@127.0.0.1:{P}/0",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "redis query password",
+        target: "redis://127.0.0.1:{P}/?password={S}",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "redis query password, bad url",
+        target: "redis://127.0.0.1:{P}/x?password={S}",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "redis ${VAR}",
+        target: "redis://:${DB_PASSWORD}@127.0.0.1:{P}/",
+        env: &[("DB_PASSWORD", "{S}")],
+        flags: &[],
+    },
+    Form {
+        name: "redis $VAR",
+        target: "redis://:$DB_PASSWORD@127.0.0.1:{P}/",
+        env: &[("DB_PASSWORD", "{S}")],
+        flags: &[],
+    },
+    Form {
+        name: "unclosed ${",
+        target: "redis://:{S}${X@127.0.0.1:{P}/",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "postgres userinfo",
+        target: "postgres://u:{S}@127.0.0.1:{P}/app",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "postgres driver scheme",
+        target: "postgresql+asyncpg://u:{S}@127.0.0.1:{P}/app",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "postgres query password, bad param",
+        target: "postgres://127.0.0.1:{P}/app?password={S}&nope=1",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "postgres PGPASSWORD",
+        target: "postgres://u@127.0.0.1:{P}/app",
+        env: &[("PGPASSWORD", "{S}")],
+        flags: &[],
+    },
+    Form {
+        name: "postgres password file",
+        target: "postgres://u@127.0.0.1:{P}/app",
+        env: &[],
+        flags: &["--password-file", "{F}"],
+    },
+    Form {
+        name: "unknown scheme",
+        target: "amqp://u:{S}@127.0.0.1:{P}/",
+        env: &[],
+        flags: &[],
+    },
+];
+
+/// The check a form's URL picks as a one-shot command.
+fn check_of(target: &str) -> Option<&'static str> {
+    let scheme = target.split("://").next()?;
+    match scheme {
+        "http" => Some("http"),
+        "redis" => Some("redis"),
+        "postgres" | "postgresql+asyncpg" => Some("postgres"),
+        _ => None,
+    }
+}
+
+fn fill(text: &str, port: u16, file: &str) -> String {
+    text.replace("{S}", SECRET)
+        .replace("{P}", &port.to_string())
+        .replace("{F}", file)
+}
+
+/// The shell-quoted target line `check` and `wait-for` take for a form with flags.
+fn target_line(check: &str, target: &str, flags: &[String]) -> String {
+    let mut words = vec![check.to_string(), target.to_string()];
+    words.extend(flags.iter().cloned());
+    shlex::try_join(words.iter().map(String::as_str)).unwrap()
+}
+
+#[test]
+fn no_secret_in_any_output() {
+    let dir = temp_dir();
+    let file = dir.path().join("pw");
+    std::fs::write(&file, format!("{SECRET}\n")).unwrap();
+    let file = file.display().to_string();
+    let port = free_port();
+    let mut cases: Vec<Case> = Vec::new();
+    for form in FORMS {
+        let target = fill(form.target, port, &file);
+        let flags: Vec<String> = form.flags.iter().map(|f| fill(f, port, &file)).collect();
+        let env: Vec<(String, String)> = form
+            .env
+            .iter()
+            .map(|(k, v)| (k.to_string(), fill(v, port, &file)))
+            .collect();
+        let as_target = match (check_of(&target), flags.is_empty()) {
+            (_, true) => target.clone(),
+            (Some(check), false) => target_line(check, &target, &flags),
+            (None, false) => continue,
+        };
+        for mode in ["", "--json", "-q"] {
+            for usage_error in [false, true] {
+                let mut commands: Vec<Vec<String>> = Vec::new();
+                if let Some(check) = check_of(&target) {
+                    let mut words = vec![check.to_string(), target.clone()];
+                    words.extend(flags.iter().cloned());
+                    commands.push(words);
+                }
+                commands.push(vec!["check".into(), as_target.clone()]);
+                commands.push(vec![
+                    "wait-for".into(),
+                    as_target.clone(),
+                    "--timeout".into(),
+                    "300ms".into(),
+                ]);
+                commands.push(vec![
+                    "migrate-then-exec".into(),
+                    "--wait".into(),
+                    as_target.clone(),
+                    "--timeout".into(),
+                    "300ms".into(),
+                    "--migrate".into(),
+                    "true".into(),
+                ]);
+                for mut words in commands {
+                    if !mode.is_empty() {
+                        words.insert(1, mode.into());
+                    }
+                    if usage_error {
+                        words.push("--no-such-flag".into());
+                        words.push(target.clone());
+                    }
+                    let name = format!(
+                        "{} | {} {mode}{}",
+                        form.name,
+                        words[0],
+                        if usage_error { " (usage error)" } else { "" }
+                    );
+                    cases.push((name, words, env.clone()));
+                }
+            }
+        }
+    }
+    // Migration lines: the command is printed as written, before expansion.
+    for migrate in [
+        "true --password=${DB_PASSWORD}",
+        "true --password=$DB_PASSWORD",
+        "true postgres://u:${DB_PASSWORD}@db/app",
+    ] {
+        for mode in ["", "--json"] {
+            let mut words = vec!["migrate-then-exec".to_string()];
+            if !mode.is_empty() {
+                words.push(mode.into());
+            }
+            words.extend([
+                "--migrate".to_string(),
+                migrate.to_string(),
+                "--".into(),
+                "true".into(),
+            ]);
+            cases.push((
+                format!("migrate line {migrate:?} {mode}"),
+                words,
+                vec![("DB_PASSWORD".into(), SECRET.into())],
+            ));
+        }
+    }
+
+    let leaks = Arc::new(Mutex::new(Vec::new()));
+    let count = cases.len();
+    let cases = Arc::new(Mutex::new(cases));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let cases = cases.clone();
+            let leaks = leaks.clone();
+            std::thread::spawn(move || loop {
+                let Some((name, words, env)) = cases.lock().unwrap().pop() else {
+                    break;
+                };
+                let args: Vec<&str> = words.iter().map(String::as_str).collect();
+                let mut cmd = command(&args);
+                cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                let ran = run(cmd);
+                if ran.output().contains(SECRET) || ran.code == 2 || ran.code < 0 {
+                    leaks
+                        .lock()
+                        .unwrap()
+                        .push(format!("{name}: {words:?}\n{}", ran.output()));
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    let leaks = leaks.lock().unwrap();
+    println!("secrets audit: {count} cases, {} leaks", leaks.len());
+    assert!(
+        leaks.is_empty(),
+        "{} of {count} cases leaked:\n{}",
+        leaks.len(),
+        leaks.join("\n\n")
+    );
+}
+
+#[test]
+fn a_one_character_password_is_masked_only_in_its_place() {
+    let port = free_port();
+    let url = format!("redis://:e@127.0.0.1:{port}/");
+    probe(&["redis", &url])
+        .code(1)
+        .says("redis://:***@127.0.0.1")
+        .says("connection refused")
+        .does_not_say(":e@");
+    probe(&["check", &url, "--no-such-flag"])
+        .code(3)
+        .does_not_say(":e@");
+}
+
+#[test]
+fn bad_ports_are_usage_errors_even_in_dry_runs() {
+    for url in [
+        "http://localhost:65536/",
+        "http://localhost:-1/",
+        "http://localhost:99999999/",
+        "http://localhost:0/",
+    ] {
+        probe(&["http", url]).code(3).says("invalid port");
+        let mut dry = command(&["http", url]);
+        dry.env("PROBE_DRY_RUN", "1");
+        let ran = run(dry);
+        ran.code(3);
+    }
+    let mut dry = command(&["http", "http://localhost:/"]);
+    dry.env("PROBE_DRY_RUN", "1");
+    run(dry).code(0);
+}
+
+#[test]
+fn overflowing_durations_and_non_utf8_environment_are_usage_errors() {
+    let huge = "10000000000000000000s";
+    probe(&["http", "http://127.0.0.1:1/", "--timeout", huge]).code(3);
+    probe(&["wait-for", "127.0.0.1:1", "--timeout", huge]).code(3);
+    probe(&["migrate-then-exec", "--migrate", "true", "--timeout", huge]).code(3);
+    let mut env = command(&["wait-for", "127.0.0.1:1"]);
+    env.env("PROBE_WAIT_TIMEOUT", huge);
+    run(env).code(3).says("PROBE_WAIT_TIMEOUT");
+    use std::os::unix::ffi::OsStrExt;
+    for var in [
+        "PROBE_DRY_RUN",
+        "PROBE_WAIT_TIMEOUT",
+        "PGPASSWORD",
+        "DATABASE_URL",
+        "REDIS_URL",
+    ] {
+        let mut cmd = command(&["tcp", "127.0.0.1:1"]);
+        cmd.env(var, std::ffi::OsStr::from_bytes(b"1s\xff"));
+        run(cmd).code(3).says(var);
+    }
+    let mut cmd = command(&["tcp", "127.0.0.1:${X}"]);
+    cmd.env("X", std::ffi::OsStr::from_bytes(b"\xff"));
+    run(cmd).code(3).says("not valid UTF-8");
+}
+
+#[test]
+fn bare_host_port_and_driver_schemes_are_targets() {
+    let server = Server::http(|_| Response::new(200, "ok"));
+    let target = format!("127.0.0.1:{}", server.port);
+    probe(&["check", &target]).code(0);
+    probe(&["wait-for", &target, "--timeout", "5s", "--", "true"]).code(0);
+    let closed = format!("postgresql+asyncpg://u@127.0.0.1:{}/app", free_port());
+    probe(&["check", &closed]).code(1).says("postgres");
+}
+
+/// Two servers on different ports: the first redirects to the second, which records
+/// what it was sent.
+fn redirect_pair() -> (Server, Server, Seen) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let recorder = seen.clone();
+    let other = Server::http(move |request| {
+        *recorder.lock().unwrap() = request.headers.clone();
+        Response::new(200, "ok")
+    });
+    let to = other.url("/landed");
+    let first = Server::http(move |request| match request.path.as_str() {
+        "/same" => Response::new(302, "").header("Location", "/here"),
+        "/here" => Response::new(200, "ok"),
+        _ => Response::new(302, "").header("Location", &to),
+    });
+    (first, other, seen)
+}
+
+fn sent(seen: &Mutex<Vec<(String, String)>>, name: &str) -> bool {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .any(|(key, _)| key.eq_ignore_ascii_case(name))
+}
+
+#[test]
+fn headers_and_credentials_stay_with_their_origin_unless_location_trusted() {
+    let (first, _other, seen) = redirect_pair();
+    let with_credentials = format!("http://u:pw@127.0.0.1:{}/away", first.port);
+    let args = [
+        "http",
+        with_credentials.as_str(),
+        "-L",
+        "-H",
+        "X-Api-Key: k3y",
+        "--host",
+        "example.test",
+    ];
+    probe(&args).code(0);
+    assert!(!sent(&seen, "X-Api-Key"), "{:?}", seen.lock().unwrap());
+    assert!(!sent(&seen, "Authorization"), "{:?}", seen.lock().unwrap());
+    let host = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+        .cloned();
+    assert_ne!(host.map(|(_, v)| v), Some("example.test".into()));
+
+    let mut trusted = args.to_vec();
+    trusted.push("--location-trusted");
+    probe(&trusted).code(0);
+    assert!(sent(&seen, "X-Api-Key"), "{:?}", seen.lock().unwrap());
+    assert!(sent(&seen, "Authorization"), "{:?}", seen.lock().unwrap());
+
+    // Without -L the redirect is the answer, as before.
+    probe(&["http", &first.url("/away")])
+        .code(0)
+        .says("status 302");
+    // A same-origin redirect is followed with the headers.
+    probe(&["http", &first.url("/same"), "-L", "-H", "X-Api-Key: k3y"])
+        .code(0)
+        .says("status 200");
+}
