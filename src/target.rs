@@ -257,7 +257,7 @@ mod tests {
 
     #[test]
     fn unknown_schemes_never_show_the_password() {
-        let error = parse("amqp://u:hunter2@rabbit/").err().unwrap();
+        let error = parse("kafka://u:hunter2@broker/").err().unwrap();
         assert!(!error.0.contains("hunter2"), "{error}");
         assert!(error.0.contains("unknown scheme"), "{error}");
     }
