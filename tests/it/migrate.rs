@@ -468,7 +468,8 @@ fn lock_lost_stops_the_migration(lock_url: &str, lose: &dyn Fn()) {
     let received = dir.path().join("got-term");
     let app = dir.path().join("app");
     let migration = format!(
-        "sh -c 'trap \"touch {}; exit 0\" TERM; touch {}; i=0; while [ $i -lt 120 ]; do sleep 0.05; i=$((i+1)); done'",
+        // --migrate is one of probe's own arguments: `$$` is how a `$` reaches the shell.
+        "sh -c 'trap \"touch {}; exit 0\" TERM; touch {}; i=0; while [ $$i -lt 120 ]; do sleep 0.05; i=$$((i+1)); done'",
         received.display(),
         started.display()
     );
