@@ -62,6 +62,12 @@ pub enum Frame {
     Mysql,
 }
 
+/// The commonest canned answer: read the request, send `reply`, then shut down the sending
+/// half (the client reads `reply` and end of file, never a reset).
+pub fn replies(reply: impl Into<Vec<u8>>) -> Vec<Step> {
+    vec![Step::Receive, Step::Send(reply.into()), Step::Shutdown]
+}
+
 /// A TLS handshake record header announcing 16 KiB, as a server answering ClientHello
 /// would start: what follows is trickled.
 pub const TLS_RECORD_HEADER: &[u8] = &[0x16, 0x03, 0x03, 0x40, 0x00];
