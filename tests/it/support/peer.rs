@@ -316,10 +316,14 @@ fn play(mut conn: Box<dyn Conn>, script: &[Step], stop: &AtomicBool) -> Result<(
                     }
                 }
             }
-            Step::Silent => return Ok(hold(&mut conn, stop)),
+            Step::Silent => {
+                hold(&mut conn, stop);
+                return Ok(());
+            }
             Step::Shutdown => {
                 let _ = conn.shutdown_write();
-                return Ok(hold(&mut conn, stop));
+                hold(&mut conn, stop);
+                return Ok(());
             }
             Step::Close => return Ok(()),
         }
