@@ -5,17 +5,13 @@
 
 use std::time::Duration;
 
-use crate::support::peer::{Peer, Step};
+use crate::support::peer::{answers, Peer, Step};
 use crate::support::rabbitmq::{broker, PASSWORD, STRANGER, USER, VHOST};
 use crate::support::{pki::pki, probe, temp_dir, Run};
 
 /// A peer that reads the AMQP 0-9-1 protocol header and sends `reply`.
 fn answers_the_header(reply: &[u8]) -> Peer {
-    Peer::tcp(vec![
-        Step::Expect(b"AMQP\x00\x00\x09\x01".to_vec()),
-        Step::Send(reply.to_vec()),
-        Step::Silent,
-    ])
+    Peer::tcp(answers(b"AMQP\x00\x00\x09\x01", reply))
 }
 
 fn json(run: &Run) -> serde_json::Value {

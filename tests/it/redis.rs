@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::peer::{Peer, Step};
+use crate::support::peer::{answers, Peer, Step};
 use crate::support::redis::RedisServer;
 use crate::support::{free_port, probe, probe_env, temp_dir, Run};
 
@@ -11,11 +11,7 @@ const PASSWORD: &str = "s3cret-Pa55";
 
 /// A peer that reads PING and sends `reply`.
 fn answers_ping(reply: &[u8]) -> Peer {
-    Peer::tcp(vec![
-        Step::Expect(b"*1\r\n$4\r\nPING\r\n".to_vec()),
-        Step::Send(reply.to_vec()),
-        Step::Silent,
-    ])
+    Peer::tcp(answers(b"*1\r\n$4\r\nPING\r\n", reply))
 }
 
 fn json(run: &Run) -> serde_json::Value {

@@ -68,6 +68,16 @@ pub fn replies(reply: impl Into<Vec<u8>>) -> Vec<Step> {
     vec![Step::Receive, Step::Send(reply.into()), Step::Shutdown]
 }
 
+/// A canned answer to a greeting the client sends first: read exactly `expect`, send `reply`,
+/// then hold the connection until the client hangs up.
+pub fn answers(expect: &[u8], reply: &[u8]) -> Vec<Step> {
+    vec![
+        Step::Expect(expect.to_vec()),
+        Step::Send(reply.to_vec()),
+        Step::Silent,
+    ]
+}
+
 /// A TLS handshake record header announcing 16 KiB, as a server answering ClientHello
 /// would start: what follows is trickled.
 pub const TLS_RECORD_HEADER: &[u8] = &[0x16, 0x03, 0x03, 0x40, 0x00];
