@@ -5,9 +5,14 @@
 
 use std::time::Duration;
 
+use crate::support::peer::{answers, Peer, Step};
 use crate::support::rabbitmq::{broker, PASSWORD, STRANGER, USER, VHOST};
-use crate::support::redis::fake_peer;
 use crate::support::{pki::pki, probe, temp_dir, Run};
+
+/// A peer that reads the AMQP 0-9-1 protocol header and sends `reply`.
+fn answers_the_header(reply: &[u8]) -> Peer {
+    Peer::tcp(answers(b"AMQP\x00\x00\x09\x01", reply))
+}
 
 fn json(run: &Run) -> serde_json::Value {
     serde_json::from_str(run.stdout.trim()).unwrap_or_else(|_| panic!("not JSON: {run:#?}"))
@@ -177,31 +182,35 @@ fn amqps_verifies_the_brokers_certificate() {
 
 #[test]
 fn fake_peers_silence_garbage_huge_frames_and_other_versions() {
-    let silent = fake_peer(None);
+    let silent = Peer::tcp(vec![Step::Silent]);
     probe(&[
         "amqp",
-        &format!("amqp://127.0.0.1:{silent}"),
+        &format!("amqp://127.0.0.1:{}", silent.port()),
         "--timeout",
         "1s",
     ])
     .code(1)
     .says("timed out after 1s waiting for Connection.Start")
     .within(Duration::from_secs(3));
+    silent.finish();
 
-    let http = fake_peer(Some(b"HTTP/1.1 400 Bad Request\r\n\r\n"));
-    probe(&["amqp", &format!("amqp://127.0.0.1:{http}")])
+    let http = answers_the_header(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+    probe(&["amqp", &format!("amqp://127.0.0.1:{}", http.port())])
         .code(1)
         .says("not an AMQP frame: \"HTTP/1.1 400 Bad Request\" (is this an AMQP port?)");
 
-    let huge = fake_peer(Some(b"\x01\x00\x00\x7f\xff\xff\xff"));
-    probe(&["amqp", &format!("amqp://127.0.0.1:{huge}")])
+    let huge = answers_the_header(b"\x01\x00\x00\x7f\xff\xff\xff");
+    probe(&["amqp", &format!("amqp://127.0.0.1:{}", huge.port())])
         .code(1)
         .says("frame of 2147483647 bytes is larger than the limit");
 
-    let amqp10 = fake_peer(Some(b"AMQP\x00\x01\x00\x00"));
-    probe(&["amqp", &format!("amqp://127.0.0.1:{amqp10}")])
+    let amqp10 = answers_the_header(b"AMQP\x00\x01\x00\x00");
+    probe(&["amqp", &format!("amqp://127.0.0.1:{}", amqp10.port())])
         .code(1)
         .says("the server speaks AMQP 1.0, not AMQP 0-9-1");
+    for peer in [http, huge, amqp10] {
+        peer.finish();
+    }
 }
 
 #[test]
@@ -215,8 +224,13 @@ fn a_forced_close_is_unhealthy_not_fatal() {
     frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     frame.extend_from_slice(&payload);
     frame.push(0xce);
-    let port = fake_peer(Some(Box::leak(frame.into_boxed_slice())));
-    let run = probe(&["amqp", &format!("amqp://127.0.0.1:{port}"), "--json"]);
+    let peer = answers_the_header(&frame);
+    let run = probe(&[
+        "amqp",
+        &format!("amqp://127.0.0.1:{}", peer.port()),
+        "--json",
+    ]);
+    peer.finish();
     run.code(1);
     let value = json(&run);
     assert_eq!(value["fatal"], false, "{run:#?}");

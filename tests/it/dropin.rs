@@ -4,6 +4,7 @@
 
 use std::net::TcpListener;
 
+use crate::support::peer::{Peer, Step};
 use crate::support::postgres::{plain, DB, PASSWORD, USER};
 use crate::support::redis::RedisServer;
 use crate::support::{free_port, probe, probe_env, temp_dir};
@@ -123,12 +124,13 @@ fn postgres_flags_that_contradict_the_url_are_usage_errors() {
 #[test]
 fn postgres_timeout_is_seconds_as_pg_isready_writes_it() {
     // A peer that accepts and never answers: -t 1 gives up after about a second.
-    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = silent.local_addr().unwrap().port().to_string();
+    let silent = Peer::tcp(vec![Step::Silent]);
+    let port = silent.port().to_string();
     probe(&["postgres", "-h", "127.0.0.1", "-p", &port, "-t", "1"])
         .code(1)
         .says("timed out after 1s")
         .within(std::time::Duration::from_secs(4));
+    silent.finish();
     probe(&["postgres", "-t", "0"]).code(3).says("no limit");
 }
 

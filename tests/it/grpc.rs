@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use crate::support::grpc::{settings_then, GrpcServer};
-use crate::support::http::{Peer, Response, Server};
+use crate::support::http::{Response, Server};
+use crate::support::peer::{replies, Peer, Step};
 use crate::support::pki::pki;
 use crate::support::{command, free_port, probe, Run};
 
@@ -191,36 +192,42 @@ fn refused_is_retryable_and_silence_times_out() {
         .unwrap()
         .contains("connection refused"));
 
-    let silent = Peer::silent();
+    let silent = Peer::tcp(vec![Step::Silent]);
     probe(&[
         "grpc",
-        &format!("127.0.0.1:{}", silent.port),
+        &format!("127.0.0.1:{}", silent.port()),
         "--timeout",
         "1s",
     ])
     .code(1)
     .says("timed out after 1s waiting for the health response")
     .within(Duration::from_secs(3));
+    silent.finish();
     // SETTINGS a byte at a time, forever: the deadline still holds.
-    let trickle = Peer::slow(settings_then(&[0; 64]), Duration::from_millis(100));
+    let trickle = Peer::tcp(vec![Step::Trickle(
+        settings_then(&[0; 64]),
+        Duration::from_millis(100),
+    )]);
     probe(&[
         "grpc",
-        &format!("127.0.0.1:{}", trickle.port),
+        &format!("127.0.0.1:{}", trickle.port()),
         "--timeout",
         "1s",
     ])
     .code(1)
     .says("timed out after 1s")
     .within(Duration::from_secs(3));
-    let tls_silent = Peer::silent();
+    trickle.finish();
+    let tls_silent = Peer::tcp(vec![Step::Silent]);
     probe(&[
         "grpc",
-        &format!("grpcs://127.0.0.1:{}", tls_silent.port),
+        &format!("grpcs://127.0.0.1:{}", tls_silent.port()),
         "--timeout",
         "1s",
     ])
     .code(1)
     .says("timed out after 1s during TLS handshake");
+    tls_silent.finish();
 }
 
 #[test]
@@ -230,30 +237,37 @@ fn an_http1_server_or_garbage_gets_a_clear_reason() {
         .code(1)
         .says("the server does not speak HTTP/2")
         .short();
-    let http1 = Peer::replies(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
-    probe(&["grpc", &format!("127.0.0.1:{}", http1.port)])
+    let http1 = Peer::tcp(replies(
+        &b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"[..],
+    ));
+    probe(&["grpc", &format!("127.0.0.1:{}", http1.port())])
         .code(1)
         .says("the server does not speak HTTP/2 (it answered HTTP/1.1");
-    let binary = Peer::replies(b"\x00\x01\x02\x03\xff\xfe\xfd\xfc\xfb\xfa");
-    probe(&["grpc", &format!("127.0.0.1:{}", binary.port)])
+    let binary = Peer::tcp(replies(&b"\x00\x01\x02\x03\xff\xfe\xfd\xfc\xfb\xfa"[..]));
+    probe(&["grpc", &format!("127.0.0.1:{}", binary.port())])
         .code(1)
         .says("does not speak HTTP/2")
         .short();
     // A 16 MiB frame announced: refused, not allocated.
-    let huge = Peer::replies(settings_then(&[0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 1]));
-    probe(&["grpc", &format!("127.0.0.1:{}", huge.port)])
+    let huge = Peer::tcp(replies(settings_then(&[
+        0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 1,
+    ])));
+    probe(&["grpc", &format!("127.0.0.1:{}", huge.port())])
         .code(1)
         .says("HTTP/2 error: the server sent a 16777215-byte frame");
-    let calm = Peer::replies(settings_then(&[
+    let calm = Peer::tcp(replies(settings_then(&[
         0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11,
-    ]));
-    probe(&["grpc", &format!("127.0.0.1:{}", calm.port)])
+    ])));
+    probe(&["grpc", &format!("127.0.0.1:{}", calm.port())])
         .code(1)
         .says("GOAWAY ENHANCE_YOUR_CALM");
-    let closed = Peer::replies(b"");
-    probe(&["grpc", &format!("127.0.0.1:{}", closed.port)])
+    let closed = Peer::tcp(replies(Vec::new()));
+    probe(&["grpc", &format!("127.0.0.1:{}", closed.port())])
         .code(1)
         .says("closed by the server");
+    for peer in [http1, binary, huge, calm, closed] {
+        peer.finish();
+    }
 }
 
 #[test]

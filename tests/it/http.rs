@@ -1,11 +1,11 @@
 //! `probe http` against real HTTP(S) servers and hostile peers.
 
-use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::http::{unix_server, Peer, Response, Server, Tls};
+use crate::support::http::{unix_server, Response, Server, Tls};
+use crate::support::peer::{replies, Peer, Step};
 use crate::support::pki::pki;
 use crate::support::{probe, probe_env, temp_dir};
 
@@ -332,56 +332,70 @@ fn unix_sockets_carry_http() {
 #[test]
 fn hostile_peers_cannot_stretch_the_deadline() {
     let limit = Duration::from_secs(5);
-    let silent = Peer::silent();
-    probe(&["http", &silent.url("/"), "--timeout", "1s"])
+    let silent = Peer::each(None, vec![Step::Silent]);
+    probe(&["http", &url(&silent, "/"), "--timeout", "1s"])
         .code(1)
         .says("timed out after 1s waiting for the response")
         .within(limit)
         .short();
-    let tls_silent = format!("https://localhost:{}/", silent.port);
+    let tls_silent = format!("https://localhost:{}/", silent.port());
     probe(&["http", &tls_silent, "--timeout", "1s"])
         .code(1)
         .says("timed out after 1s during TLS handshake")
         .within(limit);
+    silent.finish();
 
-    let slow = Peer::slow(
-        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789012345678901234567890123456789",
+    let slow = Peer::tcp(vec![Step::Trickle(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789012345678901234567890123456789"
+            .to_vec(),
         Duration::from_millis(50),
-    );
-    probe(&["http", &slow.url("/"), "--timeout", "1s"])
+    )]);
+    probe(&["http", &url(&slow, "/"), "--timeout", "1s"])
         .code(1)
         .says("timed out after 1s")
         .within(limit);
+    slow.finish();
 
     let cookie = format!(
         "HTTP/1.1 200 OK\r\nSet-Cookie: {}\r\n\r\n",
         "x".repeat(20_000)
     );
-    let big_headers = Peer::replies(Box::leak(cookie.into_bytes().into_boxed_slice()));
-    probe(&["http", &big_headers.url("/")])
+    let big_headers = Peer::tcp(replies(cookie));
+    probe(&["http", &url(&big_headers, "/")])
         .code(1)
         .says("response headers larger than")
         .within(limit);
+    big_headers.finish();
 
-    let garbage = Peer::replies(b"\x00\x01\x02 this is not HTTP \xff\xfe\r\n\r\n");
-    probe(&["http", &garbage.url("/")])
+    let garbage = Peer::tcp(replies(
+        &b"\x00\x01\x02 this is not HTTP \xff\xfe\r\n\r\n"[..],
+    ));
+    probe(&["http", &url(&garbage, "/")])
         .code(1)
         .says("not a valid HTTP response")
         .short();
+    garbage.finish();
 
-    let huge = Peer::start(|mut stream| {
-        let mut request = [0u8; 4096];
-        let _ = stream.read(&mut request);
-        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n");
-        let chunk = vec![b'x'; 64 * 1024];
-        while stream.write_all(&chunk).is_ok() {}
-    });
+    let huge = Peer::each(
+        None,
+        vec![
+            Step::Receive,
+            Step::Send(b"HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n".to_vec()),
+            Step::Flood(vec![b'x'; 64 * 1024]),
+        ],
+    );
     // Without body rules the body is never read; with them, at most 1 MiB is.
-    probe(&["http", &huge.url("/")]).code(0).within(limit);
-    probe(&["http", &huge.url("/"), "--body-contains", "ok"])
+    probe(&["http", &url(&huge, "/")]).code(0).within(limit);
+    probe(&["http", &url(&huge, "/"), "--body-contains", "ok"])
         .code(1)
         .says("body larger than 1024 KiB")
         .within(limit);
+    huge.finish();
+}
+
+/// The URL of `path` on a fake peer.
+fn url(peer: &Peer, path: &str) -> String {
+    format!("http://127.0.0.1:{}{path}", peer.port())
 }
 
 #[test]
@@ -473,15 +487,16 @@ fn check_runs_targets_in_parallel_under_one_deadline() {
 
 #[test]
 fn check_deadline_bounds_every_target() {
-    let silent = Peer::silent();
+    let silent = Peer::each(None, vec![Step::Silent]);
     let run = probe(&[
         "check",
         "--timeout",
         "1s",
-        &silent.url("/a"),
-        &format!("tcp://127.0.0.1:{}", silent.port),
+        &url(&silent, "/a"),
+        &format!("tcp://127.0.0.1:{}", silent.port()),
     ]);
     run.code(1)
         .says("timed out after 1s")
         .within(Duration::from_secs(5));
+    silent.finish();
 }

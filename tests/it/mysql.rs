@@ -2,13 +2,12 @@
 //! caching_sha2_password server (checked first with PyMySQL's client), and fake peers for
 //! what no server does on demand (1040, 1129, a shutdown, silence, garbage).
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::time::Duration;
 
 use crate::support::mysql::{
     mariadb, CachingSha2, DB, PASSWORD, ROOT_PASSWORD, SHA2_PASSWORD, SHA2_USER, USER,
 };
+use crate::support::peer::{Frame, Peer, Step};
 use crate::support::{pki::pki, probe, probe_env, temp_dir};
 
 #[test]
@@ -279,27 +278,19 @@ fn mysql_caching_sha2_full_path_without_tls_says_why() {
 }
 
 /// A peer that sends `greeting`, then (when `after_login` is given) reads the handshake
-/// response and sends that, then holds the connection for a while.
-fn fake(greeting: Vec<u8>, after_login: Option<Vec<u8>>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let Ok((mut socket, _)) = listener.accept() else {
-            return;
-        };
-        let _ = socket.write_all(&greeting);
-        if let Some(reply) = after_login {
-            let mut header = [0u8; 4];
-            if socket.read_exact(&mut header).is_ok() {
-                let length = u32::from_le_bytes([header[0], header[1], header[2], 0]);
-                let mut body = vec![0u8; length as usize];
-                let _ = socket.read_exact(&mut body);
-                let _ = socket.write_all(&reply);
-            }
-        }
-        std::thread::sleep(Duration::from_secs(8));
-    });
-    port
+/// response and sends that, then holds the connection until the client hangs up.
+fn fake(greeting: Vec<u8>, after_login: Option<Vec<u8>>) -> Peer {
+    let mut script = vec![Step::Send(greeting)];
+    if let Some(reply) = after_login {
+        script.extend([Step::Message(Frame::Mysql, Vec::new()), Step::Send(reply)]);
+    }
+    script.push(Step::Silent);
+    Peer::tcp(script)
+}
+
+/// The URL of a fake peer.
+fn url(peer: &Peer) -> String {
+    format!("mysql://127.0.0.1:{}", peer.port())
 }
 
 fn packet(seq: u8, payload: &[u8]) -> Vec<u8> {
@@ -330,8 +321,8 @@ fn greeting() -> Vec<u8> {
 
 #[test]
 fn mysql_greeting_errors_are_unhealthy_with_the_servers_text() {
-    let port = fake(packet(0, &error(1040, "Too many connections")), None);
-    let run = probe(&["mysql", &format!("mysql://127.0.0.1:{port}"), "--json"]);
+    let peer = fake(packet(0, &error(1040, "Too many connections")), None);
+    let run = probe(&["mysql", &url(&peer), "--json"]);
     run.code(1)
         .says("server refused the connection: Too many connections (1040)");
     let line: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
@@ -340,53 +331,50 @@ fn mysql_greeting_errors_are_unhealthy_with_the_servers_text() {
         1129,
         "Host '127.0.0.1' is blocked because of many connection errors; unblock with 'mariadb-admin flush-hosts'",
     );
-    let port = fake(packet(0, &blocked), None);
-    probe(&["mysql", &format!("mysql://127.0.0.1:{port}")])
+    peer.finish();
+    let peer = fake(packet(0, &blocked), None);
+    probe(&["mysql", &url(&peer)])
         .code(1)
         .says("is blocked because of many connection errors")
         .says("(1129)");
     // A server shutting down answers the login with 1053: unhealthy even without a password.
     let mut shutdown = error(1053, "#08S01Server shutdown in progress");
     shutdown = packet(2, &shutdown);
-    let port = fake(greeting(), Some(shutdown));
-    let run = probe(&["mysql", &format!("mysql://127.0.0.1:{port}"), "--json"]);
+    peer.finish();
+    let peer = fake(greeting(), Some(shutdown));
+    let run = probe(&["mysql", &url(&peer), "--json"]);
     run.code(1).says("Server shutdown in progress (1053)");
     let line: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
     assert_eq!(line["fatal"], false);
+    peer.finish();
 }
 
 #[test]
 fn mysql_silence_and_garbage_are_bounded() {
-    let port = fake(Vec::new(), None);
-    probe(&[
-        "mysql",
-        &format!("mysql://127.0.0.1:{port}"),
-        "--timeout",
-        "1s",
-    ])
-    .code(1)
-    .says("timed out after 1s waiting for the server's greeting")
-    .within(Duration::from_secs(4));
-    let port = fake(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec(), None);
-    probe(&["mysql", &format!("mysql://127.0.0.1:{port}")])
+    let peer = fake(Vec::new(), None);
+    probe(&["mysql", &url(&peer), "--timeout", "1s"])
+        .code(1)
+        .says("timed out after 1s waiting for the server's greeting")
+        .within(Duration::from_secs(4));
+    peer.finish();
+    let peer = fake(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec(), None);
+    probe(&["mysql", &url(&peer)])
         .code(1)
         .says("not a MySQL server?");
     // A greeting that declares a 16 MiB packet is refused before it is read.
-    let port = fake(vec![0xFF, 0xFF, 0xFF, 0], None);
-    probe(&["mysql", &format!("mysql://127.0.0.1:{port}")])
+    peer.finish();
+    let peer = fake(vec![0xFF, 0xFF, 0xFF, 0], None);
+    probe(&["mysql", &url(&peer)])
         .code(1)
         .says("not a MySQL server? a packet of 16777215 bytes");
     // A greeting, then silence during the login.
-    let port = fake(greeting(), Some(Vec::new()));
-    probe(&[
-        "mysql",
-        &format!("mysql://127.0.0.1:{port}"),
-        "--timeout",
-        "1s",
-    ])
-    .code(1)
-    .says("timed out after 1s during the login")
-    .within(Duration::from_secs(4));
+    peer.finish();
+    let peer = fake(greeting(), Some(Vec::new()));
+    probe(&["mysql", &url(&peer), "--timeout", "1s"])
+        .code(1)
+        .says("timed out after 1s during the login")
+        .within(Duration::from_secs(4));
+    peer.finish();
 }
 
 #[test]

@@ -1,10 +1,9 @@
 //! `probe postgres` against real PostgreSQL servers (plain and TLS), and fake peers for
 //! what a real server cannot be made to do on demand (57P03, silence, garbage).
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
+use crate::support::peer::{Frame, Peer, Step};
 use crate::support::pgbouncer::pgbouncer;
 use crate::support::postgres::{plain, replica, tls, DB, PASSWORD, USER};
 use crate::support::{free_port, pki::pki, probe, probe_env, temp_dir};
@@ -442,47 +441,37 @@ fn sslmode_allow_is_plain_first_and_prefer_tls_first() {
 /// retried once in plain text on a new connection, as libpq does; require is not.
 #[test]
 fn sslmode_prefer_falls_back_to_plain_when_the_handshake_fails() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let peer = std::thread::spawn(move || {
-        let (mut first, _) = listener.accept().unwrap();
-        let mut request = [0u8; 8];
-        first.read_exact(&mut request).unwrap();
-        assert_eq!(request[4..], 80877103u32.to_be_bytes());
-        first.write_all(b"S").unwrap();
-        let mut hello = [0u8; 5];
-        first.read_exact(&mut hello).unwrap();
-        assert_eq!(hello[0], 0x16, "a TLS ClientHello");
-        first.write_all(b"this is not TLS\n").unwrap();
-        drop(first);
-        let (mut second, _) = listener.accept().unwrap();
-        let mut length = [0u8; 4];
-        second.read_exact(&mut length).unwrap();
-        let mut body = vec![0u8; u32::from_be_bytes(length) as usize - 4];
-        second.read_exact(&mut body).unwrap();
-        assert_eq!(
-            body[..4],
-            196608u32.to_be_bytes(),
-            "a plain startup message"
-        );
-        // AuthenticationCleartextPassword: the probe has none and hangs up.
-        second.write_all(b"R\0\0\0\x08\0\0\0\x03").unwrap();
-    });
-    let url = format!("postgres://app@127.0.0.1:{port}/db?sslmode=prefer");
+    // AuthenticationCleartextPassword: the probe has none and hangs up.
+    let asks_a_password = vec![
+        Step::Message(Frame::Startup, PROTOCOL_3.to_vec()),
+        Step::Send(b"R\0\0\0\x08\0\0\0\x03".to_vec()),
+        Step::Silent,
+    ];
+    let peer = Peer::series(vec![tls_then_garbage(), asks_a_password]);
+    let url = format!("postgres://app@127.0.0.1:{}/db?sslmode=prefer", peer.port());
     probe(&["postgres", &url])
         .code(0)
         .says("asks user app for a password");
-    peer.join().unwrap();
-    let port = fake_peer(|mut stream| {
-        let mut request = [0u8; 8];
-        let _ = stream.read_exact(&mut request);
-        let _ = stream.write_all(b"S");
-        let mut hello = [0u8; 5];
-        let _ = stream.read_exact(&mut hello);
-        let _ = stream.write_all(b"this is not TLS\n");
-    });
-    let url = format!("postgres://app@127.0.0.1:{port}/db?sslmode=require");
+    peer.finish();
+    let peer = Peer::tcp(tls_then_garbage());
+    let url = format!(
+        "postgres://app@127.0.0.1:{}/db?sslmode=require",
+        peer.port()
+    );
     probe(&["postgres", &url]).code(1).does_not_say("password");
+    peer.finish();
+}
+
+/// A peer that accepts the SSLRequest and then answers the ClientHello with text.
+fn tls_then_garbage() -> Vec<Step> {
+    vec![
+        Step::Expect(SSL_REQUEST.to_vec()),
+        Step::Send(b"S".to_vec()),
+        Step::Expect(vec![0x16]),
+        Step::Receive,
+        Step::Send(b"this is not TLS\n".to_vec()),
+        Step::Close,
+    ]
 }
 
 /// SCRAM-SHA-256-PLUS against the real server over TLS (PostgreSQL offers it), and the
@@ -563,31 +552,19 @@ fn require_against_a_server_without_tls_is_fatal() {
 
 // --- fake peers ------------------------------------------------------------------------
 
-/// A one-connection peer on a free port: `answer` gets the accepted stream.
-fn fake_peer(answer: impl FnOnce(TcpStream) + Send + 'static) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        if let Ok((stream, _)) = listener.accept() {
-            answer(stream);
-        }
-    });
-    port
-}
+/// The SSLRequest probe sends first under sslmode=prefer and require (code 80877103).
+const SSL_REQUEST: &[u8] = &[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
 
-/// Reads one length-prefixed startup packet; answers an SSLRequest with 'N' and reads on.
-fn read_startup(stream: &mut TcpStream) {
-    loop {
-        let mut length = [0u8; 4];
-        stream.read_exact(&mut length).unwrap();
-        let mut body = vec![0u8; u32::from_be_bytes(length) as usize - 4];
-        stream.read_exact(&mut body).unwrap();
-        if body[..4] == 80877103u32.to_be_bytes() {
-            stream.write_all(b"N").unwrap();
-        } else {
-            return;
-        }
-    }
+/// Protocol 3.0, how a StartupMessage body starts.
+const PROTOCOL_3: [u8; 4] = 196608u32.to_be_bytes();
+
+/// A startup the peer declines TLS for: SSLRequest, 'N', then the StartupMessage.
+fn startup() -> Vec<Step> {
+    vec![
+        Step::Expect(SSL_REQUEST.to_vec()),
+        Step::Send(b"N".to_vec()),
+        Step::Message(Frame::Startup, PROTOCOL_3.to_vec()),
+    ]
 }
 
 fn error_response(code: &str, message: &str) -> Vec<u8> {
@@ -616,15 +593,15 @@ fn a_server_starting_up_is_unhealthy_and_retryable() {
         ("53300", "sorry, too many clients already"),
     ] {
         let (code, message) = code_and_message;
-        let port = fake_peer(move |mut stream| {
-            read_startup(&mut stream);
-            stream.write_all(&error_response(code, message)).unwrap();
-        });
+        let mut script = startup();
+        script.push(Step::Send(error_response(code, message)));
+        let peer = Peer::tcp(script);
         let run = probe(&[
             "postgres",
-            &format!("postgres://app@127.0.0.1:{port}/"),
+            &format!("postgres://app@127.0.0.1:{}/", peer.port()),
             "--json",
         ]);
+        peer.finish();
         run.code(1).says(code).short();
         let line: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
         assert_eq!(line["fatal"], false, "{run:?}");
@@ -636,33 +613,30 @@ fn a_server_starting_up_is_unhealthy_and_retryable() {
 
 #[test]
 fn a_silent_peer_cannot_outlast_the_deadline() {
-    let port = fake_peer(|stream| {
-        std::thread::sleep(Duration::from_secs(10));
-        drop(stream);
-    });
+    let peer = Peer::tcp(vec![Step::Silent]);
     probe(&[
         "postgres",
-        &format!("postgres://app@127.0.0.1:{port}/"),
+        &format!("postgres://app@127.0.0.1:{}/", peer.port()),
         "--timeout",
         "1s",
     ])
     .code(1)
     .says("timed out after 1s during startup")
     .within(Duration::from_secs(4));
+    peer.finish();
 }
 
 #[test]
 fn garbage_is_not_a_postgres_server() {
-    let port = fake_peer(|mut stream| {
-        read_startup(&mut stream);
-        stream
-            .write_all(b"!\x00\x00\x00\x08garbage and more garbage")
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(500));
-    });
+    let mut script = startup();
+    script.push(Step::Send(
+        b"!\x00\x00\x00\x08garbage and more garbage".to_vec(),
+    ));
+    script.push(Step::Silent);
+    let peer = Peer::tcp(script);
     probe(&[
         "postgres",
-        &format!("postgres://app@127.0.0.1:{port}/"),
+        &format!("postgres://app@127.0.0.1:{}/", peer.port()),
         "--timeout",
         "3s",
     ])
@@ -670,4 +644,5 @@ fn garbage_is_not_a_postgres_server() {
     .says("not a PostgreSQL server")
     .short()
     .within(Duration::from_secs(6));
+    peer.finish();
 }

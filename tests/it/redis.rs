@@ -3,10 +3,16 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::redis::{fake_peer, RedisServer};
+use crate::support::peer::{answers, Peer, Step};
+use crate::support::redis::RedisServer;
 use crate::support::{free_port, probe, probe_env, temp_dir, Run};
 
 const PASSWORD: &str = "s3cret-Pa55";
+
+/// A peer that reads PING and sends `reply`.
+fn answers_ping(reply: &[u8]) -> Peer {
+    Peer::tcp(answers(b"*1\r\n$4\r\nPING\r\n", reply))
+}
 
 fn json(run: &Run) -> serde_json::Value {
     serde_json::from_str(run.stdout.trim()).unwrap_or_else(|_| panic!("not JSON: {run:#?}"))
@@ -247,8 +253,13 @@ fn a_stopped_server_is_refused() {
 
 #[test]
 fn loading_is_unhealthy_but_retryable() {
-    let port = fake_peer(Some(b"-LOADING Redis is loading the dataset in memory\r\n"));
-    let run = probe(&["redis", &format!("redis://127.0.0.1:{port}"), "--json"]);
+    let peer = answers_ping(b"-LOADING Redis is loading the dataset in memory\r\n");
+    let run = probe(&[
+        "redis",
+        &format!("redis://127.0.0.1:{}", peer.port()),
+        "--json",
+    ]);
+    peer.finish();
     run.code(1).short();
     let value = json(&run);
     assert!(
@@ -260,21 +271,24 @@ fn loading_is_unhealthy_but_retryable() {
     );
     assert_eq!(value["fatal"], false);
 
-    let port = fake_peer(Some(b"-BUSY Redis is busy running a script\r\n"));
-    probe(&["redis", &format!("redis://127.0.0.1:{port}")])
+    let peer = answers_ping(b"-BUSY Redis is busy running a script\r\n");
+    probe(&["redis", &format!("redis://127.0.0.1:{}", peer.port())])
         .code(1)
         .says("BUSY");
+    peer.finish();
 }
 
 #[test]
 fn garbage_and_silence_are_unhealthy_within_the_deadline() {
-    let port = fake_peer(Some(b"HTTP/1.1 400 Bad Request\r\n\r\n"));
-    probe(&["redis", &format!("redis://127.0.0.1:{port}")])
+    let peer = answers_ping(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+    probe(&["redis", &format!("redis://127.0.0.1:{}", peer.port())])
         .code(1)
         .says("not a Redis reply to PING")
         .short();
+    peer.finish();
 
-    let port = fake_peer(None);
+    let silent = Peer::each(None, vec![Step::Silent]);
+    let port = silent.port();
     probe(&[
         "redis",
         &format!("redis://127.0.0.1:{port}"),
@@ -302,6 +316,7 @@ fn garbage_and_silence_are_unhealthy_within_the_deadline() {
     .code(1)
     .says("during TLS handshake")
     .within(Duration::from_secs(4));
+    silent.finish();
 }
 
 #[test]

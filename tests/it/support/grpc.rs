@@ -95,8 +95,8 @@ impl Drop for GrpcServer {
 
 /// The server's SETTINGS frame (empty) followed by `after`: an HTTP/2 peer that then
 /// misbehaves.
-pub fn settings_then(after: &[u8]) -> &'static [u8] {
+pub fn settings_then(after: &[u8]) -> Vec<u8> {
     let mut bytes = vec![0, 0, 0, 4, 0, 0, 0, 0, 0];
     bytes.extend_from_slice(after);
-    Box::leak(bytes.into_boxed_slice())
+    bytes
 }

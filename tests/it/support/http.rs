@@ -1,12 +1,11 @@
-//! Real HTTP and HTTPS servers on free ports (one thread per connection, stopped on Drop),
-//! and the hostile peers a real server cannot be made to be: one that never answers, one
-//! that answers a byte at a time, one that sends garbage.
+//! Real HTTP and HTTPS servers on free ports (one thread per connection, stopped on Drop).
+//! The hostile peers a real server cannot be made to be (one that never answers, one that
+//! answers a byte at a time, one that sends garbage) are scripted with support/peer.rs.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -62,7 +61,7 @@ pub struct Tls {
 
 pub struct Server {
     pub port: u16,
-    _peer: Peer,
+    _accepting: Accepting,
 }
 
 impl Server {
@@ -82,7 +81,7 @@ impl Server {
     }
 
     fn start(handler: Handler, tls: Option<Arc<rustls::ServerConfig>>) -> Server {
-        let peer = Peer::start(move |stream| {
+        let accepting = Accepting::start(move |stream| {
             let _ = match &tls {
                 Some(config) => match rustls::ServerConnection::new(config.clone()) {
                     Ok(connection) => serve(rustls::StreamOwned::new(connection, stream), &handler),
@@ -92,8 +91,8 @@ impl Server {
             };
         });
         Server {
-            port: peer.port,
-            _peer: peer,
+            port: accepting.port,
+            _accepting: accepting,
         }
     }
 }
@@ -196,15 +195,15 @@ fn server_config(tls: &Tls) -> rustls::ServerConfig {
     builder.with_single_cert(certs, key).unwrap()
 }
 
-/// A peer with fixed, misbehaving conduct, on its own port, until dropped.
-pub struct Peer {
-    pub port: u16,
+/// An accept loop on its own port, one thread per connection, until dropped.
+struct Accepting {
+    port: u16,
     stop: Arc<AtomicBool>,
 }
 
-impl Peer {
+impl Accepting {
     /// Runs `conduct` on every accepted connection, each on its own thread.
-    pub fn start(conduct: impl Fn(TcpStream) + Send + Sync + Clone + 'static) -> Peer {
+    fn start(conduct: impl Fn(TcpStream) + Send + Sync + Clone + 'static) -> Accepting {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -220,46 +219,11 @@ impl Peer {
                 }
             }
         });
-        Peer { port, stop }
-    }
-
-    /// Accepts and never says a word (holds the connection for a minute).
-    pub fn silent() -> Peer {
-        Peer::start(|stream| {
-            std::thread::sleep(Duration::from_secs(60));
-            drop(stream);
-        })
-    }
-
-    /// Sends `bytes` one at a time, `delay` apart.
-    pub fn slow(bytes: &'static [u8], delay: Duration) -> Peer {
-        Peer::start(move |mut stream| {
-            for byte in bytes {
-                if stream.write_all(&[*byte]).is_err() {
-                    return;
-                }
-                std::thread::sleep(delay);
-            }
-        })
-    }
-
-    /// Sends `bytes` at once, then closes.
-    pub fn replies(bytes: &'static [u8]) -> Peer {
-        Peer::start(move |mut stream| {
-            let mut request = [0u8; 4096];
-            let _ = stream.read(&mut request);
-            let _ = stream.write_all(bytes);
-            let _ = stream.shutdown(Shutdown::Write);
-            std::thread::sleep(Duration::from_millis(200));
-        })
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        Accepting { port, stop }
     }
 }
 
-impl Drop for Peer {
+impl Drop for Accepting {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         let _ = TcpStream::connect(("127.0.0.1", self.port));

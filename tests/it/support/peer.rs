@@ -2,10 +2,14 @@
 //! say nothing, trickle a TLS record one byte at a time, flood, send garbage or a huge
 //! length prefix, or never accept at all (a full listen backlog).
 //!
+//! Canned protocol replies too (57P03, LOADING, a 1040 greeting, an AMQP 1.0 header): every
+//! protocol's tests script their fakes here rather than hand-rolling a server.
+//!
 //! A [`Peer`] listens on 127.0.0.1 or a Unix socket and plays a script of [`Step`]s on a
-//! thread, for one connection or ([`Peer::each`]) for every connection. [`Peer::finish`]
-//! stops what is still running (silence, trickle, flood), joins the thread and fails the
-//! test if an expectation did not hold; dropping a peer joins it too.
+//! thread, for one connection, for each of a few connections in turn ([`Peer::series`]) or
+//! ([`Peer::each`]) for every connection. [`Peer::finish`] stops what is still running
+//! (silence, trickle, flood), joins the thread and fails the test if an expectation did not
+//! hold or a scripted connection never came; dropping a peer joins it without failing.
 //!
 //! ```text
 //! let peer = Peer::tcp(vec![Step::Expect(b"*1\r\n$4\r\nPING\r\n".to_vec()), Step::Send(b"+PONG\r\n".to_vec())]);
@@ -30,16 +34,48 @@ pub enum Step {
     Expect(Vec<u8>),
     /// Read what the client sends first (at least one byte), whatever it is.
     Receive,
+    /// Read one whole message framed as `Frame` says; its body must start with these bytes
+    /// (none: any body).
+    Message(Frame, Vec<u8>),
     /// Send these bytes.
     Send(Vec<u8>),
     /// Send these bytes one at a time, `every` apart, until done or the client hangs up.
     Trickle(Vec<u8>, Duration),
     /// Send this chunk again and again until the client hangs up.
     Flood(Vec<u8>),
-    /// Send nothing and keep the connection open until the client hangs up.
+    /// Send nothing and keep the connection open until the client hangs up (the last step).
     Silent,
+    /// Shut down the sending half (the client reads end of file) and keep reading until the
+    /// client hangs up (the last step): what was sent is read, never lost to a reset.
+    Shutdown,
     /// Close the connection.
     Close,
+}
+
+/// How the client frames the message a [`Step::Message`] reads.
+#[derive(Clone, Copy, Debug)]
+pub enum Frame {
+    /// PostgreSQL's untagged startup messages (SSLRequest, StartupMessage): a 4-byte
+    /// big-endian length that counts itself.
+    Startup,
+    /// MySQL packets: a 3-byte little-endian length of the payload, then a sequence number.
+    Mysql,
+}
+
+/// The commonest canned answer: read the request, send `reply`, then shut down the sending
+/// half (the client reads `reply` and end of file, never a reset).
+pub fn replies(reply: impl Into<Vec<u8>>) -> Vec<Step> {
+    vec![Step::Receive, Step::Send(reply.into()), Step::Shutdown]
+}
+
+/// A canned answer to a greeting the client sends first: read exactly `expect`, send `reply`,
+/// then hold the connection until the client hangs up.
+pub fn answers(expect: &[u8], reply: &[u8]) -> Vec<Step> {
+    vec![
+        Step::Expect(expect.to_vec()),
+        Step::Send(reply.to_vec()),
+        Step::Silent,
+    ]
 }
 
 /// A TLS handshake record header announcing 16 KiB, as a server answering ClientHello
@@ -51,17 +87,24 @@ const EXPECT_LIMIT: Duration = Duration::from_secs(10);
 
 trait Conn: Read + Write + Send {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    fn shutdown_write(&self) -> io::Result<()>;
 }
 
 impl Conn for TcpStream {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         TcpStream::set_read_timeout(self, timeout)
     }
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
+    }
 }
 
 impl Conn for UnixStream {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         UnixStream::set_read_timeout(self, timeout)
+    }
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
     }
 }
 
@@ -96,12 +139,19 @@ pub struct Peer {
 impl Peer {
     /// Plays `script` on the first connection to 127.0.0.1:[`Peer::port`].
     pub fn tcp(script: Vec<Step>) -> Peer {
-        Peer::start(tcp_listener(), None, script, false)
+        Peer::start(tcp_listener(), None, vec![script], false)
+    }
+
+    /// Plays `scripts[n]` on the n-th connection to 127.0.0.1:[`Peer::port`] (a client that
+    /// reconnects: a TLS attempt, then plain text), then accepts no more.
+    pub fn series(scripts: Vec<Vec<Step>>) -> Peer {
+        assert!(!scripts.is_empty(), "a series of no scripts");
+        Peer::start(tcp_listener(), None, scripts, false)
     }
 
     /// Plays `script` on the first connection to the Unix socket `path`.
     pub fn unix(path: &Path, script: Vec<Step>) -> Peer {
-        Peer::start(unix_listener(path), Some(path), script, false)
+        Peer::start(unix_listener(path), Some(path), vec![script], false)
     }
 
     /// Plays `script` on every connection (retrying clients: wait-for, check), each on its
@@ -111,10 +161,11 @@ impl Peer {
             Some(path) => unix_listener(path),
             None => tcp_listener(),
         };
-        Peer::start(listener, listener_path, script, true)
+        Peer::start(listener, listener_path, vec![script], true)
     }
 
-    fn start(listener: Listener, path: Option<&Path>, script: Vec<Step>, each: bool) -> Peer {
+    /// Connection n plays `scripts[n]` (`each`: the last one again for every later one).
+    fn start(listener: Listener, path: Option<&Path>, scripts: Vec<Vec<Step>>, each: bool) -> Peer {
         let port = match &listener {
             Listener::Tcp(tcp) => tcp.local_addr().unwrap().port(),
             Listener::Unix(_) => 0,
@@ -136,11 +187,19 @@ impl Peer {
                     }
                     Err(error) => return Err(format!("accept: {error}")),
                 };
-                let (script, stopped) = (script.clone(), stopped.clone());
+                let script = scripts[played.len().min(scripts.len() - 1)].clone();
+                let stopped = stopped.clone();
                 played.push(std::thread::spawn(move || play(conn, &script, &stopped)));
-                if !each {
+                if !each && played.len() == scripts.len() {
                     break;
                 }
+            }
+            if !each && played.len() < scripts.len() {
+                return Err(format!(
+                    "{} of {} scripted connections came",
+                    played.len(),
+                    scripts.len()
+                ));
             }
             for thread in played {
                 thread
@@ -166,7 +225,8 @@ impl Peer {
     }
 
     /// Stops silence, trickles and floods, joins the peer and fails the test if one of its
-    /// expectations did not hold (or, for a single-connection peer, nobody connected).
+    /// expectations did not hold (or, but for [`Peer::each`], a scripted connection never
+    /// came).
     #[track_caller]
     pub fn finish(mut self) {
         if let Err(reason) = self.join() {
@@ -220,6 +280,32 @@ fn play(mut conn: Box<dyn Conn>, script: &[Step], stop: &AtomicBool) -> Result<(
                     Err(error) => return Err(failed(error.to_string())),
                 }
             }
+            Step::Message(frame, starts) => {
+                conn.set_read_timeout(Some(EXPECT_LIMIT)).unwrap();
+                let read = |conn: &mut Box<dyn Conn>, len: usize| -> Result<Vec<u8>, String> {
+                    let mut bytes = vec![0u8; len];
+                    conn.read_exact(&mut bytes)
+                        .map_err(|error| failed(error.to_string()))?;
+                    Ok(bytes)
+                };
+                let length = match frame {
+                    Frame::Startup => {
+                        let head = read(&mut conn, 4)?;
+                        let length = u32::from_be_bytes(head.try_into().unwrap()) as usize;
+                        length
+                            .checked_sub(4)
+                            .ok_or_else(|| failed(format!("a length of {length}")))?
+                    }
+                    Frame::Mysql => {
+                        let head = read(&mut conn, 4)?;
+                        u32::from_le_bytes([head[0], head[1], head[2], 0]) as usize
+                    }
+                };
+                let body = read(&mut conn, length)?;
+                if !body.starts_with(starts) {
+                    return Err(failed(format!("got {:?}", String::from_utf8_lossy(&body))));
+                }
+            }
             Step::Send(bytes) => {
                 if conn.write_all(bytes).is_err() {
                     return Ok(());
@@ -241,26 +327,37 @@ fn play(mut conn: Box<dyn Conn>, script: &[Step], stop: &AtomicBool) -> Result<(
                 }
             }
             Step::Silent => {
-                conn.set_read_timeout(Some(Duration::from_millis(50)))
-                    .unwrap();
-                let mut buffer = [0u8; 4096];
-                while !stop.load(Ordering::Relaxed) {
-                    match conn.read(&mut buffer) {
-                        Ok(0) => return Ok(()),
-                        Ok(_) => {}
-                        Err(error)
-                            if matches!(
-                                error.kind(),
-                                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                            ) => {}
-                        Err(_) => return Ok(()),
-                    }
-                }
+                hold(&mut conn, stop);
+                return Ok(());
+            }
+            Step::Shutdown => {
+                let _ = conn.shutdown_write();
+                hold(&mut conn, stop);
+                return Ok(());
             }
             Step::Close => return Ok(()),
         }
     }
     Ok(())
+}
+
+/// Reads and drops what the client sends until it hangs up or the peer is stopped.
+fn hold(conn: &mut Box<dyn Conn>, stop: &AtomicBool) {
+    conn.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut buffer = [0u8; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        match conn.read(&mut buffer) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
+        }
+    }
 }
 
 /// A listener that never accepts, its queue filled: connecting to it waits (TCP: the SYN

@@ -1,9 +1,9 @@
 //! Real `redis-server` instances on free ports, each in its own temp dir and stopped on
-//! Drop; and fake peers for what a real server will not do on demand (reply LOADING,
-//! reply garbage, never reply).
+//! Drop. Fakes for what a real server will not do on demand (reply LOADING, reply garbage,
+//! never reply) are scripted with support/peer.rs.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -116,24 +116,4 @@ pub fn raw(port: u16, command: &str) -> String {
     let mut reply = vec![0u8; 16 * 1024];
     let n = stream.read(&mut reply).unwrap_or(0);
     String::from_utf8_lossy(&reply[..n]).into_owned()
-}
-
-/// A fake peer on a free port: after reading a command it sends `reply`, or nothing at all
-/// (and keeps the connection open) when `reply` is `None`.
-pub fn fake_peer(reply: Option<&'static [u8]>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buffer = [0u8; 1024];
-            let _ = stream.read(&mut buffer);
-            if let Some(reply) = reply {
-                let _ = stream.write_all(reply);
-            }
-            held.push(stream);
-        }
-    });
-    port
 }
