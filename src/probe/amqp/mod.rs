@@ -427,10 +427,12 @@ impl Conn {
             };
             let method = match incoming {
                 Incoming::ProtocolHeader(version) => {
-                    return Err(Outcome::unhealthy(format!(
-                    "the server speaks {}, not AMQP 0-9-1 (it answered with its protocol header)",
-                    version_name(version)
-                )))
+                    let name = version_name(version);
+                    return Err(Outcome::unhealthy(if name == "AMQP 0-9-1" {
+                        "the server refused our AMQP 0-9-1 protocol header (it answered with its own)".to_string()
+                    } else {
+                        format!("the server speaks {name}, not AMQP 0-9-1 (it answered with its protocol header)")
+                    }));
                 }
                 Incoming::Frame(frame) if frame.kind == wire::FRAME_METHOD => {
                     Some((frame.channel, wire::method(frame.payload)))
