@@ -554,8 +554,9 @@ check_args! {
 
 check_args! {
     /// Run several checks in parallel under one deadline: healthy when all are (with --any:
-    /// when one is). A TARGET is a URL (tcp://host:port, http(s)://..., postgres://...,
-    /// redis://...) or a quoted check command line such as 'http http://api/health --expect-json /status=ok'.
+    /// when one is). A TARGET is host:port (tcp), a URL whose scheme picks the check (tcp, http,
+    /// https, postgres[ql][+driver], redis, rediss, unix, mysql, mariadb, grpc, grpcs, amqp,
+    /// amqps) or a quoted check command line such as 'http http://api/health --expect-json /status=ok'.
     #[argh(subcommand, name = "check")]
     pub struct CheckArgs {
         /// the targets
@@ -581,10 +582,10 @@ check_args! {
     name = "wait-for",
     usage = "[TARGET...] [options] [-- CMD [ARGS...]]",
     example = "probe wait-for tcp://db:5432 http://api:8080/health --timeout 2m -- ./app --serve",
-    note = "Everything after -- is the command, run as written: never expanded, never parsed."
+    note = "Everything after -- is the command, run as written: never expanded, never parsed. In probe's own arguments $VAR and ${{VAR:-default}} are expanded; write $$ for a literal $."
 )]
 pub struct WaitForArgs {
-    /// the targets: URLs (tcp://, http(s)://, postgres://, redis://) or quoted check command lines
+    /// the targets: host:port, URLs (tcp, http(s), postgres, redis, mysql, grpc, amqp, ...) or quoted check command lines
     #[argh(positional, arg_name = "TARGET")]
     pub targets: Vec<String>,
 
@@ -634,7 +635,7 @@ pub struct WaitForArgs {
 )]
 pub struct MigrateArgs {
     /// the migration command, split into words like a shell would but never run by one,
-    /// e.g. 'alembic upgrade head'
+    /// e.g. 'alembic upgrade head' ($VAR in it is probe's to expand: write $$ for a literal $)
     #[argh(option)]
     pub migrate: String,
 

@@ -35,7 +35,8 @@ import sys
 
 import yaml
 
-COMMANDS = ("http", "tcp", "check", "postgres", "redis", "process", "file", "wait-for", "migrate-then-exec")
+COMMANDS = ("http", "tcp", "check", "postgres", "redis", "mysql", "grpc", "amqp", "process", "file",
+            "wait-for", "migrate-then-exec")
 PROBE_PATH = re.compile(r"^(?:/(?:usr/(?:local/)?)?(?:s?bin/)?)?probe$")
 INSTRUCTIONS = {
     "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
