@@ -91,6 +91,7 @@ impl Stream {
     /// Over TLS, the certificates the server presented (its own first); `None` without TLS.
     /// For SCRAM channel binding (tls-server-end-point).
     #[cfg(feature = "tls")]
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub fn peer_certificates(&self) -> Option<&[rustls::pki_types::CertificateDer<'static>]> {
         let conn = self.tls.as_ref()?;
         Some(conn.peer_certificates().unwrap_or(&[]))

@@ -129,6 +129,44 @@ pub fn load_identity(
     Ok(Some(identity))
 }
 
+/// A check's TLS, prepared once while parsing: the client configuration and the name the
+/// server's certificate must be valid for (also sent as SNI). Every check that speaks TLS
+/// on the shared stream (redis, mysql, grpc, amqp) holds one.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    pub config: Arc<ClientConfig>,
+    pub name: ServerName<'static>,
+}
+
+impl Setup {
+    /// From a check's `--ca-file`, `--cert` and `--key`, verified fully against `name`, or
+    /// not at all when `insecure`; `alpn` names the protocols to offer (grpc: `h2`).
+    pub fn from_files(
+        name: &str,
+        ca_file: Option<&Path>,
+        cert: Option<&Path>,
+        key: Option<&Path>,
+        insecure: bool,
+        alpn: &[&[u8]],
+    ) -> Result<Setup, UsageError> {
+        let roots = load_roots(ca_file)?;
+        let identity = load_identity(cert, key)?;
+        let verify = if insecure {
+            Verify::Nothing
+        } else {
+            Verify::Full
+        };
+        let mut config = client_config(&roots, verify, identity.as_ref())?;
+        config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
+        let name = ServerName::try_from(name.to_string())
+            .map_err(|_| UsageError::new(format!("{name:?} cannot be a TLS server name")))?;
+        Ok(Setup {
+            config: Arc::new(config),
+            name,
+        })
+    }
+}
+
 /// A rustls client configuration for checks that take one (postgres, redis).
 pub fn client_config(
     roots: &Roots,

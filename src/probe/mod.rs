@@ -34,6 +34,23 @@ pub trait Probe: Send + Sync {
     fn run(&self, deadline: &Deadline) -> Outcome;
 }
 
+/// `--query` and `--expect` of the checks that log in to a database (postgres, mysql):
+/// `--expect` compares what a query returns, so it needs one, and a blank query is a
+/// mistake, not a check.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub fn query_flags(
+    query: Option<&str>,
+    expect: Option<&str>,
+) -> Result<(), crate::outcome::UsageError> {
+    if expect.is_some() && query.is_none() {
+        return crate::outcome::usage("--expect needs --query");
+    }
+    if query.is_some_and(|sql| sql.trim().is_empty()) {
+        return crate::outcome::usage("--query is empty");
+    }
+    Ok(())
+}
+
 /// Where `needle` first appears in `haystack` (an empty needle: at 0). For body rules, file
 /// contents and command lines, all bounded in size; a plain scan keeps the binary smaller
 /// than memchr's searchers would (8 KB).

@@ -343,30 +343,19 @@ fn version_name(version: [u8; 4]) -> String {
     }
 }
 
-/// TLS settings of an `amqps://` check, prepared once while parsing.
 #[cfg(feature = "tls")]
-struct TlsSetup {
-    config: std::sync::Arc<rustls::ClientConfig>,
-    name: rustls::pki_types::ServerName<'static>,
-}
+use crate::tls::Setup as TlsSetup;
 
 #[cfg(feature = "tls")]
 fn tls_setup(host: &str, args: &AmqpArgs) -> Result<TlsSetup, UsageError> {
-    use crate::tls::{self, Verify};
-    let roots = tls::load_roots(args.ca_file.as_deref())?;
-    let identity = tls::load_identity(args.cert.as_deref(), args.key.as_deref())?;
-    let verify = if args.insecure {
-        Verify::Nothing
-    } else {
-        Verify::Full
-    };
-    let config = tls::client_config(&roots, verify, identity.as_ref())?;
-    let name = rustls::pki_types::ServerName::try_from(host.to_string())
-        .map_err(|_| UsageError::new(format!("{host:?} cannot be a TLS server name")))?;
-    Ok(TlsSetup {
-        config: std::sync::Arc::new(config),
-        name,
-    })
+    TlsSetup::from_files(
+        host,
+        args.ca_file.as_deref(),
+        args.cert.as_deref(),
+        args.key.as_deref(),
+        args.insecure,
+        &[],
+    )
 }
 
 /// Resolves, connects and (for amqps) completes the TLS handshake, each step bounded by

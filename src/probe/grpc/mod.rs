@@ -15,8 +15,6 @@
 mod h2;
 
 use std::io::{self, Write};
-#[cfg(feature = "tls")]
-use std::sync::Arc;
 
 use crate::cli::GrpcArgs;
 use crate::deadline::Deadline;
@@ -33,10 +31,8 @@ const MAX_SERVICE: usize = 1024;
 
 /// TLS settings of a `grpcs://` / `--tls` check, prepared once while parsing.
 #[cfg(feature = "tls")]
-struct TlsSetup {
-    config: Arc<rustls::ClientConfig>,
-    name: rustls::pki_types::ServerName<'static>,
-}
+#[cfg(feature = "tls")]
+use crate::tls::Setup as TlsSetup;
 
 pub struct GrpcCheck {
     host: String,
@@ -244,23 +240,14 @@ fn metadata(text: &str) -> Result<(String, String), UsageError> {
 
 #[cfg(feature = "tls")]
 fn tls_setup(host: &str, args: &GrpcArgs) -> Result<TlsSetup, UsageError> {
-    use crate::tls::{self, Verify};
-    let roots = tls::load_roots(args.ca_file.as_deref())?;
-    let identity = tls::load_identity(args.cert.as_deref(), args.key.as_deref())?;
-    let verify = if args.insecure {
-        Verify::Nothing
-    } else {
-        Verify::Full
-    };
-    let mut config = tls::client_config(&roots, verify, identity.as_ref())?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let name = args.server_name.as_deref().unwrap_or(host).to_string();
-    let name = rustls::pki_types::ServerName::try_from(name.clone())
-        .map_err(|_| UsageError::new(format!("{name:?} cannot be a TLS server name")))?;
-    Ok(TlsSetup {
-        config: Arc::new(config),
-        name,
-    })
+    TlsSetup::from_files(
+        args.server_name.as_deref().unwrap_or(host),
+        args.ca_file.as_deref(),
+        args.cert.as_deref(),
+        args.key.as_deref(),
+        args.insecure,
+        &[b"h2"],
+    )
 }
 
 /// A failed exchange as a verdict. All are retryable: a server that is starting, draining

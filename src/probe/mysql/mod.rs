@@ -118,16 +118,7 @@ impl MysqlCheck {
             (Some(mode), None) | (None, Some(mode)) => SslMode::parse(mode)?,
             (None, None) => SslMode::Preferred,
         };
-        if args.expect.is_some() && args.query.is_none() {
-            return usage("--expect needs --query");
-        }
-        if args
-            .query
-            .as_deref()
-            .is_some_and(|sql| sql.trim().is_empty())
-        {
-            return usage("--query is empty");
-        }
+        crate::probe::query_flags(args.query.as_deref(), args.expect.as_deref())?;
         #[cfg(not(feature = "tls"))]
         if !matches!(ssl_mode, SslMode::Disabled | SslMode::Preferred)
             || args.ca_file.is_some()

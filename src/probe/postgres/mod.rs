@@ -92,16 +92,7 @@ impl PostgresCheck {
             (false, true) => Some(Role::Replica),
             (false, false) => None,
         };
-        if args.expect.is_some() && args.query.is_none() {
-            return usage("--expect needs --query");
-        }
-        if args
-            .query
-            .as_deref()
-            .is_some_and(|sql| sql.trim().is_empty())
-        {
-            return usage("--query is empty");
-        }
+        crate::probe::query_flags(args.query.as_deref(), args.expect.as_deref())?;
         Ok(PostgresCheck {
             server: server_from_args(args, env)?,
             query: args.query.clone(),

@@ -302,27 +302,22 @@ impl Probe for RedisCheck {
 
 #[cfg(feature = "tls")]
 fn tls_setup(url: &url::RedisUrl, args: &RedisArgs) -> Result<Option<wire::TlsSetup>, UsageError> {
-    use crate::tls::{self, Verify};
+    use crate::tls;
     let Endpoint::Tcp { host, .. } = &url.endpoint else {
         return Ok(None);
     };
     if !url.tls {
         return Ok(None);
     }
-    let roots = tls::load_roots(args.ca_file.as_deref())?;
-    let identity = tls::load_identity(args.cert.as_deref(), args.key.as_deref())?;
-    let verify = if args.insecure || url.insecure {
-        Verify::Nothing
-    } else {
-        Verify::Full
-    };
-    let config = tls::client_config(&roots, verify, identity.as_ref())?;
-    let name = rustls::pki_types::ServerName::try_from(host.clone())
-        .map_err(|_| UsageError::new(format!("{host:?} cannot be a TLS server name")))?;
-    Ok(Some(wire::TlsSetup {
-        config: std::sync::Arc::new(config),
-        name,
-    }))
+    tls::Setup::from_files(
+        host,
+        args.ca_file.as_deref(),
+        args.cert.as_deref(),
+        args.key.as_deref(),
+        args.insecure || url.insecure,
+        &[],
+    )
+    .map(Some)
 }
 
 /// "NOAUTH Authentication required." → "NOAUTH authentication required": the code stays as

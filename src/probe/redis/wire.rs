@@ -54,10 +54,7 @@ impl Reply {
 
 /// TLS settings of a `rediss://` check, prepared once while parsing.
 #[cfg(feature = "tls")]
-pub struct TlsSetup {
-    pub config: std::sync::Arc<rustls::ClientConfig>,
-    pub name: rustls::pki_types::ServerName<'static>,
-}
+pub use crate::tls::Setup as TlsSetup;
 
 /// An open connection with its read buffer.
 pub struct Wire {
