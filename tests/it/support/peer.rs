@@ -30,6 +30,8 @@ pub enum Step {
     Expect(Vec<u8>),
     /// Read what the client sends first (at least one byte), whatever it is.
     Receive,
+    /// Read exactly this many bytes, whatever they are (a MySQL SSLRequest).
+    Skip(usize),
     /// Send these bytes.
     Send(Vec<u8>),
     /// Send these bytes one at a time, `every` apart, until done or the client hangs up.
@@ -218,6 +220,13 @@ fn play(mut conn: Box<dyn Conn>, script: &[Step], stop: &AtomicBool) -> Result<(
                     Ok(0) => return Err(failed("the client hung up".into())),
                     Ok(_) => {}
                     Err(error) => return Err(failed(error.to_string())),
+                }
+            }
+            Step::Skip(count) => {
+                conn.set_read_timeout(Some(EXPECT_LIMIT)).unwrap();
+                let mut buffer = vec![0u8; *count];
+                if let Err(error) = conn.read_exact(&mut buffer) {
+                    return Err(failed(error.to_string()));
                 }
             }
             Step::Send(bytes) => {
