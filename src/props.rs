@@ -22,6 +22,10 @@ fn text(data: &[u8]) -> String {
 }
 
 fn timed<T>(what: &str, input: &str, run: impl FnOnce() -> T) -> T {
+    timed_bytes(what, input.as_bytes(), run)
+}
+
+fn timed_bytes<T>(what: &str, input: &[u8], run: impl FnOnce() -> T) -> T {
     let started = Instant::now();
     let value = run();
     assert!(
@@ -31,6 +35,10 @@ fn timed<T>(what: &str, input: &str, run: impl FnOnce() -> T) -> T {
         input.len()
     );
     value
+}
+
+fn capped(data: &[u8]) -> &[u8] {
+    &data[..data.len().min(MAX_INPUT)]
 }
 
 /// Characters safe for the non-secret parts of a generated URL.
@@ -208,6 +216,210 @@ pub fn expect_json(data: &[u8]) {
     let _ = crate::probe::http::expect::StatusSet::parse(rule);
 }
 
+/// RESP replies from a peer: any bytes, fed in chunks of 1-64 bytes (the first byte says
+/// how many), give replies or one error, never a panic; each reply used input.
+pub fn resp(data: &[u8]) {
+    let data = capped(data);
+    let chunk = data.first().map_or(1, |b| usize::from(*b % 64) + 1);
+    let replies = timed_bytes("resp", data, || {
+        crate::probe::redis::resp::replies(data, chunk, "PING")
+    });
+    assert!(
+        replies.len() <= data.len() / 3 + 1,
+        "{} replies",
+        replies.len()
+    );
+}
+
+/// PostgreSQL backend messages: the framing over any bytes, each message's fields (error
+/// fields, a DataRow's first column), and framing that judges each prefix the same way
+/// the whole is judged (a complete message's prefixes need more bytes, or fail alike).
+pub fn pg_message(data: &[u8]) {
+    use crate::probe::postgres::session::message::{first_column, split, DbError};
+    const TAGS: &[u8] = b"RSKZENCDTIt123sncGHWAVv";
+    let data = capped(data);
+    timed_bytes("pg messages", data, || {
+        let mut rest = data;
+        loop {
+            let whole = split(rest, TAGS, 1 << 20);
+            let complete = match whole {
+                Ok(Some((_, end))) => end,
+                _ => rest.len(),
+            };
+            for cut in 0..complete.min(64) {
+                match (split(&rest[..cut], TAGS, 1 << 20), &whole) {
+                    (Ok(None), _) => {}
+                    (Err(a), Err(b)) if a == *b => {}
+                    (prefix, whole) => panic!("prefix {cut}: {prefix:?}, whole: {whole:?}"),
+                }
+            }
+            let Ok(Some((tag, end))) = whole else { break };
+            assert!(
+                (5..=rest.len()).contains(&end),
+                "end {end} of {}",
+                rest.len()
+            );
+            let body = &rest[5..end];
+            match tag {
+                b'E' | b'N' => {
+                    let _ = DbError::parse(body);
+                }
+                b'D' => {
+                    let _ = first_column(body);
+                }
+                _ => {}
+            }
+            rest = &rest[end..];
+        }
+    });
+}
+
+/// MySQL packets: every payload parser (greeting, OK/ERR/EOF, auth switch, row) over any
+/// bytes, and the packet reader over any stream (each packet costs its length against
+/// the budget). No secret passes through them: the password is only ever scrambled.
+pub fn mysql(data: &[u8]) {
+    use crate::probe::mysql::packet::*;
+    let data = capped(data);
+    timed_bytes("mysql packets", data, || {
+        let _ = parse_greeting(data);
+        let _ = parse_error(data);
+        let _ = parse_auth_reply(data);
+        let _ = parse_ok_or_error(data);
+        let _ = is_eof(data);
+        let _ = first_column(data);
+        let _ = printable(data);
+        let mut reader = data;
+        let mut budget = 4 * 1024 * 1024;
+        let mut packets = 0;
+        while let Ok((_, payload)) = read_packet(&mut reader, &mut budget) {
+            let _ = parse_greeting(&payload);
+            let _ = parse_ok_or_error(&payload);
+            let _ = first_column(&payload);
+            packets += 1;
+        }
+        assert!(packets <= data.len() / 4, "{packets} packets");
+    });
+}
+
+/// AMQP 0-9-1: frames, methods and field tables over any bytes; a Connection.StartOk
+/// carrying a password, read back, never shows it in a method name or an error.
+pub fn amqp(data: &[u8]) {
+    use crate::probe::amqp::wire::{method, parse, start_ok, Incoming};
+    let data = capped(data);
+    let read = |bytes: &[u8]| -> Vec<String> {
+        let mut texts = Vec::new();
+        let mut rest = bytes;
+        loop {
+            match parse(rest, 64 * 1024) {
+                Ok(Some((incoming, used))) => {
+                    assert!((1..=rest.len()).contains(&used), "used {used}");
+                    if let Incoming::Frame(frame) = incoming {
+                        match method(frame.payload) {
+                            Ok(method) => texts.push(method.name()),
+                            Err(error) => texts.push(error.0),
+                        }
+                    }
+                    rest = &rest[used..];
+                }
+                Ok(None) => return texts,
+                Err(error) => {
+                    texts.push(error.0);
+                    return texts;
+                }
+            }
+        }
+    };
+    timed_bytes("amqp frames", data, || read(data));
+    let p = parts(data, 2);
+    let secret = password(p[0]);
+    let mut login = start_ok(&plain(p[1], "u"), &secret);
+    for text in read(&login) {
+        assert!(!text.contains(MARK), "StartOk read back as {text:?}");
+    }
+    login.truncate(login.len() / 2);
+    for text in read(&login) {
+        assert!(!text.contains(MARK), "half a StartOk read back as {text:?}");
+    }
+}
+
+/// gRPC: the HTTP/2 exchange against any server bytes (frames, HPACK header blocks,
+/// SETTINGS, PING, GOAWAY), the health response protobuf, and `-H` metadata that carries
+/// a secret: no error text shows it.
+pub fn grpc(data: &[u8]) {
+    use crate::probe::grpc::{h2, proto};
+    use std::io::{Read, Write};
+    struct Peer<'a> {
+        input: &'a [u8],
+        written: usize,
+    }
+    impl Read for Peer<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.input.read(buf)
+        }
+    }
+    impl Write for Peer<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.written += buf.len();
+            if self.written > 1 << 20 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let data = capped(data);
+    let p = parts(data, 3);
+    let secret = password(p[2]);
+    let headers = vec![
+        ("authorization".to_string(), format!("Bearer {secret}")),
+        (plain(p[2], "x-key"), secret.clone()),
+    ];
+    let request = h2::Request {
+        scheme: "http",
+        authority: "h:1",
+        path: "/grpc.health.v1.Health/Check",
+        headers: &headers,
+        body: &proto::encode_request("svc"),
+    };
+    // The server's bytes: as given, and after a valid preface-answering SETTINGS frame.
+    let settings = b"\0\0\0\x04\0\0\0\0\0";
+    let after_settings = [&settings[..], p[0]].concat();
+    for input in [data, p[0], &after_settings[..]] {
+        let mut peer = Peer { input, written: 0 };
+        let result = timed_bytes("h2 exchange", input, || {
+            h2::exchange(&mut peer, &request, &mut |_| Ok(()))
+        });
+        let shown = match result {
+            Ok(response) => {
+                let _ = proto::decode_response(&response.body);
+                format!("{response:?}")
+            }
+            Err(error) => format!("{error:?}"),
+        };
+        assert!(!shown.contains(MARK), "{shown:?}");
+    }
+    // An HPACK block of stream 1 from the fuzz data, then END_STREAM.
+    let block = &p[1][..p[1].len().min(16 * 1024 - 9)];
+    let mut frames = settings.to_vec();
+    frames.extend_from_slice(&(block.len() as u32).to_be_bytes()[1..]);
+    frames.extend_from_slice(&[1, 5, 0, 0, 0, 1]);
+    frames.extend_from_slice(block);
+    let mut peer = Peer {
+        input: &frames,
+        written: 0,
+    };
+    let result = timed_bytes("hpack", block, || {
+        h2::exchange(&mut peer, &request, &mut |_| Ok(()))
+    });
+    if let Err(error) = result {
+        let shown = format!("{error:?}");
+        assert!(!shown.contains(MARK), "{shown:?}");
+    }
+    timed_bytes("health protobuf", p[1], || proto::decode_response(p[1])).ok();
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -228,6 +440,11 @@ mod tests {
         ("size", super::size),
         ("expand", super::expand),
         ("expect_json", super::expect_json),
+        ("resp", super::resp),
+        ("pg_message", super::pg_message),
+        ("mysql", super::mysql),
+        ("amqp", super::amqp),
+        ("grpc", super::grpc),
     ];
 
     /// Seeded xorshift: the same inputs on every run.

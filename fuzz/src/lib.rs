@@ -9,6 +9,8 @@
 pub mod deadline;
 #[path = "../../src/duration.rs"]
 pub mod duration;
+#[path = "../../src/fsread.rs"]
+pub mod fsread;
 #[path = "../../src/probe/http/expect.rs"]
 pub mod expect_rules;
 #[path = "../../src/expand.rs"]
@@ -19,6 +21,7 @@ pub mod fsread;
 pub mod net;
 #[path = "../../src/outcome.rs"]
 pub mod outcome;
+pub mod pg_session;
 pub mod probe;
 #[path = "../../src/props.rs"]
 pub mod props;

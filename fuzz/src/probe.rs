@@ -1,4 +1,6 @@
-//! What `--expect-json` rules need from `src/probe/`: the rules module itself, and
+//! What the fuzzed parsers need from `src/probe/`: the wire modules at the paths the
+//! crate has them re-exported at the paths the crate has them, the
+//! `--expect-json` rules module, and
 //! `find_bytes` (src/probe/mod.rs declares every check, so it cannot be included here;
 //! this is the same six lines).
 
@@ -13,4 +15,36 @@ pub fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 pub mod http {
     pub use crate::expect_rules as expect;
+}
+
+#[path = "../../src/probe/amqp/wire.rs"]
+pub mod amqp_wire;
+#[path = "../../src/probe/grpc/h2.rs"]
+pub mod grpc_h2;
+#[path = "../../src/probe/grpc/proto.rs"]
+pub mod grpc_proto;
+#[path = "../../src/probe/mysql/packet.rs"]
+pub mod mysql_packet;
+#[path = "../../src/probe/redis/resp.rs"]
+pub mod redis_resp;
+
+pub mod redis {
+    pub use super::redis_resp as resp;
+}
+
+pub mod postgres {
+    pub use crate::pg_session as session;
+}
+
+pub mod mysql {
+    pub use super::mysql_packet as packet;
+}
+
+pub mod amqp {
+    pub use super::amqp_wire as wire;
+}
+
+pub mod grpc {
+    pub use super::grpc_h2 as h2;
+    pub use super::grpc_proto as proto;
 }

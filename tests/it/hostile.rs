@@ -32,6 +32,16 @@ pub enum Phase {
     HugeLength,
 }
 
+/// How a protocol asks for TLS before the handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartTls {
+    No,
+    /// SSLRequest, answered `S`.
+    Postgres,
+    /// A greeting offering CLIENT_SSL, then the client's 36-byte SSLRequest packet.
+    Mysql,
+}
+
 /// How a protocol is reached and what its hostile replies look like.
 pub struct Proto {
     pub name: &'static str,
@@ -40,8 +50,10 @@ pub struct Proto {
     pub unix: bool,
     /// Speaks TLS from the first byte (https, rediss).
     pub tls: bool,
-    /// Asks for TLS with PostgreSQL's SSLRequest first.
-    pub pg_ssl: bool,
+    /// Asks for TLS in the protocol first (PostgreSQL's or MySQL's SSLRequest).
+    pub starttls: StartTls,
+    /// The server speaks first (a MySQL greeting): no request to read before replying.
+    pub server_first: bool,
     pub trickle: &'static [u8],
     pub flood_head: &'static [u8],
     pub flood: &'static [u8],
@@ -73,6 +85,53 @@ const PG_TRICKLE: &[u8] = b"R\0\0\0\x08\0\0\0\0SSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSS
 /// NoticeResponse after NoticeResponse during startup.
 const PG_FLOOD: &[u8] = b"N\0\0\0\x1dSNOTICE\0C00000\0Mflooding\0\0";
 
+/// A MySQL 8 greeting (protocol 10, CLIENT_SSL and CLIENT_PLUGIN_AUTH offered).
+const MYSQL_GREETING: &[u8] = b"\x4a\0\0\0\x0a8.0.36\0\x01\0\0\0abcdefgh\0\xff\xff\x2d\x02\0\xff\xdf\x15\0\0\0\0\0\0\0\0\0\0ijklmnopqrst\0mysql_native_password\0";
+/// A greeting announcing 0x4a bytes that come one at a time.
+const MYSQL_TRICKLE: &[u8] = b"\x4a\0\0\0\x0a8.0.36\0\x01\0\0\0abcdefghabcdefghabcdefghabcdefgh";
+/// The reply to the login: a packet of 16 MiB - 1 bytes (continued), endless.
+const MYSQL_FLOOD: &[u8] = &{
+    let mut chunk = [b'x'; 16 * 1024];
+    chunk[0] = 0xff;
+    chunk[1] = 0xff;
+    chunk[2] = 0xff;
+    chunk[3] = 2;
+    chunk
+};
+/// HTTP/2: the server's SETTINGS, then HEADERS `:status 200` on stream 1.
+const H2_FLOOD_HEAD: &[u8] = b"\0\0\0\x04\0\0\0\0\0\0\0\x01\x01\x04\0\0\0\x01\x88";
+/// DATA frames of 16 KiB on stream 1, endless (past the flow-control window).
+const H2_FLOOD: &[u8] = &{
+    let mut chunk = [b'x'; 9 + 16 * 1024];
+    let head = *b"\0\x40\0\0\0\0\0\0\x01";
+    let mut i = 0;
+    while i < 9 {
+        chunk[i] = head[i];
+        i += 1;
+    }
+    chunk
+};
+/// A SETTINGS frame of 16 KiB whose bytes come one at a time.
+const H2_TRICKLE: &[u8] = b"\0\x40\0\x04\0\0\0\0\0\0\x01\0\0\0\0\0\x02\0\0\0\0\0\x03\0\0\0\0";
+/// A frame of 16 MiB - 1 bytes.
+const H2_HUGE: &[u8] = b"\xff\xff\xff\x04\0\0\0\0\0";
+/// Connection.Start's frame header, then its bytes one at a time.
+const AMQP_TRICKLE: &[u8] =
+    b"\x01\0\0\0\0\x01\xf4\0\x0a\0\x0a\0\x09\0\0\0\0\x01\xe0\x0cproductxxxxxxxxxxxx";
+/// Heartbeat frames, endless.
+const AMQP_FLOOD: &[u8] = &{
+    let mut chunk = [0u8; 8 * 2048];
+    let frame = *b"\x08\0\0\0\0\0\0\xce";
+    let mut i = 0;
+    while i < chunk.len() {
+        chunk[i] = frame[i % 8];
+        i += 1;
+    }
+    chunk
+};
+/// A method frame announcing 4 GiB - 1 bytes.
+const AMQP_HUGE: &[u8] = b"\x01\0\0\xff\xff\xff\xff";
+
 pub const PROTOS: &[Proto] = &[
     Proto {
         name: "http",
@@ -84,7 +143,8 @@ pub const PROTOS: &[Proto] = &[
         ],
         unix: false,
         tls: false,
-        pg_ssl: false,
+        starttls: StartTls::No,
+        server_first: false,
         trickle: HTTP_TRICKLE,
         flood_head: HTTP_FLOOD_HEAD,
         flood: BODY,
@@ -102,7 +162,8 @@ pub const PROTOS: &[Proto] = &[
         ],
         unix: true,
         tls: false,
-        pg_ssl: false,
+        starttls: StartTls::No,
+        server_first: false,
         trickle: HTTP_TRICKLE,
         flood_head: HTTP_FLOOD_HEAD,
         flood: BODY,
@@ -113,7 +174,8 @@ pub const PROTOS: &[Proto] = &[
         args: &["http", "https://127.0.0.1:{port}/", "--insecure"],
         unix: false,
         tls: true,
-        pg_ssl: false,
+        starttls: StartTls::No,
+        server_first: false,
         trickle: b"",
         flood_head: b"",
         flood: b"",
@@ -124,7 +186,8 @@ pub const PROTOS: &[Proto] = &[
         args: &["tcp", "127.0.0.1:{port}"],
         unix: false,
         tls: false,
-        pg_ssl: false,
+        starttls: StartTls::No,
+        server_first: false,
         trickle: b"",
         flood_head: b"",
         flood: b"",
@@ -138,7 +201,8 @@ pub const PROTOS: &[Proto] = &[
         ],
         unix: false,
         tls: false,
-        pg_ssl: false,
+        starttls: StartTls::No,
+        server_first: false,
         trickle: PG_TRICKLE,
         flood_head: b"",
         flood: PG_FLOOD,
@@ -149,7 +213,8 @@ pub const PROTOS: &[Proto] = &[
         args: &["postgres", "postgres://u@/db?host={dir}&port=5432"],
         unix: true,
         tls: false,
-        pg_ssl: false,
+        starttls: StartTls::No,
+        server_first: false,
         trickle: PG_TRICKLE,
         flood_head: b"",
         flood: PG_FLOOD,
@@ -163,7 +228,8 @@ pub const PROTOS: &[Proto] = &[
         ],
         unix: false,
         tls: false,
-        pg_ssl: true,
+        starttls: StartTls::Postgres,
+        server_first: false,
         trickle: b"",
         flood_head: b"",
         flood: b"",
@@ -174,7 +240,8 @@ pub const PROTOS: &[Proto] = &[
         args: &["redis", "redis://127.0.0.1:{port}"],
         unix: false,
         tls: false,
-        pg_ssl: false,
+        starttls: StartTls::No,
+        server_first: false,
         trickle: REDIS_TRICKLE,
         flood_head: b"*4096\r\n",
         flood: REDIS_FLOOD,
@@ -185,7 +252,8 @@ pub const PROTOS: &[Proto] = &[
         args: &["redis", "unix://{path}"],
         unix: true,
         tls: false,
-        pg_ssl: false,
+        starttls: StartTls::No,
+        server_first: false,
         trickle: REDIS_TRICKLE,
         flood_head: b"*4096\r\n",
         flood: REDIS_FLOOD,
@@ -196,7 +264,92 @@ pub const PROTOS: &[Proto] = &[
         args: &["redis", "rediss://127.0.0.1:{port}", "--insecure"],
         unix: false,
         tls: true,
-        pg_ssl: false,
+        starttls: StartTls::No,
+        server_first: false,
+        trickle: b"",
+        flood_head: b"",
+        flood: b"",
+        huge: b"",
+    },
+    Proto {
+        name: "mysql",
+        args: &["mysql", "mysql://u@127.0.0.1:{port}/?ssl-mode=DISABLED"],
+        unix: false,
+        tls: false,
+        starttls: StartTls::No,
+        server_first: true,
+        trickle: MYSQL_TRICKLE,
+        flood_head: MYSQL_GREETING,
+        flood: MYSQL_FLOOD,
+        huge: b"\xff\xff\xff\0",
+    },
+    Proto {
+        name: "mysql-unix",
+        args: &["mysql", "mysql+unix://{path}"],
+        unix: true,
+        tls: false,
+        starttls: StartTls::No,
+        server_first: true,
+        trickle: MYSQL_TRICKLE,
+        flood_head: MYSQL_GREETING,
+        flood: MYSQL_FLOOD,
+        huge: b"\xff\xff\xff\0",
+    },
+    Proto {
+        name: "mysql-tls",
+        args: &["mysql", "mysql://u@127.0.0.1:{port}/?ssl-mode=REQUIRED"],
+        unix: false,
+        tls: false,
+        starttls: StartTls::Mysql,
+        server_first: true,
+        trickle: b"",
+        flood_head: b"",
+        flood: b"",
+        huge: b"",
+    },
+    Proto {
+        name: "grpc",
+        args: &["grpc", "127.0.0.1:{port}"],
+        unix: false,
+        tls: false,
+        starttls: StartTls::No,
+        server_first: false,
+        trickle: H2_TRICKLE,
+        flood_head: H2_FLOOD_HEAD,
+        flood: H2_FLOOD,
+        huge: H2_HUGE,
+    },
+    Proto {
+        name: "grpcs",
+        args: &["grpc", "grpcs://127.0.0.1:{port}", "--insecure"],
+        unix: false,
+        tls: true,
+        starttls: StartTls::No,
+        server_first: false,
+        trickle: b"",
+        flood_head: b"",
+        flood: b"",
+        huge: b"",
+    },
+    Proto {
+        name: "amqp",
+        args: &["amqp", "amqp://u:p@127.0.0.1:{port}/"],
+        unix: false,
+        tls: false,
+        starttls: StartTls::No,
+        server_first: false,
+        trickle: AMQP_TRICKLE,
+        flood_head: b"",
+        flood: AMQP_FLOOD,
+        huge: AMQP_HUGE,
+    },
+    Proto {
+        name: "amqps",
+        args: &["amqp", "amqps://u:p@127.0.0.1:{port}/", "--insecure"],
+        unix: false,
+        tls: true,
+        starttls: StartTls::No,
+        server_first: false,
         trickle: b"",
         flood_head: b"",
         flood: b"",
@@ -250,6 +403,42 @@ pub const ROWS: &[(&str, Phase)] = &[
     ("rediss", HandshakeTrickle),
     ("rediss", Silent),
     ("rediss", Garbage),
+    ("mysql", Backlog),
+    ("mysql", Silent),
+    ("mysql", Trickle),
+    ("mysql", Flood),
+    ("mysql", Garbage),
+    ("mysql", HugeLength),
+    ("mysql-unix", Backlog),
+    ("mysql-unix", Silent),
+    ("mysql-unix", Trickle),
+    ("mysql-unix", Flood),
+    ("mysql-unix", Garbage),
+    ("mysql-unix", HugeLength),
+    ("mysql-tls", Backlog),
+    ("mysql-tls", HandshakeTrickle),
+    ("mysql-tls", Silent),
+    ("mysql-tls", Garbage),
+    ("grpc", Backlog),
+    ("grpc", Silent),
+    ("grpc", Trickle),
+    ("grpc", Flood),
+    ("grpc", Garbage),
+    ("grpc", HugeLength),
+    ("grpcs", Backlog),
+    ("grpcs", HandshakeTrickle),
+    ("grpcs", Silent),
+    ("grpcs", Garbage),
+    ("amqp", Backlog),
+    ("amqp", Silent),
+    ("amqp", Trickle),
+    ("amqp", Flood),
+    ("amqp", Garbage),
+    ("amqp", HugeLength),
+    ("amqps", Backlog),
+    ("amqps", HandshakeTrickle),
+    ("amqps", Silent),
+    ("amqps", Garbage),
     // The modes, over a silent Redis peer: `check` and one-shot commands share the
     // deadline; wait-for's and migrate-then-exec's --timeout bounds the whole wait.
     ("check", Silent),
@@ -260,10 +449,20 @@ pub const ROWS: &[(&str, Phase)] = &[
 /// What the peer does before a phase's own behaviour: TLS setup and reading the request.
 fn script(proto: &Proto, phase: Phase) -> Vec<Step> {
     let mut steps = Vec::new();
-    if proto.pg_ssl {
-        steps.push(Step::Expect([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f].to_vec()));
-        steps.push(Step::Send(b"S".to_vec()));
+    let tls_first = proto.tls || proto.starttls != StartTls::No;
+    match proto.starttls {
+        StartTls::No => {}
+        StartTls::Postgres => {
+            steps.push(Step::Expect([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f].to_vec()));
+            steps.push(Step::Send(b"S".to_vec()));
+        }
+        StartTls::Mysql => {
+            steps.push(Step::Send(MYSQL_GREETING.to_vec()));
+            steps.push(Step::Skip(36));
+        }
     }
+    // The request the reply answers: none for a server that speaks first, until TLS.
+    let request = || (!proto.server_first || tls_first).then_some(Step::Receive);
     let every = Duration::from_millis(100);
     match phase {
         Backlog => {}
@@ -272,24 +471,32 @@ fn script(proto: &Proto, phase: Phase) -> Vec<Step> {
             Step::Send(TLS_RECORD_HEADER.to_vec()),
             Step::Trickle(vec![0x02; 200], every),
         ]),
-        Silent if proto.tls || proto.pg_ssl => steps.extend([Step::Receive, Step::Silent]),
+        Silent if tls_first => steps.extend([Step::Receive, Step::Silent]),
         Silent => steps.push(Step::Silent),
-        Trickle => steps.extend([Step::Receive, Step::Trickle(proto.trickle.to_vec(), every)]),
+        Trickle => steps.extend(
+            request()
+                .into_iter()
+                .chain([Step::Trickle(proto.trickle.to_vec(), every)]),
+        ),
+        Flood if proto.server_first => steps.extend([
+            Step::Send(proto.flood_head.to_vec()),
+            Step::Receive,
+            Step::Flood(proto.flood.to_vec()),
+        ]),
         Flood => steps.extend([
             Step::Receive,
             Step::Send(proto.flood_head.to_vec()),
             Step::Flood(proto.flood.to_vec()),
         ]),
-        Garbage => steps.extend([
-            Step::Receive,
+        Garbage => steps.extend(request().into_iter().chain([
             Step::Send(b"SSH-2.0-OpenSSH_9.6\r\n".to_vec()),
             Step::Silent,
-        ]),
-        HugeLength => steps.extend([
-            Step::Receive,
-            Step::Send(proto.huge.to_vec()),
-            Step::Flood(BODY.to_vec()),
-        ]),
+        ])),
+        HugeLength => steps.extend(
+            request()
+                .into_iter()
+                .chain([Step::Send(proto.huge.to_vec()), Step::Flood(BODY.to_vec())]),
+        ),
     }
     steps
 }
@@ -430,12 +637,13 @@ fn every_row_ends_in_time_within_8_mib() {
         for m in results {
             // One line per row for bench/hostile.sh (seen with --nocapture).
             eprintln!(
-                "hostile-row\t{}\t{:?}\t{}\t{}\t{}",
+                "hostile-row\t{}\t{:?}\t{}\t{}\t{}\t{}",
                 m.row,
                 m.code,
                 m.timeout.as_millis(),
                 m.wall.as_millis(),
-                m.max_rss_kib
+                m.max_rss_kib,
+                m.output.trim().replace(['\t', '\n'], " ")
             );
             let problems: Vec<String> = [
                 (m.code != Some(1)).then(|| format!("exit {:?}", m.code)),

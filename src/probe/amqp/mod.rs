@@ -13,7 +13,7 @@
 //! The protocol is in `wire.rs`, pure functions over bytes; this file holds the verdicts,
 //! the URL, and the one function that opens the connection.
 
-mod wire;
+pub mod wire;
 
 use std::io::{self, Read, Write};
 

@@ -15,7 +15,7 @@
 //! socket timeouts from the deadline before every read and write.
 
 mod auth;
-mod packet;
+pub mod packet;
 mod session;
 mod url;
 

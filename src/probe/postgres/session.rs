@@ -24,12 +24,12 @@
 //! Closing sends Terminate, so the server logs nothing and keeps no backend around.
 
 mod auth;
-mod message;
+pub mod message;
 mod verdict;
 
 use self::message::{
     first_column, frame, password_message, query_message, sasl_initial_response, startup_message,
-    terminate_message, DbError, Fields,
+    terminate_message, DbError, Fields, Malformed,
 };
 use self::verdict::{classify_query, classify_startup, garbage, io_failure};
 
@@ -470,32 +470,26 @@ impl Conn {
         deadline: &Deadline,
         phase: &str,
     ) -> Result<(u8, Vec<u8>), Outcome> {
-        while self.buffer.len() == self.start {
-            self.fill(deadline, phase)?;
+        loop {
+            match message::split(&self.buffer[self.start..], expected, MAX_MESSAGE) {
+                Ok(Some((tag, end))) => {
+                    let body = self.buffer[self.start + 5..self.start + end].to_vec();
+                    self.start += end;
+                    return Ok((tag, body));
+                }
+                Ok(None) => self.fill(deadline, phase)?,
+                Err(Malformed::Tag) => {
+                    self.broken = true;
+                    return Err(garbage(&self.buffer[self.start..], phase));
+                }
+                Err(Malformed::Length(length)) => {
+                    self.broken = true;
+                    return Err(Outcome::unhealthy(format!(
+                        "not a PostgreSQL server? a message of {length} bytes {phase} (at most {MAX_MESSAGE} accepted)"
+                    )));
+                }
+            }
         }
-        let tag = self.buffer[self.start];
-        if !expected.contains(&tag) {
-            self.broken = true;
-            return Err(garbage(&self.buffer[self.start..], phase));
-        }
-        while self.buffer.len() - self.start < 5 {
-            self.fill(deadline, phase)?;
-        }
-        let header = &self.buffer[self.start + 1..self.start + 5];
-        let length = u32::from_be_bytes(header.try_into().expect("4 bytes")) as usize;
-        if !(4..=MAX_MESSAGE + 4).contains(&length) {
-            self.broken = true;
-            return Err(Outcome::unhealthy(format!(
-                "not a PostgreSQL server? a message of {length} bytes {phase} (at most {MAX_MESSAGE} accepted)"
-            )));
-        }
-        let end = self.start + 1 + length;
-        while self.buffer.len() < end {
-            self.fill(deadline, phase)?;
-        }
-        let body = self.buffer[self.start + 5..end].to_vec();
-        self.start = end;
-        Ok((tag, body))
     }
 
     /// The startup message, the login the server asks for, then its parameters up to

@@ -8,6 +8,7 @@
 //! rejected AUTH or SELECT, NOAUTH when no password was given) are fatal. Valkey speaks the
 //! same protocol.
 
+pub mod resp;
 mod url;
 mod wire;
 

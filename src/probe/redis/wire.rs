@@ -20,37 +20,8 @@ use crate::net;
 use crate::outcome::Outcome;
 use crate::stream::Stream;
 
-/// Longest line (status, error, number) and largest bulk string accepted; INFO replication
-/// and ROLE replies are far smaller.
-const MAX_LINE: usize = 64 * 1024;
-const MAX_BULK: usize = 1024 * 1024;
-const MAX_ITEMS: usize = 4096;
-const MAX_DEPTH: usize = 4;
-/// The budget of one whole reply, nested arrays included: each element costs its size in
-/// memory plus its payload. 4096 arrays of 4096 integers would otherwise be 542 MiB.
-const MAX_REPLY: usize = 2 * 1024 * 1024;
-
-/// A RESP2 reply.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Reply {
-    Status(String),
-    Error(String),
-    Integer(i64),
-    Bulk(Option<Vec<u8>>),
-    Array(Option<Vec<Reply>>),
-}
-
-impl Reply {
-    /// A bulk or status reply as text.
-    pub fn text(&self) -> Option<String> {
-        match self {
-            Reply::Status(text) => Some(text.clone()),
-            Reply::Bulk(Some(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
-            Reply::Integer(number) => Some(number.to_string()),
-            _ => None,
-        }
-    }
-}
+pub use super::resp::Reply;
+use super::resp::{Phase, Reader};
 
 /// TLS settings of a `rediss://` check, prepared once while parsing.
 #[cfg(feature = "tls")]
@@ -59,10 +30,7 @@ pub use crate::tls::Setup as TlsSetup;
 /// An open connection with its read buffer.
 pub struct Wire {
     stream: Stream,
-    buffer: Vec<u8>,
-    start: usize,
-    /// What the reply being read may still cost (see [`MAX_REPLY`]).
-    budget: usize,
+    reader: Reader,
 }
 
 impl Wire {
@@ -90,9 +58,7 @@ impl Wire {
     fn new(stream: Stream) -> Wire {
         Wire {
             stream,
-            buffer: Vec::with_capacity(512),
-            start: 0,
-            budget: MAX_REPLY,
+            reader: Reader::new(),
         }
     }
 
@@ -112,174 +78,52 @@ impl Wire {
             command.extend_from_slice(b"\r\n");
         }
         let phase = Phase(name);
-        self.arm(deadline, phase)?;
+        arm(&mut self.stream, deadline, phase)?;
         self.stream
             .write_all(&command)
             .and_then(|()| self.stream.flush())
             .map_err(|error| failure(error, deadline, phase))?;
-        self.budget = MAX_REPLY;
-        self.read_reply(0, deadline, phase)
+        let stream = &mut self.stream;
+        self.reader
+            .reply(phase, &mut |buffer| fill(stream, buffer, deadline, phase))
     }
 
     /// Ends the connection politely (TLS close_notify); errors no longer matter.
     pub fn close(self) {
         self.stream.close(false);
     }
-
-    /// Bounds the next reads and writes by `deadline`, or fails if it has passed.
-    fn arm(&mut self, deadline: &Deadline, phase: Phase) -> Result<(), Outcome> {
-        if deadline.expired() {
-            return Err(deadline.timed_out(&phase.waiting()));
-        }
-        self.stream.set_deadline(*deadline);
-        Ok(())
-    }
-
-    /// Charges `cost` bytes to the reply being read.
-    fn charge(&mut self, cost: usize, phase: Phase) -> Result<(), Outcome> {
-        match self.budget.checked_sub(cost) {
-            Some(left) => {
-                self.budget = left;
-                Ok(())
-            }
-            None => Err(phase.too_large()),
-        }
-    }
-
-    /// Reads more bytes into the buffer.
-    fn fill(&mut self, deadline: &Deadline, phase: Phase) -> Result<(), Outcome> {
-        if self.start > 0 {
-            self.buffer.drain(..self.start);
-            self.start = 0;
-        }
-        self.arm(deadline, phase)?;
-        let mut chunk = [0u8; 4096];
-        match self.stream.read(&mut chunk) {
-            Ok(0) => Err(failure(
-                io::ErrorKind::UnexpectedEof.into(),
-                deadline,
-                phase,
-            )),
-            Ok(n) => {
-                self.buffer.extend_from_slice(&chunk[..n]);
-                Ok(())
-            }
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok(()),
-            Err(error) => Err(failure(error, deadline, phase)),
-        }
-    }
-
-    /// One line without its CRLF.
-    fn line(&mut self, deadline: &Deadline, phase: Phase) -> Result<Vec<u8>, Outcome> {
-        loop {
-            if let Some(at) = find_crlf(&self.buffer[self.start..]) {
-                let line = self.buffer[self.start..self.start + at].to_vec();
-                self.start += at + 2;
-                return Ok(line);
-            }
-            if self.buffer.len() - self.start > MAX_LINE {
-                return Err(phase.garbage(&self.buffer[self.start..]));
-            }
-            self.fill(deadline, phase)?;
-        }
-    }
-
-    fn read_reply(
-        &mut self,
-        depth: usize,
-        deadline: &Deadline,
-        phase: Phase,
-    ) -> Result<Reply, Outcome> {
-        // Look at the first byte as soon as it arrives: a peer that is not Redis (an HTTP
-        // server, a TLS port) is named at once instead of waiting for a CRLF.
-        while self.buffer.len() == self.start {
-            self.fill(deadline, phase)?;
-        }
-        if !matches!(self.buffer[self.start], b'+' | b'-' | b':' | b'$' | b'*') {
-            return Err(phase.garbage(&self.buffer[self.start..]));
-        }
-        let line = self.line(deadline, phase)?;
-        self.charge(std::mem::size_of::<Reply>() + line.len(), phase)?;
-        let (kind, rest) = (line[0], &line[1..]);
-        let text = || String::from_utf8_lossy(rest).into_owned();
-        let number = || {
-            std::str::from_utf8(rest)
-                .ok()
-                .and_then(|digits| digits.parse::<i64>().ok())
-                .ok_or_else(|| phase.garbage(&line))
-        };
-        Ok(match kind {
-            b'+' => Reply::Status(text()),
-            b'-' => Reply::Error(text()),
-            b':' => Reply::Integer(number()?),
-            b'$' => match number()? {
-                -1 => Reply::Bulk(None),
-                length if (0..=MAX_BULK as i64).contains(&length) => {
-                    let length = length as usize;
-                    self.charge(length, phase)?;
-                    while self.buffer.len() - self.start < length + 2 {
-                        self.fill(deadline, phase)?;
-                    }
-                    let body = self.buffer[self.start..self.start + length].to_vec();
-                    if &self.buffer[self.start + length..self.start + length + 2] != b"\r\n" {
-                        return Err(phase.garbage(&line));
-                    }
-                    self.start += length + 2;
-                    Reply::Bulk(Some(body))
-                }
-                _ => return Err(phase.garbage(&line)),
-            },
-            _ => match number()? {
-                -1 => Reply::Array(None),
-                count if depth < MAX_DEPTH && (0..=MAX_ITEMS as i64).contains(&count) => {
-                    self.charge(count as usize * std::mem::size_of::<Reply>(), phase)?;
-                    let mut items = Vec::with_capacity(count as usize);
-                    for _ in 0..count {
-                        items.push(self.read_reply(depth + 1, deadline, phase)?);
-                    }
-                    Reply::Array(Some(items))
-                }
-                _ => return Err(phase.garbage(&line)),
-            },
-        })
-    }
 }
 
-fn find_crlf(bytes: &[u8]) -> Option<usize> {
-    bytes.windows(2).position(|pair| pair == b"\r\n")
+/// Bounds the next reads and writes by `deadline`, or fails if it has passed.
+fn arm(stream: &mut Stream, deadline: &Deadline, phase: Phase) -> Result<(), Outcome> {
+    if deadline.expired() {
+        return Err(deadline.timed_out(&phase.waiting()));
+    }
+    stream.set_deadline(*deadline);
+    Ok(())
 }
 
-/// The command whose reply is awaited, for reasons.
-#[derive(Clone, Copy)]
-struct Phase<'a>(&'a str);
-
-impl Phase<'_> {
-    fn waiting(self) -> String {
-        format!("waiting for the reply to {}", self.0)
-    }
-
-    fn during(self) -> String {
-        format!("before the reply to {}", self.0)
-    }
-
-    fn too_large(self) -> Outcome {
-        Outcome::unhealthy(format!(
-            "the reply to {} is larger than {} MiB, the most probe reads",
-            self.0,
-            MAX_REPLY >> 20
-        ))
-    }
-
-    /// The peer sent something that is not RESP: quote the start of it.
-    fn garbage(self, bytes: &[u8]) -> Outcome {
-        let shown: String = String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
-            .chars()
-            .take_while(|c| *c != '\r' && *c != '\n')
-            .collect();
-        Outcome::unhealthy(format!(
-            "not a Redis reply to {}: {shown:?} (is this a Redis port?)",
-            self.0
-        ))
+/// Reads more bytes from the server into `buffer`.
+fn fill(
+    stream: &mut Stream,
+    buffer: &mut Vec<u8>,
+    deadline: &Deadline,
+    phase: Phase,
+) -> Result<(), Outcome> {
+    arm(stream, deadline, phase)?;
+    let mut chunk = [0u8; 4096];
+    match stream.read(&mut chunk) {
+        Ok(0) => Err(failure(
+            io::ErrorKind::UnexpectedEof.into(),
+            deadline,
+            phase,
+        )),
+        Ok(n) => {
+            buffer.extend_from_slice(&chunk[..n]);
+            Ok(())
+        }
+        Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok(()),
+        Err(error) => Err(failure(error, deadline, phase)),
     }
 }
 

@@ -37,6 +37,8 @@ pub enum Step {
     /// Read one whole message framed as `Frame` says; its body must start with these bytes
     /// (none: any body).
     Message(Frame, Vec<u8>),
+    /// Read exactly this many bytes, whatever they are (a MySQL SSLRequest).
+    Skip(usize),
     /// Send these bytes.
     Send(Vec<u8>),
     /// Send these bytes one at a time, `every` apart, until done or the client hangs up.
@@ -304,6 +306,13 @@ fn play(mut conn: Box<dyn Conn>, script: &[Step], stop: &AtomicBool) -> Result<(
                 let body = read(&mut conn, length)?;
                 if !body.starts_with(starts) {
                     return Err(failed(format!("got {:?}", String::from_utf8_lossy(&body))));
+                }
+            }
+            Step::Skip(count) => {
+                conn.set_read_timeout(Some(EXPECT_LIMIT)).unwrap();
+                let mut buffer = vec![0u8; *count];
+                if let Err(error) = conn.read_exact(&mut buffer) {
+                    return Err(failed(error.to_string()));
                 }
             }
             Step::Send(bytes) => {

@@ -65,8 +65,38 @@ pub(super) fn push_str(out: &mut Vec<u8>, text: &str) {
     out.push(0);
 }
 
+/// Why buffered bytes are not a backend message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Malformed {
+    /// The first byte is not one of the types expected here.
+    Tag,
+    /// The length field is below 4 or above the most accepted.
+    Length(usize),
+}
+
+/// The framing of backend messages, over what is buffered: `Ok(None)` while more bytes
+/// are needed, else the message's type and its end (the body is `bytes[5..end]`). The
+/// type is judged from the first byte and the length from the first five, so a peer that
+/// is not PostgreSQL is named before anything else arrives.
+pub fn split(bytes: &[u8], expected: &[u8], max: usize) -> Result<Option<(u8, usize)>, Malformed> {
+    let Some(&tag) = bytes.first() else {
+        return Ok(None);
+    };
+    if !expected.contains(&tag) {
+        return Err(Malformed::Tag);
+    }
+    let Some(header) = bytes.get(1..5) else {
+        return Ok(None);
+    };
+    let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    if !(4..=max + 4).contains(&length) {
+        return Err(Malformed::Length(length));
+    }
+    Ok((bytes.len() > length).then_some((tag, 1 + length)))
+}
+
 /// A cursor over a message body; `None` where the body is too short or malformed.
-pub(super) struct Fields<'a>(pub(super) &'a [u8]);
+pub struct Fields<'a>(pub &'a [u8]);
 
 impl<'a> Fields<'a> {
     pub(super) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
@@ -97,7 +127,7 @@ impl<'a> Fields<'a> {
 }
 
 /// The first column of a DataRow as text; `None` for NULL (and for a row without columns).
-pub(super) fn first_column(body: &[u8]) -> Option<Option<String>> {
+pub fn first_column(body: &[u8]) -> Option<Option<String>> {
     let mut fields = Fields(body);
     if fields.i16()? <= 0 {
         return Some(None);
@@ -113,7 +143,7 @@ pub(super) fn first_column(body: &[u8]) -> Option<Option<String>> {
 
 /// The fields of an ErrorResponse that reasons use.
 #[derive(Debug)]
-pub(super) struct DbError {
+pub struct DbError {
     /// Never localized (`V`), or the localized one (`S`) from servers before 9.6.
     pub(super) severity: String,
     pub(super) code: String,
@@ -121,7 +151,7 @@ pub(super) struct DbError {
 }
 
 impl DbError {
-    pub(super) fn parse(body: &[u8]) -> Option<DbError> {
+    pub fn parse(body: &[u8]) -> Option<DbError> {
         let mut fields = Fields(body);
         let (mut severity, mut localized, mut code, mut message) = (None, None, None, None);
         loop {
