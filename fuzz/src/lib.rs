@@ -15,8 +15,6 @@ pub mod fsread;
 pub mod expect_rules;
 #[path = "../../src/expand.rs"]
 pub mod expand;
-#[path = "../../src/fsread.rs"]
-pub mod fsread;
 #[path = "../../src/net.rs"]
 pub mod net;
 #[path = "../../src/outcome.rs"]
