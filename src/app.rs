@@ -30,9 +30,11 @@ use argv::RUNS_A_COMMAND;
 pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
     // Before anything is parsed or printed: every secret the arguments and the
     // environment can carry is known to the scrubber.
-    redact::register_environment();
+    // Read once: each read of the environment copies all of it.
+    let environment: Vec<_> = std::env::vars_os().collect();
+    redact::register_environment(&environment);
     redact::register_arguments(&args);
-    check_environment()?;
+    check_environment(&environment)?;
     let (raw, command) = split_command(argv::prepare(args));
     let has_command = command.is_some();
     let total: usize = raw.iter().map(String::len).sum();
@@ -173,8 +175,10 @@ fn is_read_by_probe(name: &str) -> bool {
 
 /// Every variable probe reads must be UTF-8: checked once, up front, so that the checks'
 /// own `std::env::var(name).ok()` can never mistake a non-UTF-8 value for an unset one.
-fn check_environment() -> Result<(), UsageError> {
-    for (name, value) in std::env::vars_os() {
+fn check_environment(
+    environment: &[(std::ffi::OsString, std::ffi::OsString)],
+) -> Result<(), UsageError> {
+    for (name, value) in environment {
         let Some(name) = name.to_str() else {
             continue;
         };
