@@ -614,3 +614,35 @@ fn lock_through_pgbouncer_is_refused_and_lock_url_routes_around_it() {
     .says("lock acquired");
     assert!(migrated.exists());
 }
+
+#[test]
+fn progress_lines_quote_the_commands_as_a_shell_would() {
+    probe(&[
+        "migrate-then-exec",
+        "--migrate",
+        "sh -c 'exit 0'",
+        "--",
+        "sh",
+        "-c",
+        "exit 0",
+    ])
+    .code(0)
+    .says("running sh -c 'exit 0'")
+    .says("exec'ing the app: sh -c 'exit 0'");
+}
+
+#[test]
+fn a_migration_within_its_timeout_runs_to_the_end() {
+    // Longer than one watch tick (1 s), shorter than --migrate-timeout: it must not be
+    // stopped at the first tick.
+    probe(&[
+        "migrate-then-exec",
+        "--migrate",
+        "sleep 1.5",
+        "--migrate-timeout",
+        "20s",
+    ])
+    .code(0)
+    .says("migration ran in")
+    .within(Duration::from_secs(10));
+}
