@@ -646,3 +646,27 @@ fn a_migration_within_its_timeout_runs_to_the_end() {
     .says("migration ran in")
     .within(Duration::from_secs(10));
 }
+
+#[test]
+fn a_replica_waiting_for_the_lock_says_so_once() {
+    let server = crate::support::postgres::plain();
+    let dir = temp_dir();
+    let started = dir.path().join("holder-started");
+    let url = server.url("");
+    let holder_migration = format!("sh -c 'touch {}; sleep 8'", started.display());
+    let lock = ["--lock", "--lock-url", &url, "--lock-key", "test-says-once"];
+    let mut args = vec!["migrate-then-exec"];
+    args.extend(lock);
+    args.extend(["--migrate", &holder_migration]);
+    let mut holder = command(&args).stderr(Stdio::piped()).spawn().unwrap();
+    wait_for_path(&started, Duration::from_secs(10));
+    let mut args = vec!["migrate-then-exec"];
+    args.extend(lock);
+    args.extend(["--lock-timeout", "2s", "--migrate", "true"]);
+    let run = probe(&args);
+    run.code(1);
+    let said = run.output().matches("another replica holds the migration lock").count();
+    assert_eq!(said, 1, "{run:#?}");
+    let _ = holder.kill();
+    let _ = holder.wait();
+}
