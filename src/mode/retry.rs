@@ -358,7 +358,9 @@ mod tests {
             .map(|_| backoff.next(Duration::from_secs(60)).as_secs_f64())
             .collect();
         let (low, high) = (1.0 - JITTER, 1.0 + JITTER);
-        assert!(pauses.iter().all(|p| (low - 1e-6..=high + 1e-6).contains(p)));
+        assert!(pauses
+            .iter()
+            .all(|p| (low - 1e-6..=high + 1e-6).contains(p)));
         // Both ends of the band are reached and the middle is not favoured.
         assert!(pauses.iter().any(|p| *p < low + 0.02));
         assert!(pauses.iter().any(|p| *p > high - 0.02));

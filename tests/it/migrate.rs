@@ -665,7 +665,10 @@ fn a_replica_waiting_for_the_lock_says_so_once() {
     args.extend(["--lock-timeout", "2s", "--migrate", "true"]);
     let run = probe(&args);
     run.code(1);
-    let said = run.output().matches("another replica holds the migration lock").count();
+    let said = run
+        .output()
+        .matches("another replica holds the migration lock")
+        .count();
     assert_eq!(said, 1, "{run:#?}");
     let _ = holder.kill();
     let _ = holder.wait();
