@@ -387,3 +387,35 @@ fn progress_lines_come_at_most_every_5s_and_json_says_ready_as_json() {
     run.code(0);
     assert_eq!(run.output().trim(), "", "{run:#?}");
 }
+
+#[test]
+fn one_fatal_target_ends_a_wait_for_all_but_not_a_wait_for_any() {
+    let pki = pki();
+    let server = Server::https(
+        Tls {
+            cert: &pki.server,
+            client_ca: None,
+        },
+        |_| Response::new(200, ""),
+    );
+    let fatal = format!("https://localhost:{}/", server.port);
+    let closed = format!("tcp://127.0.0.1:{}", free_port());
+    // All needed: the fatal one can never be, so the wait ends at once.
+    probe(&["wait-for", &fatal, &closed, "--timeout", "30s"])
+        .code(1)
+        .says("unknown issuer")
+        .says("not waiting any longer")
+        .within(Duration::from_secs(5));
+    // Any: the other target may still come, so the wait goes on to the timeout.
+    let started = Instant::now();
+    probe(&["wait-for", "--any", &fatal, &closed, "--timeout", "1500ms"])
+        .code(1)
+        .says("not ready after")
+        .does_not_say("not waiting any longer");
+    assert!(started.elapsed() >= Duration::from_millis(1400));
+    // Any still needs one ready target: none ready is no success.
+    let other = format!("tcp://127.0.0.1:{}", free_port());
+    probe(&["wait-for", "--any", &closed, &other, "--timeout", "1s"])
+        .code(1)
+        .says("not ready after");
+}
