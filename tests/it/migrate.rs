@@ -673,3 +673,30 @@ fn a_replica_waiting_for_the_lock_says_so_once() {
     let _ = holder.kill();
     let _ = holder.wait();
 }
+
+#[test]
+fn a_lock_server_that_comes_up_late_is_retried_within_the_lock_timeout() {
+    // No wait phase: the lock connection itself meets a refused port first, and must retry.
+    let server = crate::support::postgres::plain();
+    let port = free_port();
+    let late = server
+        .url("")
+        .replace(&format!(":{}/", server.port), &format!(":{port}/"));
+    crate::support::forward_later(port, server.port, Duration::from_millis(1500));
+    probe(&[
+        "migrate-then-exec",
+        "--lock",
+        "--lock-url",
+        &late,
+        "--lock-key",
+        "test-lock-late",
+        "--lock-timeout",
+        "20s",
+        "--migrate",
+        "true",
+    ])
+    .code(0)
+    .says("lock connection failed, retrying")
+    .says("lock acquired")
+    .within(Duration::from_secs(15));
+}
