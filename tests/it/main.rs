@@ -4,6 +4,7 @@
 mod support;
 
 mod amqp;
+mod check;
 mod cli;
 mod dropin;
 mod file;

@@ -615,3 +615,89 @@ fn lock_through_pgbouncer_is_refused_and_lock_url_routes_around_it() {
     .says("lock acquired");
     assert!(migrated.exists());
 }
+
+#[test]
+fn progress_lines_quote_the_commands_as_a_shell_would() {
+    probe(&[
+        "migrate-then-exec",
+        "--migrate",
+        "sh -c 'exit 0'",
+        "--",
+        "sh",
+        "-c",
+        "exit 0",
+    ])
+    .code(0)
+    .says("running sh -c 'exit 0'")
+    .says("exec'ing the app: sh -c 'exit 0'");
+}
+
+#[test]
+fn a_migration_within_its_timeout_runs_to_the_end() {
+    // Longer than one watch tick (1 s), shorter than --migrate-timeout: it must not be
+    // stopped at the first tick.
+    probe(&[
+        "migrate-then-exec",
+        "--migrate",
+        "sleep 1.5",
+        "--migrate-timeout",
+        "20s",
+    ])
+    .code(0)
+    .says("migration ran in")
+    .within(Duration::from_secs(10));
+}
+
+#[test]
+fn a_replica_waiting_for_the_lock_says_so_once() {
+    let server = crate::support::postgres::plain();
+    let dir = temp_dir();
+    let started = dir.path().join("holder-started");
+    let url = server.url("");
+    let holder_migration = format!("sh -c 'touch {}; sleep 8'", started.display());
+    let lock = ["--lock", "--lock-url", &url, "--lock-key", "test-says-once"];
+    let mut args = vec!["migrate-then-exec"];
+    args.extend(lock);
+    args.extend(["--migrate", &holder_migration]);
+    let mut holder = command(&args).stderr(Stdio::piped()).spawn().unwrap();
+    wait_for_path(&started, Duration::from_secs(10));
+    let mut args = vec!["migrate-then-exec"];
+    args.extend(lock);
+    args.extend(["--lock-timeout", "2s", "--migrate", "true"]);
+    let run = probe(&args);
+    run.code(1);
+    let said = run
+        .output()
+        .matches("another replica holds the migration lock")
+        .count();
+    assert_eq!(said, 1, "{run:#?}");
+    let _ = holder.kill();
+    let _ = holder.wait();
+}
+
+#[test]
+fn a_lock_server_that_comes_up_late_is_retried_within_the_lock_timeout() {
+    // No wait phase: the lock connection itself meets a refused port first, and must retry.
+    let server = crate::support::postgres::plain();
+    let port = free_port();
+    let late = server
+        .url("")
+        .replace(&format!(":{}/", server.port), &format!(":{port}/"));
+    crate::support::forward_later(port, server.port, Duration::from_millis(1500));
+    probe(&[
+        "migrate-then-exec",
+        "--lock",
+        "--lock-url",
+        &late,
+        "--lock-key",
+        "test-lock-late",
+        "--lock-timeout",
+        "20s",
+        "--migrate",
+        "true",
+    ])
+    .code(0)
+    .says("lock connection failed, retrying")
+    .says("lock acquired")
+    .within(Duration::from_secs(15));
+}

@@ -336,3 +336,86 @@ fn real_postgres_and_redis_coming_up_late_are_waited_for_in_parallel() {
         .unwrap();
     assert_eq!(pid, probe_pid);
 }
+
+#[test]
+fn a_signal_that_ends_a_wait_is_named_with_all_its_digits() {
+    // Two-digit and one-digit signals: the handler formats the number by hand (it may not
+    // allocate), so both lengths are checked to the newline.
+    for (signal, number) in [("TERM", 15), ("QUIT", 3)] {
+        let closed = format!("tcp://127.0.0.1:{}", free_port());
+        let child = command(&["wait-for", &closed, "--timeout", "60s"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        let output = finish(child, Duration::from_secs(10));
+        assert_eq!(output.status.code(), Some(128 + number), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.ends_with(&format!("probe: stopped by signal {number}\n")),
+            "{stderr:?}"
+        );
+    }
+}
+
+#[test]
+fn progress_lines_come_at_most_every_5s_and_json_says_ready_as_json() {
+    // About 20 attempts in 2 s, but one progress line (the next is due after 5 s).
+    let closed = format!("tcp://127.0.0.1:{}", free_port());
+    let run = probe(&["wait-for", &closed, "--timeout", "2s"]);
+    run.code(1).says("not ready after");
+    let waiting = run
+        .output()
+        .lines()
+        .filter(|line| line.starts_with("waiting "))
+        .count();
+    assert_eq!(waiting, 1, "{run:#?}");
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = format!("tcp://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let run = probe(&["--json", "wait-for", &open, "--timeout", "5s"]);
+    run.code(0);
+    let last = run.output().lines().last().unwrap_or_default().to_string();
+    let value: serde_json::Value = serde_json::from_str(&last).expect(&last);
+    assert_eq!(value["ready"], true, "{last}");
+    // -q: nothing at all.
+    let run = probe(&["-q", "wait-for", &open, "--timeout", "5s"]);
+    run.code(0);
+    assert_eq!(run.output().trim(), "", "{run:#?}");
+}
+
+#[test]
+fn one_fatal_target_ends_a_wait_for_all_but_not_a_wait_for_any() {
+    let pki = pki();
+    let server = Server::https(
+        Tls {
+            cert: &pki.server,
+            client_ca: None,
+        },
+        |_| Response::new(200, ""),
+    );
+    let fatal = format!("https://localhost:{}/", server.port);
+    let closed = format!("tcp://127.0.0.1:{}", free_port());
+    // All needed: the fatal one can never be, so the wait ends at once.
+    probe(&["wait-for", &fatal, &closed, "--timeout", "30s"])
+        .code(1)
+        .says("unknown issuer")
+        .says("not waiting any longer")
+        .within(Duration::from_secs(5));
+    // Any: the other target may still come, so the wait goes on to the timeout.
+    let started = Instant::now();
+    probe(&["wait-for", "--any", &fatal, &closed, "--timeout", "1500ms"])
+        .code(1)
+        .says("not ready after")
+        .does_not_say("not waiting any longer");
+    assert!(started.elapsed() >= Duration::from_millis(1400));
+    // Any still needs one ready target: none ready is no success.
+    let other = format!("tcp://127.0.0.1:{}", free_port());
+    probe(&["wait-for", "--any", &closed, &other, "--timeout", "1s"])
+        .code(1)
+        .says("not ready after");
+}
