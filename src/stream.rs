@@ -106,6 +106,29 @@ impl Stream {
         }
     }
 
+    /// Reads what has arrived, at most `most` bytes, onto the end of `buffer`: the number
+    /// read (never 0), or the error, `UnexpectedEof` when the server closed. For the
+    /// protocol readers that keep a buffer (redis, postgres, amqp).
+    #[cfg_attr(
+        not(any(feature = "postgres", feature = "redis", feature = "amqp")),
+        allow(dead_code)
+    )]
+    pub fn read_into(&mut self, buffer: &mut Vec<u8>, most: usize) -> io::Result<usize> {
+        let start = buffer.len();
+        buffer.resize(start + most, 0);
+        let read = loop {
+            match self.read(&mut buffer[start..]) {
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        buffer.truncate(start + *read.as_ref().unwrap_or(&0));
+        match read {
+            Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
+            other => other,
+        }
+    }
+
     /// From now on, reads and writes are bounded by `deadline` (a query after the login,
     /// a closing grace).
     pub fn set_deadline(&mut self, deadline: Deadline) {

@@ -133,11 +133,19 @@ pub fn load_identity(
 /// server's certificate must be valid for (also sent as SNI). Every check that speaks TLS
 /// on the shared stream (redis, mysql, grpc, amqp) holds one.
 #[derive(Clone, Debug)]
+#[cfg_attr(
+    not(any(feature = "redis", feature = "grpc", feature = "amqp")),
+    allow(dead_code)
+)]
 pub struct Setup {
     pub config: Arc<ClientConfig>,
     pub name: ServerName<'static>,
 }
 
+#[cfg_attr(
+    not(any(feature = "redis", feature = "grpc", feature = "amqp")),
+    allow(dead_code)
+)]
 impl Setup {
     /// From a check's `--ca-file`, `--cert` and `--key`, verified fully against `name`, or
     /// not at all when `insecure`; `alpn` names the protocols to offer (grpc: `h2`).

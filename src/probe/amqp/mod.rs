@@ -15,7 +15,7 @@
 
 pub mod wire;
 
-use std::io::{self, Read, Write};
+use std::io::Write;
 
 use crate::cli::AmqpArgs;
 use crate::deadline::Deadline;
@@ -458,20 +458,10 @@ impl Conn {
 
     fn fill(&mut self, deadline: &Deadline, phase: &str) -> Result<(), Outcome> {
         self.arm(deadline, phase)?;
-        let mut chunk = [0u8; 4096];
-        match self.stream.read(&mut chunk) {
-            Ok(0) => Err(crate::stream::failure(
-                io::ErrorKind::UnexpectedEof.into(),
-                deadline,
-                phase,
-            )),
-            Ok(n) => {
-                self.buffer.extend_from_slice(&chunk[..n]);
-                Ok(())
-            }
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok(()),
-            Err(error) => Err(crate::stream::failure(error, deadline, phase)),
-        }
+        self.stream
+            .read_into(&mut self.buffer, 4096)
+            .map(drop)
+            .map_err(|error| crate::stream::failure(error, deadline, phase))
     }
 
     /// A method that is not the one expected, as a verdict.

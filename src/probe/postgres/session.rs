@@ -33,7 +33,7 @@ use self::message::{
 };
 use self::verdict::{classify_query, classify_startup, garbage, io_failure};
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -217,7 +217,7 @@ impl Server {
             // plain text slipped in ahead of the handshake (CVE-2021-23222).
             let mut answer = [0u8; 1];
             conn.arm(deadline, STARTUP)?;
-            if let Err(error) = conn.stream.read_exact(&mut answer) {
+            if let Err(error) = io::Read::read_exact(&mut conn.stream, &mut answer) {
                 return Err(conn.failure(error, deadline, STARTUP).into());
             }
             return match (answer[0], conn.stream) {
@@ -442,9 +442,7 @@ impl Conn {
             self.start = 0;
         }
         self.arm(deadline, phase)?;
-        let mut chunk = [0u8; 8192];
-        match self.stream.read(&mut chunk) {
-            Ok(0) => Err(self.failure(io::ErrorKind::UnexpectedEof.into(), deadline, phase)),
+        match self.stream.read_into(&mut self.buffer, 8192) {
             Ok(n) if self.received + n > MAX_RECEIVED => {
                 self.broken = true;
                 Err(Outcome::unhealthy(format!(
@@ -454,10 +452,8 @@ impl Conn {
             }
             Ok(n) => {
                 self.received += n;
-                self.buffer.extend_from_slice(&chunk[..n]);
                 Ok(())
             }
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok(()),
             Err(error) => Err(self.failure(error, deadline, phase)),
         }
     }
@@ -763,6 +759,7 @@ mod tests {
     use super::*;
 
     use super::super::settings::{connection_settings, Overrides};
+    use std::io::Read;
     use std::net::{TcpListener, TcpStream};
 
     /// A peer that reads the startup message, then plays `script`: each step reads one

@@ -12,7 +12,7 @@
 //! larger with it (1,802,688 vs 1,512,112 bytes: url, idna, combine). PING, AUTH, SELECT,
 //! ROLE and INFO get a handful of RESP2 reply types, read here with size limits.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
 use crate::deadline::Deadline;
@@ -111,20 +111,10 @@ fn fill(
     phase: Phase,
 ) -> Result<(), Outcome> {
     arm(stream, deadline, phase)?;
-    let mut chunk = [0u8; 4096];
-    match stream.read(&mut chunk) {
-        Ok(0) => Err(failure(
-            io::ErrorKind::UnexpectedEof.into(),
-            deadline,
-            phase,
-        )),
-        Ok(n) => {
-            buffer.extend_from_slice(&chunk[..n]);
-            Ok(())
-        }
-        Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok(()),
-        Err(error) => Err(failure(error, deadline, phase)),
-    }
+    stream
+        .read_into(buffer, 4096)
+        .map(drop)
+        .map_err(|error| failure(error, deadline, phase))
 }
 
 /// An I/O error as a verdict: TLS problems through `tls::describe` (certificate problems
@@ -147,6 +137,7 @@ fn failure(error: io::Error, deadline: &Deadline, phase: Phase) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
     use std::net::TcpListener;
     use std::time::Duration;
 
