@@ -189,13 +189,13 @@ pub fn register_environment(environment: &[(std::ffi::OsString, std::ffi::OsStri
 /// Registers a secret file's text (one trailing newline off); only small regular files
 /// (never a FIFO that could block), and silently nothing when it cannot be read.
 fn register_file(path: &Path) {
-    const MOST: u64 = 64 * 1024;
-    let small_file = std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.len() <= MOST);
-    if !small_file {
+    // The one bounded, non-blocking reader (a FIFO is refused as it is opened, not after a
+    // separate look at the path that could race with it).
+    let Ok(bytes) = crate::fsread::read_all(path, 64 * 1024) else {
         return;
-    }
-    if let Ok(text) = std::fs::read_to_string(path) {
-        let text = text.strip_suffix('\n').unwrap_or(&text);
+    };
+    if let Ok(text) = std::str::from_utf8(&bytes) {
+        let text = text.strip_suffix('\n').unwrap_or(text);
         register(text.strip_suffix('\r').unwrap_or(text));
     }
 }
