@@ -48,6 +48,9 @@ pub struct Url {
     pub fragment: Option<String>,
     /// Byte range of the password as written, for masking by position.
     password_at: Option<(usize, usize)>,
+    /// Where `query` starts in `text`, so an error about a parameter can tell whether
+    /// its name lies in a secret range (a password with unencoded `/?@` runs into it).
+    query_at: usize,
     text: String,
 }
 
@@ -76,6 +79,7 @@ impl Url {
             query: None,
             fragment: None,
             password_at: a.password,
+            query_at: 0,
             text: text.to_string(),
         };
         if let Some((user_end, _)) = a.userinfo {
@@ -98,6 +102,7 @@ impl Url {
             Some((path, query)) => (path, Some(query.to_string())),
             None => (rest, None),
         };
+        url.query_at = a.end + path.len() + 1;
         url.path = path.to_string();
         url.query = query;
         url.fragment = fragment;
@@ -110,27 +115,41 @@ impl Url {
         mask(&self.text)
     }
 
-    /// The query's `name=value` pairs, decoded; a pair without `=` has no value.
+    /// The query's `name=value` pairs, decoded; a pair without `=` has no value. An
+    /// error names the parameter unless its name lies where [`mask`] would hide text.
     pub fn query_pairs(&self) -> Result<Vec<(String, Option<String>)>, String> {
         let Some(query) = &self.query else {
             return Ok(Vec::new());
         };
-        query
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| {
-                let (name, value) = match pair.split_once('=') {
-                    Some((name, value)) => (name, Some(value)),
-                    None => (pair, None),
-                };
-                let name = percent_decode(name)?;
-                let value = value
-                    .map(percent_decode)
-                    .transpose()
-                    .map_err(|why| format!("parameter {name:?}: {why}"))?;
-                Ok((name, value))
-            })
-            .collect()
+        let secrets = secret_ranges(&self.text);
+        let mut pairs = Vec::new();
+        let mut offset = self.query_at;
+        for pair in query.split('&') {
+            let pair_at = offset;
+            offset += pair.len() + 1;
+            if pair.is_empty() {
+                continue;
+            }
+            let (name, value) = match pair.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (pair, None),
+            };
+            let name_range = (pair_at, pair_at + name.len());
+            let hidden = secrets
+                .iter()
+                .any(|(from, to)| *from < name_range.1 && name_range.0 < *to);
+            let which = match hidden {
+                true => "a query parameter".to_string(),
+                false => format!("parameter {name:?}"),
+            };
+            let name = percent_decode(name).map_err(|why| format!("{which}: {why}"))?;
+            let value = value
+                .map(percent_decode)
+                .transpose()
+                .map_err(|why| format!("{which}: {why}"))?;
+            pairs.push((name, value));
+        }
+        Ok(pairs)
     }
 
     /// The password as written (still percent-encoded), for registering with redact.
@@ -351,18 +370,39 @@ pub fn secret_ranges(text: &str) -> Vec<(usize, usize)> {
     ranges
 }
 
+/// Whether the authority starting at `start` is followed by more `@`s than one reading
+/// explains, so that the password may run to any of them.
+fn ambiguous_from(word: &str, start: usize) -> bool {
+    let rfc_end = word[start..]
+        .find(['/', '?', '#'])
+        .map_or(word.len(), |at| start + at);
+    let inside = word[start..rfc_end].contains('@');
+    let beyond = word[rfc_end..].matches('@').count();
+    (inside && beyond >= 1) || (!inside && beyond >= 2)
+}
+
+/// What a usage error about the URL `text` may say: `why`, unless the URL's `@`s are
+/// ambiguous and `why` quotes a part of it (a path, a parameter, a host), which may then
+/// be a piece of the password that [`mask`] hides: the hint to encode it is shown instead.
+pub fn reason(text: &str, why: &str) -> String {
+    let ambiguous = text
+        .find("://")
+        .is_some_and(|at| ambiguous_from(text, at + 3));
+    match ambiguous && why.contains('"') {
+        true => "cannot tell where the password ends (an '@' follows the host): \
+                 percent-encode '@', '/', '?' and '#' in it as %40, %2F, %3F and %23"
+            .into(),
+        false => why.into(),
+    }
+}
+
 /// The secret ranges of one URL-shaped word whose authority starts at `start`.
 fn word_ranges(word: &str, start: usize) -> Vec<(usize, usize)> {
     let a = authority(word, start);
     // More `@`s than one reading explains (`u:p@ss/w@rd@host/x?password=a@b`): the
     // password may run anywhere up to the last of them, so everything after its start
     // is masked; never part of a password shown.
-    let rfc_end = word[start..]
-        .find(['/', '?', '#'])
-        .map_or(word.len(), |at| start + at);
-    let inside = word[start..rfc_end].contains('@');
-    let beyond = word[rfc_end..].matches('@').count();
-    let ambiguous = (inside && beyond >= 1) || (!inside && beyond >= 2);
+    let ambiguous = ambiguous_from(word, start);
     let password = a.password.map(|(from, to)| match ambiguous {
         true => (from, word.len()),
         false => (from, to),
@@ -442,6 +482,26 @@ mod tests {
         }
         let url = Url::parse("http://host/a@b").unwrap();
         assert_eq!((url.host.as_str(), url.path.as_str()), ("host", "/a@b"));
+    }
+
+    /// A password with unencoded `/`, `?` and `@` runs into the path and query as the RFC
+    /// reads them: no error may quote a piece of that text (found by fuzzing).
+    #[test]
+    fn errors_about_an_ambiguous_url_quote_none_of_it() {
+        let text = "redis://u:a@h/x@k?rPWpart@z:q%=1&ok%=2";
+        let url = Url::parse(text).unwrap();
+        let error = url.query_pairs().unwrap_err();
+        assert_eq!(
+            error,
+            "a query parameter: invalid percent-encoding (use %XX with two hex digits)"
+        );
+        assert!(reason(text, "unknown parameter \"rPWpart@z:q\"").starts_with("cannot tell"));
+        assert_eq!(reason(text, "bad escape"), "bad escape");
+
+        let plain = "redis://u:a@h/0?ok%=2";
+        let error = Url::parse(plain).unwrap().query_pairs().unwrap_err();
+        assert!(error.starts_with("parameter \"ok%\": "), "{error}");
+        assert_eq!(reason(plain, "unknown \"x\""), "unknown \"x\"");
     }
 
     #[test]

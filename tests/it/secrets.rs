@@ -211,6 +211,32 @@ const FORMS: &[Form] = &[
         env: &[],
         flags: &["--password-file", "{F}"],
     },
+    // More `@`s than one reading explains: the password may run to the last one, so a
+    // quoted path or parameter name may be a piece of it (found by fuzzing).
+    Form {
+        name: "postgres ambiguous @, piece in a parameter name",
+        target: "postgres://u:a@b/c@127.0.0.1:{P}/db?x{S}=1",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "redis ambiguous @, piece in the database",
+        target: "redis://u:a@b/{S}@127.0.0.1:{P}",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "mysql ambiguous @, piece in a parameter name",
+        target: "mysql://u:a@b/c@127.0.0.1:{P}/app?x{S}=1",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "amqp ambiguous @, piece in the vhost",
+        target: "amqp://u:a@b/{S}@127.0.0.1:{P}/vh",
+        env: &[],
+        flags: &[],
+    },
     Form {
         name: "grpc bearer metadata",
         target: "grpc://127.0.0.1:{P}",

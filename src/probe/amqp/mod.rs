@@ -51,7 +51,12 @@ pub struct AmqpUrl {
 /// read) are accepted and ignored.
 fn parse_url(text: &str) -> Result<AmqpUrl, UsageError> {
     let shown = url::mask(text);
-    let invalid = |why: &str| UsageError::new(format!("invalid AMQP URL {shown:?}: {why}"));
+    let invalid = |why: &str| {
+        UsageError::new(format!(
+            "invalid AMQP URL {shown:?}: {}",
+            url::reason(text, why)
+        ))
+    };
     let parsed = Url::parse(text).map_err(|why| invalid(&why))?;
     let (tls, default_port) = match parsed.scheme.as_str() {
         "amqp" => (false, 5672),

@@ -198,8 +198,9 @@ fn parse_target(text: &str) -> Result<(String, u16, Option<bool>), UsageError> {
     }
     let url = crate::url::Url::parse(text).map_err(|why| {
         UsageError::new(format!(
-            "invalid target {:?}: {why}",
-            crate::url::mask(text)
+            "invalid target {:?}: {}",
+            crate::url::mask(text),
+            crate::url::reason(text, &why)
         ))
     })?;
     let tls = match url.scheme.as_str() {

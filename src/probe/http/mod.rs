@@ -423,8 +423,9 @@ fn resolve_location(base: &Uri, location: &str) -> Option<Uri> {
 fn split_userinfo(text: &str) -> Result<(Uri, Option<(String, String)>), UsageError> {
     let invalid = |reason: String| {
         UsageError::new(format!(
-            "invalid URL {:?}: {reason}",
-            redact::url_password(text)
+            "invalid URL {:?}: {}",
+            redact::url_password(text),
+            crate::url::reason(text, &reason)
         ))
     };
     let url = crate::url::Url::parse(text).map_err(invalid)?;

@@ -31,7 +31,12 @@ pub struct MysqlUrl {
 
 pub fn parse(text: &str) -> Result<MysqlUrl, UsageError> {
     let shown = url::mask(text);
-    let bad = |why: &str| UsageError::new(format!("invalid MySQL URL {shown:?}: {why}"));
+    let bad = |why: &str| {
+        UsageError::new(format!(
+            "invalid MySQL URL {shown:?}: {}",
+            url::reason(text, why)
+        ))
+    };
     let parsed = Url::parse(text).map_err(|why| bad(&why))?;
     let unix = match parsed.scheme.as_str() {
         "mysql" | "mariadb" => false,

@@ -460,7 +460,12 @@ const IGNORED_PARAMS: &[&str] = &[
 /// `postgres[ql][+driver]://[user[:password]@][host][:port][/dbname][?param=value&...]`.
 fn parse_url(url: &str, source: &str) -> Result<Parts, UsageError> {
     let shown = redact::url_password(url);
-    let bad = |why: &str| UsageError::new(format!("{source} {shown}: {why}"));
+    let bad = |why: &str| {
+        UsageError::new(format!(
+            "{source} {shown}: {}",
+            crate::url::reason(url, why)
+        ))
+    };
     if !url.contains("://") {
         return Err(bad(
             "expected postgres://[user[:password]@]host[:port][/dbname]",

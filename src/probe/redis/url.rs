@@ -39,7 +39,12 @@ pub struct RedisUrl {
 /// Parses a Redis URL and registers its password with [`redact`].
 pub fn parse(text: &str) -> Result<RedisUrl, UsageError> {
     let shown = redact::url_password(text);
-    let invalid = |why: &str| UsageError::new(format!("invalid Redis URL {shown:?}: {why}"));
+    let invalid = |why: &str| {
+        UsageError::new(format!(
+            "invalid Redis URL {shown:?}: {}",
+            url::reason(text, why)
+        ))
+    };
     if !text.contains("://") {
         return Err(invalid(
             "expected redis://host[:port][/db], rediss://..., unix:///path or redis+unix:///path",
