@@ -16,7 +16,27 @@ use std::sync::Mutex;
 
 use crate::outcome::UsageError;
 
+#[cfg(not(test))]
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+#[cfg(test)]
+thread_local! {
+    /// Unit tests run in parallel threads of one process, and the seeded fuzz properties
+    /// register random secrets (`redis`, say) that would mask other tests' expected text:
+    /// each test thread gets a registry of its own.
+    static TEST_SECRETS: &'static Mutex<Vec<String>> = Box::leak(Box::default());
+}
+
+/// The registry: one per process (probe runs one command line per process).
+fn secrets() -> std::sync::MutexGuard<'static, Vec<String>> {
+    #[cfg(not(test))]
+    let registry = &SECRETS;
+    #[cfg(test)]
+    let registry = TEST_SECRETS.with(|registry| *registry);
+    registry
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 const MASK: &str = crate::url::MASK;
 
@@ -33,9 +53,7 @@ pub fn register(secret: &str) {
     }
     let escaped = format!("{secret:?}");
     let escaped = &escaped[1..escaped.len() - 1];
-    let mut secrets = SECRETS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut secrets = secrets();
     for form in [secret, escaped] {
         if !secrets.iter().any(|known| known == form) {
             secrets.push(form.to_string());
@@ -224,10 +242,7 @@ pub fn read_password_file(path: &Path) -> Result<String, UsageError> {
 /// would otherwise grow with each (probe itself runs one command line per process).
 #[cfg(fuzzing)]
 pub fn forget_all() {
-    SECRETS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .clear();
+    secrets().clear();
 }
 
 /// The text with every URL password masked by position and every registered secret
@@ -238,9 +253,7 @@ pub fn scrub(text: &str) -> String {
     // secret no longer matches (found by fuzzing). Masking by position afterwards only
     // hides more: `***` holds none of the characters that end a password.
     let mut text = text.to_string();
-    let secrets = SECRETS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let secrets = secrets();
     for secret in secrets.iter() {
         if text.contains(secret.as_str()) {
             text = text.replace(secret.as_str(), MASK);
