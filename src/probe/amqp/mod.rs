@@ -303,6 +303,7 @@ impl Probe for AmqpCheck {
             Ok(stream) => Conn {
                 stream,
                 buffer: Vec::with_capacity(1024),
+                parsed: 0,
                 max_frame: MAX_FRAME_BEFORE_TUNE,
                 closed: None,
             },
@@ -383,6 +384,10 @@ fn connect(
 struct Conn {
     stream: Stream,
     buffer: Vec<u8>,
+    /// Where the unparsed bytes of `buffer` start: frames are consumed by moving this, and
+    /// the buffer is compacted once per read, not once per frame (a flood of 8-byte
+    /// heartbeats would otherwise move the rest of the buffer 512 times per 4 KiB read).
+    parsed: usize,
     max_frame: u32,
     /// The server's Close, once one came (answered with Close-Ok already); `true` for a
     /// Channel.Close.
@@ -412,9 +417,10 @@ impl Conn {
     fn receive(&mut self, expected: &str, deadline: &Deadline) -> Result<Method, Outcome> {
         let phase = format!("waiting for {expected}");
         loop {
-            let parsed = wire::parse(&self.buffer, self.max_frame).map_err(|error| {
-                Outcome::unhealthy(format!("{} (is this an AMQP port?)", error.0))
-            })?;
+            let parsed =
+                wire::parse(&self.buffer[self.parsed..], self.max_frame).map_err(|error| {
+                    Outcome::unhealthy(format!("{} (is this an AMQP port?)", error.0))
+                })?;
             let Some((incoming, used)) = parsed else {
                 self.fill(deadline, &phase)?;
                 continue;
@@ -433,7 +439,7 @@ impl Conn {
                 }
                 Incoming::Frame(_) => None,
             };
-            self.buffer.drain(..used);
+            self.parsed += used;
             let Some((channel, method)) = method else {
                 continue;
             };
@@ -463,6 +469,8 @@ impl Conn {
 
     fn fill(&mut self, deadline: &Deadline, phase: &str) -> Result<(), Outcome> {
         self.arm(deadline, phase)?;
+        self.buffer.drain(..self.parsed);
+        self.parsed = 0;
         self.stream
             .read_into(&mut self.buffer, 4096)
             .map(drop)
