@@ -311,6 +311,143 @@ mod tests {
         );
     }
 
+    fn masked(text: &str) -> bool {
+        scrub(text) == MASK
+    }
+
+    #[test]
+    fn secrets_of_four_chars_or_more_are_kept_longest_first_with_their_escaped_form() {
+        register("abc");
+        register("wxyz");
+        register("pa\"ss");
+        register("k3yk");
+        register("k3yk3yk3y");
+        assert_eq!(
+            scrub("abc"),
+            "abc",
+            "three characters are masked by position only"
+        );
+        assert!(masked("wxyz"));
+        assert!(masked("pa\"ss"));
+        assert!(masked("pa\\\"ss"), "the {{:?}} form error messages quote");
+        assert!(
+            masked("k3yk3yk3y"),
+            "a secret holding a shorter one is masked whole"
+        );
+    }
+
+    #[test]
+    fn credential_headers_are_registered_and_others_left_alone() {
+        register_header("Accept: text/plain-77");
+        register_header("X-Api-Key: key-1111");
+        register_header("Authorization: Bearer tok-2222");
+        // No header name before the colon: the whole line may be the secret.
+        register_header("Authorization Bearer tok-3333:0");
+        register_header("no-colon-4444");
+        assert_eq!(scrub("Accept: text/plain-77"), "Accept: text/plain-77");
+        assert_eq!(scrub("got key-1111"), "got ***");
+        assert_eq!(scrub("token tok-2222 expired"), "token *** expired");
+        assert_eq!(scrub("Authorization Bearer tok-3333"), "***");
+        assert!(masked("no-colon-4444"));
+        assert!(is_credential_header(" X-Session-Id "));
+        assert!(!is_credential_header("Content-Type"));
+    }
+
+    #[test]
+    fn command_lines_register_every_secret_they_carry_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "filepw-5555\n").unwrap();
+        let args: Vec<String> = [
+            "probe",
+            "postgres",
+            "--host",
+            "dbhost-6666",
+            "-H",
+            "X-Token: hdr-7777",
+            "-a",
+            "redispw-8888",
+            "--password-file",
+            file.to_str().unwrap(),
+            "--api-token",
+            "apitok-9999",
+            "--password=inline-1212",
+            "--password=${DB_PW}",
+            "sslmode=require-1313",
+            "check 'http http://x -H \"X-Key: nested-1414\"'",
+        ]
+        .map(String::from)
+        .to_vec();
+        register_arguments(&args);
+        for secret in [
+            "hdr-7777",
+            "redispw-8888",
+            "filepw-5555",
+            "apitok-9999",
+            "inline-1212",
+            "nested-1414",
+        ] {
+            assert!(masked(secret), "{secret}");
+        }
+        for plain in ["probe postgres", "dbhost-6666", "${DB_PW}", "require-1313"] {
+            assert_eq!(scrub(plain), plain);
+        }
+    }
+
+    #[test]
+    fn the_environment_registers_passwords_urls_and_secret_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = dir.path().join("small");
+        std::fs::write(&small, "filepw-2121\r\n").unwrap();
+        // A private key is a secret file of a few KiB.
+        let key = dir.path().join("key");
+        let pem = format!("-----BEGIN KEY-----{}", "K".repeat(3000));
+        std::fs::write(&key, &pem).unwrap();
+        let environment: Vec<(std::ffi::OsString, std::ffi::OsString)> = [
+            ("PGPASSWORD", "pgpw-3131"),
+            ("DB_PASSWORD", "dbpw-4141"),
+            ("TLS_KEY", "tlskey-5151"),
+            ("DATABASE_URL", "postgres://u:urlpw-6161@db/app"),
+            ("PROBE_WAIT_TARGETS", "redis db:6379 -a waitpw-7171"),
+            ("OPTS", "-a optvalue-8181"),
+            ("PLAIN", "plainvalue-9191"),
+            ("SECRET_FILE", small.to_str().unwrap()),
+            ("TLS_KEY_FILE", key.to_str().unwrap()),
+        ]
+        .map(|(name, value)| (name.into(), value.into()))
+        .to_vec();
+        register_environment(&environment);
+        for secret in [
+            "pgpw-3131",
+            "dbpw-4141",
+            "tlskey-5151",
+            "urlpw-6161",
+            "waitpw-7171",
+            "filepw-2121",
+            pem.as_str(),
+        ] {
+            assert!(masked(secret), "{secret}");
+        }
+        for plain in ["optvalue-8181", "plainvalue-9191", "PGPASSWORD"] {
+            assert_eq!(scrub(plain), plain);
+        }
+    }
+
+    #[test]
+    fn password_files_lose_one_newline_and_may_be_long_but_not_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw");
+        std::fs::write(&path, "pw-1234\r\n").unwrap();
+        assert_eq!(read_password_file(&path).unwrap(), "pw-1234");
+        assert!(masked("pw-1234"));
+        let long = "L".repeat(3000);
+        std::fs::write(&path, format!("{long}\n")).unwrap();
+        assert_eq!(read_password_file(&path).unwrap(), long);
+        std::fs::write(&path, "\n").unwrap();
+        let error = read_password_file(&path).unwrap_err();
+        assert!(error.to_string().ends_with("is empty"), "{error}");
+    }
+
     #[test]
     fn leaves_urls_without_password_alone() {
         for url in [

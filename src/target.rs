@@ -251,6 +251,9 @@ mod tests {
         assert_eq!(short("db:5432").unwrap(), ["tcp", "db:5432"]);
         assert_eq!(short("[::1]:5432").unwrap(), ["tcp", "[::1]:5432"]);
         assert!(short("db").is_none());
+        for not_host_port in [":5432", "-p:5432", "db:", "db:54a2", "db:-1"] {
+            assert!(short(not_host_port).is_none(), "{not_host_port}");
+        }
         assert!(parse("db:99999").is_err());
         assert_eq!(parse("db:5432").unwrap()[0].probe.target(), "db:5432");
     }
@@ -276,6 +279,16 @@ mod tests {
         assert!(parse("'tcp db:1").is_err());
         assert!(parse("nope x").is_err());
         assert!(parse("tcp db:1 --json").err().unwrap().0.contains("--json"));
+        assert!(parse("tcp db:1 -q")
+            .err()
+            .unwrap()
+            .0
+            .contains("-q belong before"));
+        let error = parse("tcp db:1 --nope").err().unwrap().0;
+        assert!(
+            error.ends_with(": unrecognized argument: --nope"),
+            "argh's reason, as one line: {error}"
+        );
         assert!(parse("check tcp://x:1").is_err());
         assert!(parse("ftp://x").is_err());
     }
