@@ -859,7 +859,7 @@ mod tests {
         vec![
             backend(b'R', &0i32.to_be_bytes()),
             backend(b'S', b"server_version\x0015.4\0"),
-            backend(b'K', &[0, 0, 0, 1, 0, 0, 0, 2]),
+            backend(b'K', &[0, 0, 0x10, 0x92, 0, 0, 0, 2]),
             backend(b'Z', b"I"),
         ]
     }
@@ -898,7 +898,7 @@ mod tests {
             session.first_value("select null", &deadline).unwrap(),
             Some(None)
         );
-        assert_eq!(session.announced_pid(), Some(1));
+        assert_eq!(session.announced_pid(), Some(4242));
         session.close(&deadline);
         peer.done();
     }
@@ -1071,6 +1071,134 @@ mod tests {
             drop(session.unwrap());
             peer.done();
         }
+    }
+
+    /// A logged-in session with a fake server that then plays `script`.
+    fn logged_in(script: Vec<Step>) -> (Session, Fake) {
+        let mut steps = ready();
+        steps.extend(script);
+        let peer = fake(steps);
+        let deadline = Deadline::start(Duration::from_secs(5));
+        let session = server(peer.port, None).connect(&deadline).unwrap();
+        (session, peer)
+    }
+
+    fn data_row(value: &[u8]) -> Step {
+        let mut body = vec![0, 1];
+        body.extend_from_slice(&(value.len() as u32).to_be_bytes());
+        body.extend_from_slice(value);
+        backend(b'D', &body)
+    }
+
+    /// Rows up to MAX_MESSAGE are read, 2.5 MiB may come between two sends, and the
+    /// buffer is compacted as it is read, so it holds about one message, not the reply.
+    #[test]
+    fn large_rows_are_read_and_the_buffer_stays_the_size_of_one() {
+        let row = vec![b'x'; 512 * 1024];
+        let mut script = vec![Step::Expect(b'Q', b"select big\0".to_vec())];
+        script.extend((0..5).map(|_| data_row(&row)));
+        script.extend([
+            backend(b'C', b"SELECT 5\0"),
+            backend(b'Z', b"I"),
+            Step::Expect(b'X', Vec::new()),
+        ]);
+        let (session, peer) = logged_in(script);
+        let deadline = Deadline::start(Duration::from_secs(5));
+        let value = session.first_value("select big", &deadline).unwrap();
+        assert_eq!(value.flatten().map(|v| v.len()), Some(row.len()));
+        let capacity = session
+            .conn
+            .lock()
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .buffer
+            .capacity();
+        assert!(
+            capacity < 2 << 20,
+            "buffer of {capacity} bytes for 512 KiB rows"
+        );
+        session.close(&deadline);
+        peer.done();
+    }
+
+    #[test]
+    fn a_flood_between_two_sends_ends_at_16_mib() {
+        let mut notice = b"SNOTICE\0M".to_vec();
+        notice.extend(std::iter::repeat_n(b'n', 64 * 1024));
+        notice.extend_from_slice(b"\0\0");
+        let notice = frame(b'N', &notice);
+        let flood = notice.repeat((17 << 20) / notice.len() + 1);
+        // The client hangs up mid-flood, so this peer is not joined (its write fails).
+        let (session, _peer) = logged_in(vec![
+            Step::Expect(b'Q', b"select 1\0".to_vec()),
+            Step::Send(flood),
+        ]);
+        let deadline = Deadline::start(Duration::from_secs(5));
+        let error = session.first_value("select 1", &deadline).unwrap_err();
+        assert_eq!(
+            error.detail,
+            "not a PostgreSQL server? more than 16 MiB during the query, the most probe reads"
+        );
+    }
+
+    /// After a FATAL error the session is broken: nothing more is sent (not even
+    /// Terminate), and later queries say the connection was lost.
+    #[test]
+    fn errors_reach_execute_and_a_fatal_one_breaks_the_session() {
+        let (session, peer) = logged_in(vec![
+            Step::Expect(b'Q', b"select 1/0\0".to_vec()),
+            backend(b'E', b"SERROR\0VERROR\0C22012\0Mdivision by zero\0\0"),
+            backend(b'Z', b"I"),
+            Step::Expect(b'Q', b"select 2\0".to_vec()),
+            backend(b'E', b"SFATAL\0VFATAL\0C57P01\0Mterminating connection\0\0"),
+            Step::ExpectEof,
+        ]);
+        let deadline = Deadline::start(Duration::from_secs(5));
+        let error = session.execute("select 1/0", &deadline).unwrap_err();
+        assert!(error.detail.contains("22012"), "{error:?}");
+        assert!(session.first_value("select 2", &deadline).is_err());
+        let error = session.first_value("select 3", &deadline).unwrap_err();
+        assert_eq!(
+            error.detail,
+            "the connection to the server was lost earlier"
+        );
+        session.close(&deadline);
+        peer.done();
+    }
+
+    #[test]
+    fn keep_alive_sets_idle_interval_count_and_user_timeout() {
+        let (session, peer) = logged_in(vec![Step::Expect(b'X', Vec::new())]);
+        session.keep_alive(Duration::from_secs(7)).unwrap();
+        let fd = {
+            let conn = session.conn.lock().unwrap();
+            conn.as_ref().unwrap().stream.tcp_fd().unwrap()
+        };
+        let option = |level, name| {
+            let mut value: libc::c_int = -1;
+            let mut size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: getsockopt on the session's socket into an int of the given size.
+            let done = unsafe {
+                libc::getsockopt(
+                    fd,
+                    level,
+                    name,
+                    (&mut value as *mut libc::c_int).cast(),
+                    &mut size,
+                )
+            };
+            assert_eq!(done, 0);
+            value
+        };
+        assert_eq!(option(libc::SOL_SOCKET, libc::SO_KEEPALIVE), 1);
+        assert_eq!(option(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE), 7);
+        assert_eq!(option(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL), 1);
+        assert_eq!(option(libc::IPPROTO_TCP, libc::TCP_KEEPCNT), 3);
+        // Three lost probes after the idle time: (7 + 3) s.
+        assert_eq!(option(libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT), 10_000);
+        drop(session);
+        peer.done();
     }
 
     #[test]
