@@ -315,6 +315,16 @@ mod tests {
         scrub(text) == MASK
     }
 
+    /// Each of `secrets` is masked whole, and each of `plain` shown as it is.
+    fn assert_scrubbed(secrets: &[&str], plain: &[&str]) {
+        for secret in secrets {
+            assert!(masked(secret), "{secret}");
+        }
+        for text in plain {
+            assert_eq!(scrub(text), *text);
+        }
+    }
+
     #[test]
     fn secrets_of_four_chars_or_more_are_kept_longest_first_with_their_escaped_form() {
         register("abc");
@@ -379,19 +389,17 @@ mod tests {
         .map(String::from)
         .to_vec();
         register_arguments(&args);
-        for secret in [
-            "hdr-7777",
-            "redispw-8888",
-            "filepw-5555",
-            "apitok-9999",
-            "inline-1212",
-            "nested-1414",
-        ] {
-            assert!(masked(secret), "{secret}");
-        }
-        for plain in ["probe postgres", "dbhost-6666", "${DB_PW}", "require-1313"] {
-            assert_eq!(scrub(plain), plain);
-        }
+        assert_scrubbed(
+            &[
+                "hdr-7777",
+                "redispw-8888",
+                "filepw-5555",
+                "apitok-9999",
+                "inline-1212",
+                "nested-1414",
+            ],
+            &["probe postgres", "dbhost-6666", "${DB_PW}", "require-1313"],
+        );
     }
 
     #[test]
@@ -417,20 +425,18 @@ mod tests {
         .map(|(name, value)| (name.into(), value.into()))
         .to_vec();
         register_environment(&environment);
-        for secret in [
-            "pgpw-3131",
-            "dbpw-4141",
-            "tlskey-5151",
-            "urlpw-6161",
-            "waitpw-7171",
-            "filepw-2121",
-            pem.as_str(),
-        ] {
-            assert!(masked(secret), "{secret}");
-        }
-        for plain in ["optvalue-8181", "plainvalue-9191", "PGPASSWORD"] {
-            assert_eq!(scrub(plain), plain);
-        }
+        assert_scrubbed(
+            &[
+                "pgpw-3131",
+                "dbpw-4141",
+                "tlskey-5151",
+                "urlpw-6161",
+                "waitpw-7171",
+                "filepw-2121",
+                &pem,
+            ],
+            &["optvalue-8181", "plainvalue-9191", "PGPASSWORD"],
+        );
     }
 
     #[test]
