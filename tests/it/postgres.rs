@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::support::peer::{Frame, Peer, Step};
 use crate::support::pgbouncer::pgbouncer;
-use crate::support::postgres::{plain, replica, tls, DB, PASSWORD, USER};
+use crate::support::postgres::{plain, replica, tls, DB, PASSWORD, TLS_ONLY_USER, USER};
 use crate::support::{free_port, pki::pki, probe, probe_env, temp_dir};
 
 #[test]
@@ -409,16 +409,22 @@ fn tls_rejects_an_unknown_ca_and_a_wrong_name() {
     .code(1)
     .says("unhealthy (fatal)")
     .says("not valid for name 127.0.0.2");
-    // verify-ca checks the chain only.
-    probe(&[
-        "postgres",
-        &wrong_name,
-        "--sslmode",
-        "verify-ca",
-        "--ca-file",
-        ca,
-    ])
-    .code(0);
+    // verify-ca checks the chain only, and so does require with a root certificate
+    // (libpq's rule).
+    for mode in ["verify-ca", "require"] {
+        probe(&["postgres", &wrong_name, "--sslmode", mode, "--ca-file", ca]).code(0);
+        probe(&[
+            "postgres",
+            &wrong_name,
+            "--sslmode",
+            mode,
+            "--ca-file",
+            other,
+        ])
+        .code(1)
+        .says("unhealthy (fatal)")
+        .says("unknown issuer");
+    }
 }
 
 /// libpq's allow tries plain text first; prefer tries TLS first.
@@ -435,6 +441,53 @@ fn sslmode_allow_is_plain_first_and_prefer_tls_first() {
         .code(0)
         .says(&format!("query returned {ssl}"));
     }
+}
+
+/// allow: a plain-text login the server refuses (a `hostssl`-only pg_hba.conf) is tried
+/// again over TLS, as libpq does; disable is refused, naming pg_hba.conf's reason.
+#[test]
+fn sslmode_allow_retries_a_refused_plain_login_over_tls() {
+    let url = |mode: &str| {
+        format!(
+            "postgres://{TLS_ONLY_USER}:{PASSWORD}@127.0.0.1:{}/{DB}?sslmode={mode}",
+            tls().port
+        )
+    };
+    probe(&[
+        "postgres",
+        &url("allow"),
+        "--query",
+        "select ssl from pg_stat_ssl where pid = pg_backend_pid()",
+    ])
+    .code(0)
+    .says("query returned t");
+    probe(&["postgres", &url("disable")])
+        .code(1)
+        .says("unhealthy (fatal)")
+        .says("pg_hba.conf rejects connection")
+        .says("no encryption")
+        .does_not_say(PASSWORD);
+}
+
+/// On a Unix socket there is no TLS to retry with: allow's refused login is the answer
+/// (the peer takes one connection; a second attempt would find nobody listening).
+#[test]
+fn sslmode_allow_on_a_unix_socket_does_not_retry() {
+    let dir = temp_dir();
+    let mut script = vec![Step::Message(Frame::Startup, PROTOCOL_3.to_vec())];
+    script.extend([
+        Step::Send(error_response("28000", "pg_hba.conf rejects connection")),
+        Step::Close,
+    ]);
+    let peer = Peer::unix(&dir.path().join(".s.PGSQL.5432"), script);
+    let url = format!(
+        "postgres://{USER}@/{DB}?host={}&sslmode=allow",
+        dir.path().display()
+    );
+    probe(&["postgres", &url])
+        .code(0)
+        .says("up; login failed for user app: pg_hba.conf rejects connection (28000)");
+    peer.finish();
 }
 
 /// prefer: a TLS handshake that fails (here the peer answers 'S' and then sends no TLS) is
@@ -472,6 +525,24 @@ fn tls_then_garbage() -> Vec<Step> {
         Step::Send(b"this is not TLS\n".to_vec()),
         Step::Close,
     ]
+}
+
+/// COPY FROM STDIN in --query: probe has no data to send, so it answers CopyFail and the
+/// server's error (57014) is the verdict, at once (the server would otherwise wait).
+#[test]
+fn copy_from_stdin_in_a_query_fails_at_once() {
+    probe(&[
+        "postgres",
+        &plain().url(""),
+        "--query",
+        "create temp table t (a int); copy t from stdin",
+        "--timeout",
+        "10s",
+    ])
+    .code(1)
+    .says("probe sends no COPY data")
+    .says("57014")
+    .within(Duration::from_secs(5));
 }
 
 /// SCRAM-SHA-256-PLUS against the real server over TLS (PostgreSQL offers it), and the

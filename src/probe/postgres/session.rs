@@ -795,7 +795,7 @@ mod tests {
         }
     }
 
-    fn read_message(socket: &mut TcpStream) -> (u8, Vec<u8>) {
+    fn read_message(socket: &mut impl Read) -> (u8, Vec<u8>) {
         let mut header = [0u8; 5];
         socket.read_exact(&mut header).expect("a frontend message");
         let length = u32::from_be_bytes(header[1..].try_into().unwrap());
@@ -805,6 +805,35 @@ mod tests {
     }
 
     fn fake(script: Vec<Step>) -> Fake {
+        fake_on(None, script)
+    }
+
+    /// A fake that answers the SSLRequest with 'S' and plays `script` over TLS with the
+    /// certificate `identity` (DER certificate, PKCS#8 key).
+    #[cfg(feature = "tls")]
+    fn fake_tls(identity: (Vec<u8>, Vec<u8>), script: Vec<Step>) -> Fake {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+        let (cert, key) = identity;
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(cert)],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+        )
+        .unwrap();
+        fake_on(Some(std::sync::Arc::new(config)), script)
+    }
+
+    #[cfg(feature = "tls")]
+    type TlsConfig = Option<std::sync::Arc<rustls::ServerConfig>>;
+    #[cfg(not(feature = "tls"))]
+    type TlsConfig = Option<()>;
+
+    fn fake_on(tls: TlsConfig, script: Vec<Step>) -> Fake {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let peer = std::thread::spawn(move || {
@@ -812,36 +841,54 @@ mod tests {
             socket
                 .set_read_timeout(Some(Duration::from_secs(5)))
                 .unwrap();
-            let mut length = [0u8; 4];
-            socket.read_exact(&mut length).unwrap();
-            let mut startup = vec![0u8; u32::from_be_bytes(length) as usize - 4];
-            socket.read_exact(&mut startup).unwrap();
-            assert_eq!(startup[..4], PROTOCOL_3_0.to_be_bytes());
-            for step in script {
-                match step {
-                    Step::Send(bytes) => socket.write_all(&bytes).unwrap(),
-                    Step::Expect(kind, body) => {
-                        let (got_kind, got) = read_message(&mut socket);
-                        assert_eq!(got_kind as char, kind as char, "message type");
-                        assert_eq!(got, body, "body of {}", kind as char);
-                    }
-                    Step::ExpectAny(kind) => {
-                        assert_eq!(read_message(&mut socket).0 as char, kind as char);
-                    }
-                    Step::Reply(kind, answer) => {
-                        let (got_kind, got) = read_message(&mut socket);
-                        assert_eq!(got_kind as char, kind as char, "message type");
-                        socket.write_all(&answer(&got)).unwrap();
-                    }
-                    Step::ExpectEof => {
-                        let mut rest = Vec::new();
-                        let _ = socket.read_to_end(&mut rest);
-                        assert!(rest.is_empty(), "the client sent {rest:?}");
-                    }
-                }
+            #[cfg(feature = "tls")]
+            if let Some(config) = tls {
+                let mut request = [0u8; 8];
+                socket.read_exact(&mut request).unwrap();
+                assert_eq!(request[4..], SSL_REQUEST.to_be_bytes(), "an SSLRequest");
+                socket.write_all(b"S").unwrap();
+                let server = rustls::ServerConnection::new(config).unwrap();
+                return play(&mut rustls::StreamOwned::new(server, socket), script);
             }
+            #[cfg(not(feature = "tls"))]
+            let _ = tls;
+            play(&mut socket, script)
         });
         Fake { port, peer }
+    }
+
+    /// Reads the startup message, then plays the steps.
+    fn play(socket: &mut (impl Read + Write), script: Vec<Step>) {
+        let mut length = [0u8; 4];
+        socket.read_exact(&mut length).unwrap();
+        let mut startup = vec![0u8; u32::from_be_bytes(length) as usize - 4];
+        socket.read_exact(&mut startup).unwrap();
+        assert_eq!(startup[..4], PROTOCOL_3_0.to_be_bytes());
+        for step in script {
+            match step {
+                Step::Send(bytes) => socket.write_all(&bytes).unwrap(),
+                Step::Expect(kind, body) => {
+                    let (got_kind, got) = read_message(socket);
+                    assert_eq!(got_kind as char, kind as char, "message type");
+                    assert_eq!(got, body, "body of {}", kind as char);
+                }
+                Step::ExpectAny(kind) => {
+                    assert_eq!(read_message(socket).0 as char, kind as char);
+                }
+                Step::Reply(kind, answer) => {
+                    let (got_kind, got) = read_message(socket);
+                    assert_eq!(got_kind as char, kind as char, "message type");
+                    socket.write_all(&answer(&got)).unwrap();
+                }
+                Step::ExpectEof => {
+                    // A TLS peer may end with close_notify or without: either way no
+                    // more data.
+                    let mut rest = Vec::new();
+                    let _ = socket.read_to_end(&mut rest);
+                    assert!(rest.is_empty(), "the client sent {rest:?}");
+                }
+            }
+        }
     }
 
     fn server(port: u16, password: Option<&str>) -> Server {
@@ -1017,6 +1064,144 @@ mod tests {
         peer.done();
     }
 
+    /// A self-signed certificate for 127.0.0.1 (DER) and its PKCS#8 key: ECDSA P-256 with
+    /// SHA-256 (a tls-server-end-point hash) or Ed25519 (none: RFC 5929 names no hash).
+    #[cfg(feature = "tls")]
+    fn identity(ed25519: bool) -> (Vec<u8>, Vec<u8>) {
+        let key = if ed25519 {
+            rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap()
+        } else {
+            rcgen::KeyPair::generate().unwrap()
+        };
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        (cert.der().to_vec(), key.serialize_der())
+    }
+
+    /// sslmode=require (no verification) with `params`, against a TLS fake.
+    #[cfg(feature = "tls")]
+    fn over_tls(port: u16, params: &str) -> Server {
+        let url = format!("postgres://u:pw@127.0.0.1:{port}/db?sslmode=require{params}");
+        Server::new(connection_settings(Some(&url), &Overrides::default(), &|_| None).unwrap())
+            .unwrap()
+    }
+
+    /// The SASLInitialResponse's mechanism and the start of its client-first message (the
+    /// GS2 header says how the client binds), then the server gives up.
+    #[cfg(feature = "tls")]
+    fn says_mechanism_and_header(initial: &[u8], mechanism: &str, header: &str) -> Vec<u8> {
+        let (name, rest) = initial.split_at(initial.iter().position(|&b| b == 0).unwrap());
+        assert_eq!(String::from_utf8_lossy(name), mechanism);
+        let first = String::from_utf8_lossy(&rest[5..]);
+        assert!(first.starts_with(&format!("{header}n=,r=")), "{first}");
+        frame(b'E', b"SFATAL\0VFATAL\0C28P01\0Mno\0\0")
+    }
+
+    /// libpq's channel_binding over TLS: prefer binds when the server offers -PLUS and the
+    /// certificate has an end-point hash, says "y,," when TLS is up but -PLUS is not
+    /// offered (so a server that did offer it sees a downgrade), and "n,," when binding is
+    /// disabled or the certificate has no hash; require refuses, naming why.
+    #[cfg(feature = "tls")]
+    #[test]
+    fn channel_binding_over_tls_follows_what_the_server_offers() {
+        let deadline = Deadline::start(Duration::from_secs(5));
+        let both = b"SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0";
+        let plain_only = b"SCRAM-SHA-256\0\0";
+        type Check = fn(&[u8]) -> Vec<u8>;
+        let cases: [(bool, &[u8], &str, Check); 4] = [
+            (false, both, "", |first| {
+                says_mechanism_and_header(first, "SCRAM-SHA-256-PLUS", "p=tls-server-end-point,,")
+            }),
+            (false, plain_only, "", |first| {
+                says_mechanism_and_header(first, "SCRAM-SHA-256", "y,,")
+            }),
+            (false, both, "&channel_binding=disable", |first| {
+                says_mechanism_and_header(first, "SCRAM-SHA-256", "n,,")
+            }),
+            (true, both, "", |first| {
+                says_mechanism_and_header(first, "SCRAM-SHA-256", "n,,")
+            }),
+        ];
+        for (ed25519, offered, params, check) in cases {
+            let peer = fake_tls(
+                identity(ed25519),
+                vec![sasl_offer(offered), Step::Reply(b'p', check)],
+            );
+            let result = over_tls(peer.port, params).open(&deadline);
+            assert!(matches!(result, Err(Failure::Rejected(_))), "{params}");
+            peer.done();
+        }
+        for (ed25519, offered, why) in [
+            (
+                false,
+                &plain_only[..],
+                "the server does not offer SCRAM-SHA-256-PLUS",
+            ),
+            (
+                true,
+                &both[..],
+                "the server certificate's signature algorithm has no tls-server-end-point hash",
+            ),
+        ] {
+            let peer = fake_tls(
+                identity(ed25519),
+                vec![sasl_offer(offered), Step::ExpectEof],
+            );
+            let result = over_tls(peer.port, "&channel_binding=require").open(&deadline);
+            assert_eq!(
+                fatal_reason(result),
+                format!("channel_binding=require, but {why}")
+            );
+            peer.done();
+        }
+    }
+
+    /// Kerberos, SCM credentials, GSSAPI and SSPI are named and refused (the server is up
+    /// but probe cannot log in): nothing is answered. require_auth sees MD5, GSSAPI and
+    /// SSPI requests too.
+    #[test]
+    fn logins_probe_does_not_speak_are_named() {
+        let deadline = Deadline::start(Duration::from_secs(5));
+        for (code, name) in [
+            (2i32, "Kerberos V5"),
+            (6, "SCM credential"),
+            (7, "GSSAPI"),
+            (8, "GSSAPI"),
+            (9, "SSPI"),
+        ] {
+            let peer = fake(vec![backend(b'R', &code.to_be_bytes()), Step::ExpectEof]);
+            match server(peer.port, Some("pw")).open(&deadline) {
+                Err(Failure::Rejected(reason)) => assert_eq!(
+                    reason,
+                    format!(
+                        "the server asks for {name} authentication, which probe does not speak"
+                    )
+                ),
+                other => panic!("code {code}: {:?}", other.err()),
+            }
+            peer.done();
+        }
+        for (code, says) in [
+            (5i32, "asked for an MD5 password"),
+            (7, "asked for GSSAPI"),
+            (8, "asked for GSSAPI"),
+            (9, "asked for SSPI"),
+        ] {
+            let mut body = code.to_be_bytes().to_vec();
+            body.extend_from_slice(b"salt");
+            let peer = fake(vec![backend(b'R', &body), Step::ExpectEof]);
+            let params = "&require_auth=scram-sha-256";
+            let reason = fatal_reason(server_with(peer.port, Some("pw"), params).open(&deadline));
+            assert_eq!(
+                reason,
+                format!("require_auth=scram-sha-256: the server {says}")
+            );
+            peer.done();
+        }
+    }
+
     #[test]
     fn require_auth_refuses_what_it_does_not_list() {
         let deadline = Deadline::start(Duration::from_secs(5));
@@ -1164,6 +1349,56 @@ mod tests {
             "the connection to the server was lost earlier"
         );
         session.close(&deadline);
+        peer.done();
+    }
+
+    /// COPY FROM STDIN is answered with CopyFail (probe has no data to send), and the
+    /// server's error ends the query; without it the server would wait forever.
+    #[test]
+    fn copy_from_stdin_is_refused_with_copy_fail() {
+        let (session, peer) = logged_in(vec![
+            Step::Expect(b'Q', b"copy t from stdin\0".to_vec()),
+            backend(b'G', &[0, 0, 1, 0, 0]),
+            Step::Expect(b'f', b"probe sends no COPY data\0".to_vec()),
+            backend(b'E', b"SERROR\0VERROR\0C57014\0MCOPY from stdin failed\0\0"),
+            backend(b'Z', b"I"),
+            Step::Expect(b'X', Vec::new()),
+        ]);
+        let deadline = Deadline::start(Duration::from_secs(5));
+        let error = session.execute("copy t from stdin", &deadline).unwrap_err();
+        assert!(error.detail.contains("57014"), "{error:?}");
+        session.close(&deadline);
+        peer.done();
+    }
+
+    /// Each query is bounded by its own deadline, not the one the session was opened with
+    /// (the lock of migrate-then-exec lives far longer than its connect deadline).
+    #[test]
+    fn a_query_is_bounded_by_its_own_deadline() {
+        let (session, peer) = logged_in(vec![
+            Step::Expect(b'Q', b"select pg_sleep(9)\0".to_vec()),
+            Step::ExpectEof,
+        ]);
+        let started = std::time::Instant::now();
+        let deadline = Deadline::start(Duration::from_millis(300));
+        let error = session
+            .first_value("select pg_sleep(9)", &deadline)
+            .unwrap_err();
+        assert!(error.detail.starts_with("timed out after"), "{error:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            started.elapsed()
+        );
+        drop(session);
+        peer.done();
+        // A deadline already gone: the query is not sent, and the session is intact (it
+        // still ends with Terminate).
+        let (session, peer) = logged_in(vec![Step::Expect(b'X', Vec::new())]);
+        let gone = Deadline::start(Duration::ZERO);
+        let error = session.first_value("select 1", &gone).unwrap_err();
+        assert!(error.detail.starts_with("timed out after"), "{error:?}");
+        drop(session);
         peer.done();
     }
 

@@ -19,6 +19,8 @@ use super::{free_port, pki::pki, temp_dir};
 pub const USER: &str = "app";
 pub const PASSWORD: &str = "app-secret-7f3a9c";
 pub const DB: &str = "appdb";
+/// On the [`tls`] server, a role whose plain-text logins pg_hba.conf rejects.
+pub const TLS_ONLY_USER: &str = "tls_only";
 
 pub struct Postgres {
     pub port: u16,
@@ -136,8 +138,25 @@ impl Postgres {
                 "ssl_key_file=server.key".into(),
             ]);
         }
+        if ssl {
+            // TLS_ONLY_USER may log in over TLS only, as with a `hostssl`-only pg_hba.conf.
+            let hba = data.join("pg_hba.conf");
+            let rules = std::fs::read_to_string(&hba).unwrap();
+            std::fs::write(
+                &hba,
+                format!("hostnossl all {TLS_ONLY_USER} all reject\n{rules}"),
+            )
+            .unwrap();
+        }
         let server = Self::launch(dir, data, socket_dir, log, port, &settings);
         server.set_up();
+        if ssl {
+            server.psql(
+                "postgres",
+                "postgres",
+                &format!("create role {TLS_ONLY_USER} login password '{PASSWORD}'"),
+            );
+        }
         server
     }
 
