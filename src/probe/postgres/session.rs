@@ -760,7 +760,7 @@ mod tests {
 
     use super::super::settings::{connection_settings, Overrides};
     use std::io::Read;
-    use std::net::{TcpListener, TcpStream};
+    use std::net::TcpListener;
 
     /// A peer that reads the startup message, then plays `script`: each step reads one
     /// frontend message (checking its type and body) or sends bytes. The returned handle
