@@ -772,9 +772,10 @@ mod tests {
         /// Reads a message of this type and answers with what the function makes of its
         /// body (SCRAM's server-first message needs the client's nonce).
         Reply(u8, fn(&[u8]) -> Vec<u8>),
-        /// The client hangs up without sending anything more.
+        /// The client hangs up without sending anything more, and without a reset.
         ExpectEof,
         Send(Vec<u8>),
+        Pause(Duration),
     }
 
     fn backend(kind: u8, body: &[u8]) -> Step {
@@ -881,12 +882,16 @@ mod tests {
                     socket.write_all(&answer(&got)).unwrap();
                 }
                 Step::ExpectEof => {
-                    // A TLS peer may end with close_notify or without: either way no
-                    // more data.
                     let mut rest = Vec::new();
-                    let _ = socket.read_to_end(&mut rest);
+                    let end = socket.read_to_end(&mut rest);
                     assert!(rest.is_empty(), "the client sent {rest:?}");
+                    // Over TLS a client that refuses the server hangs up without
+                    // close_notify; a reset is never right.
+                    if let Err(error) = end {
+                        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof, "{error}");
+                    }
                 }
+                Step::Pause(time) => std::thread::sleep(time),
             }
         }
     }
@@ -1110,7 +1115,7 @@ mod tests {
         let both = b"SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0";
         let plain_only = b"SCRAM-SHA-256\0\0";
         type Check = fn(&[u8]) -> Vec<u8>;
-        let cases: [(bool, &[u8], &str, Check); 4] = [
+        let cases: [(bool, &[u8], &str, Check); 5] = [
             (false, both, "", |first| {
                 says_mechanism_and_header(first, "SCRAM-SHA-256-PLUS", "p=tls-server-end-point,,")
             }),
@@ -1122,6 +1127,9 @@ mod tests {
             }),
             (true, both, "", |first| {
                 says_mechanism_and_header(first, "SCRAM-SHA-256", "n,,")
+            }),
+            (true, plain_only, "", |first| {
+                says_mechanism_and_header(first, "SCRAM-SHA-256", "y,,")
             }),
         ];
         for (ed25519, offered, params, check) in cases {
@@ -1399,6 +1407,46 @@ mod tests {
         let error = session.first_value("select 1", &gone).unwrap_err();
         assert!(error.detail.starts_with("timed out after"), "{error:?}");
         drop(session);
+        peer.done();
+    }
+
+    /// A session closed while a notice it never read waits in the socket: read first,
+    /// so the close is a FIN, not the reset Linux sends for unread data (servers log
+    /// resets as "connection reset by peer").
+    #[test]
+    fn closing_reads_what_is_left_so_the_server_sees_no_reset() {
+        let (session, peer) = logged_in(vec![
+            Step::Pause(Duration::from_millis(100)),
+            backend(b'N', b"SNOTICE\0Mnot read\0\0"),
+            Step::Expect(b'X', Vec::new()),
+            Step::ExpectEof,
+        ]);
+        // Long enough for the notice to arrive, even on a loaded machine.
+        std::thread::sleep(Duration::from_secs(1));
+        session.close(&Deadline::start(Duration::from_secs(5)));
+        peer.done();
+    }
+
+    /// An error after AuthenticationOk (an unknown database comes then) is the login's
+    /// answer, not a lost connection.
+    #[test]
+    fn an_error_after_the_login_is_the_answer() {
+        let deadline = Deadline::start(Duration::from_secs(5));
+        let peer = fake(vec![
+            backend(b'R', &0i32.to_be_bytes()),
+            backend(
+                b'E',
+                b"SFATAL\0VFATAL\0C3D000\0Mdatabase \"db\" does not exist\0\0",
+            ),
+            Step::ExpectEof,
+        ]);
+        match server(peer.port, None).open(&deadline) {
+            Err(Failure::Rejected(reason)) => assert_eq!(
+                reason,
+                "login failed for user u: database \"db\" does not exist (3D000)"
+            ),
+            other => panic!("{:?}", other.err()),
+        }
         peer.done();
     }
 
