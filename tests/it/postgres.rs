@@ -474,11 +474,11 @@ fn sslmode_allow_retries_a_refused_plain_login_over_tls() {
 #[test]
 fn sslmode_allow_on_a_unix_socket_does_not_retry() {
     let dir = temp_dir();
-    let mut script = vec![Step::Message(Frame::Startup, PROTOCOL_3.to_vec())];
-    script.extend([
+    let script = vec![
+        Step::Message(Frame::Startup, PROTOCOL_3.to_vec()),
         Step::Send(error_response("28000", "pg_hba.conf rejects connection")),
         Step::Close,
-    ]);
+    ];
     let peer = Peer::unix(&dir.path().join(".s.PGSQL.5432"), script);
     let url = format!(
         "postgres://{USER}@/{DB}?host={}&sslmode=allow",

@@ -137,8 +137,6 @@ impl Postgres {
                 "ssl_cert_file=server.crt".into(),
                 "ssl_key_file=server.key".into(),
             ]);
-        }
-        if ssl {
             // TLS_ONLY_USER may log in over TLS only, as with a `hostssl`-only pg_hba.conf.
             let hba = data.join("pg_hba.conf");
             let rules = std::fs::read_to_string(&hba).unwrap();
