@@ -28,14 +28,12 @@ use argv::RUNS_A_COMMAND;
 
 /// Parses and runs a whole command line (without argv\[0\]).
 pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
-    // Before anything is parsed or printed: every secret the arguments and the
-    // environment can carry is known to the scrubber.
-    // Read once: each read of the environment copies all of it.
-    let environment: Vec<_> = std::env::vars_os().collect();
-    redact::register_environment(&environment);
-    redact::register_arguments(&args);
-    check_environment(&environment)?;
+    crate::env::validate()?;
     let (raw, command) = split_command(argv::prepare(args));
+    // The command after `--` is never expanded: its secrets are registered as written.
+    if let Some(command) = &command {
+        redact::register_arguments(command);
+    }
     let has_command = command.is_some();
     let total: usize = raw.iter().map(String::len).sum();
     if total > MAX_ARGUMENTS {
@@ -45,13 +43,18 @@ pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
         ));
     }
     // ${VAR} is expanded in probe's own arguments, never in the command it runs: that
-    // command gets its arguments exactly as written, like exec "$@" in a script.
+    // command gets its arguments exactly as written, like exec "$@" in a script. Then,
+    // before anything is parsed or printed, every secret the arguments carry is known to
+    // the scrubber: what stands in a secret position (a URL's password, after `-a`), as
+    // written or as expanded, and expanded credential variables (crate::expand). Nothing
+    // before this prints an argument, and errors of expansion name only the variable, so
+    // an unexpanded `${PW}` is never mistaken for a password. The environment is not
+    // scanned: the variables probe reads register theirs as they are read (crate::env).
     let args = raw
         .iter()
         .map(|arg| expand(arg))
         .collect::<Result<Vec<_>, _>>()?;
     redact::register_arguments(&args);
-    argv::register_secrets(&args);
     let hint = |error| argv::with_dashdash_hint(error, &args, has_command);
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     let cli = match Cli::from_args(&["probe"], &words) {
@@ -142,7 +145,7 @@ fn split_command(mut args: Vec<String>) -> (Vec<String>, Option<Vec<String>>) {
 /// `PROBE_DRY_RUN=1`: parse and validate everything, probe nothing, exit 0 (or 3). For
 /// checking the probe lines of Dockerfiles and manifests in CI.
 fn dry_run() -> Result<bool, UsageError> {
-    match env_text("PROBE_DRY_RUN")?.as_deref() {
+    match crate::env::text("PROBE_DRY_RUN")?.as_deref() {
         None | Some("") | Some("0") => Ok(false),
         Some("1") => Ok(true),
         Some(other) => usage(format!("PROBE_DRY_RUN must be 1 or 0, not {other:?}")),
@@ -152,46 +155,9 @@ fn dry_run() -> Result<bool, UsageError> {
 /// Most bytes of probe's own arguments together (the command after `--` not counted).
 pub const MAX_ARGUMENTS: usize = 256 * 1024;
 
-/// An environment variable probe reads: unset is `None`, non-UTF-8 is an error naming it.
-pub fn env_text(name: &str) -> Result<Option<String>, UsageError> {
-    match std::env::var_os(name) {
-        None => Ok(None),
-        Some(value) => value.into_string().map(Some).map_err(|_| {
-            UsageError::new(format!("environment variable {name} is not valid UTF-8"))
-        }),
-    }
-}
-
-/// Whether probe reads this variable: its own `PROBE_*`, libpq's `PG*`, `DATABASE_URL`
-/// and `REDIS_URL`.
-fn is_read_by_probe(name: &str) -> bool {
-    let libpq = name.len() > 2
-        && name.starts_with("PG")
-        && name[2..]
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b == b'_');
-    libpq || name.starts_with("PROBE_") || matches!(name, "DATABASE_URL" | "REDIS_URL")
-}
-
-/// Every variable probe reads must be UTF-8: checked once, up front, so that the checks'
-/// own `std::env::var(name).ok()` can never mistake a non-UTF-8 value for an unset one.
-fn check_environment(
-    environment: &[(std::ffi::OsString, std::ffi::OsString)],
-) -> Result<(), UsageError> {
-    for (name, value) in environment {
-        let Some(name) = name.to_str() else {
-            continue;
-        };
-        if is_read_by_probe(name) && value.to_str().is_none() {
-            return usage(format!("environment variable {name} is not valid UTF-8"));
-        }
-    }
-    Ok(())
-}
-
 /// Reads an optional duration variable; a bad value is an error, never a silent default.
 fn env_span(name: &str) -> Result<Option<Span>, UsageError> {
-    match env_text(name)? {
+    match crate::env::text(name)? {
         None => Ok(None),
         Some(text) => text
             .parse::<Span>()
@@ -203,11 +169,12 @@ fn env_span(name: &str) -> Result<Option<Span>, UsageError> {
 /// wait-for's targets (arguments, then PROBE_WAIT_TARGETS) and policy.
 fn wait_spec(args: &WaitForArgs) -> Result<mode::wait_for::Wait, UsageError> {
     let mut texts = args.targets.clone();
-    if let Some(from_env) = env_text("PROBE_WAIT_TARGETS")? {
+    if let Some(from_env) = crate::env::text("PROBE_WAIT_TARGETS")? {
         let expanded = expand(&from_env)
             .map_err(|error| UsageError::new(format!("PROBE_WAIT_TARGETS: {error}")))?;
         let words = shlex::split(&commas_to_spaces(&expanded))
             .ok_or_else(|| UsageError::new("PROBE_WAIT_TARGETS: unbalanced quotes"))?;
+        redact::register_arguments(&words);
         texts.extend(words);
     }
     if texts.is_empty() {

@@ -6,10 +6,8 @@
 //! - argh's "required ... not provided:" lists the missing names on the next lines: they are
 //!   kept on the one error line.
 //! - A command written without its `--` (`probe wait-for db:5432 ./app`) gets a hint.
-//! - redis-cli's `-a PASSWORD` is registered as a secret before anything can print it.
 
 use crate::outcome::UsageError;
-use crate::redact;
 
 /// Subcommands that take a command to run after `--`.
 pub const RUNS_A_COMMAND: [&str; 2] = ["wait-for", "migrate-then-exec"];
@@ -73,24 +71,6 @@ pub fn prepare(mut args: Vec<String>) -> Vec<String> {
             .chain(words)
             .collect(),
         None => before.into_iter().chain(shared).chain(words).collect(),
-    }
-}
-
-/// Registers the values of `-a PASSWORD` (redis-cli's spelling), in the arguments and inside
-/// quoted command-line targets, so that no error line can show them.
-pub fn register_secrets(args: &[String]) {
-    let scan = |words: &[String]| {
-        for pair in words.windows(2) {
-            if pair[0] == "-a" {
-                redact::register(&pair[1]);
-            }
-        }
-    };
-    scan(args);
-    for arg in args.iter().filter(|arg| arg.contains(char::is_whitespace)) {
-        if let Some(words) = shlex::split(arg) {
-            scan(&words);
-        }
     }
 }
 

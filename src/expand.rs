@@ -2,10 +2,17 @@
 //! environment.
 //!
 //! Exec-form `HEALTHCHECK CMD [...]` and compose `test: ["CMD", ...]` get no shell, so
-//! nothing else would expand them. `$$` is a literal `$` (compose's escape); a `$` not
-//! followed by a name or `{` stays as it is. An unset variable without a default is an
-//! error, not an empty string: `http://${HOST}:8000/` silently becoming `http://:8000/`
-//! is the kind of bug that costs a night.
+//! nothing else would expand them. The rules never change a line that worked as written:
+//!
+//! - `${VAR}` and `$VAR` of a variable that is set expand (compose's `$$VAR` reaches probe
+//!   as `$VAR`);
+//! - a bare `$NAME` that no variable holds stays as written: a password `pa$word1`, an
+//!   OData path `/$metadata`, a regex `$QUEUE` keep their meaning;
+//! - an unset `${VAR}` (braces: clearly meant) without a default is an error naming only
+//!   the variable, not an empty string: `http://${HOST}:8000/` silently becoming
+//!   `http://:8000/` is the kind of bug that costs a night;
+//! - `$$` is a literal `$` (compose's escape), the way to write `$` before a set
+//!   variable's name; a `$` not followed by a name or `{` stays as it is.
 //!
 //! One pass, linear in the text (a default is parsed once, even when nested), with a
 //! nesting limit and a length limit. Errors never quote the argument: it may hold a
@@ -21,11 +28,19 @@ pub const MAX_NESTING: usize = 16;
 /// A variable's value: `Ok(None)` when unset, `Err(())` when it is not valid UTF-8.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Result<Option<String>, ()>;
 
-/// Expands `text` with variables from the process environment.
+/// Expands `text` with variables from the process environment, registering the values
+/// of credential-named variables as secrets. A text without `$` is returned as it is.
 pub fn expand(text: &str) -> Result<String, UsageError> {
+    if !text.contains('$') {
+        return Ok(text.to_string());
+    }
     expand_with(text, &|name| match std::env::var_os(name) {
         None => Ok(None),
-        Some(value) => value.into_string().map(Some).map_err(|_| ()),
+        Some(value) => {
+            let value = value.into_string().map_err(|_| ())?;
+            crate::redact::register_expansion(name, &value);
+            Ok(Some(value))
+        }
     })
 }
 
@@ -86,11 +101,13 @@ impl<'a> Parser<'a> {
                         self.push(&mut out, value, &mut deferred)?;
                     }
                     Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {
+                        let dollar = self.at;
                         self.at += 1;
                         let name = self.name();
-                        let value = self
-                            .lookup(name)
-                            .and_then(|value| value.ok_or_else(|| unset(name)));
+                        // Unset: the `$` and the name stay as written.
+                        let value = self.lookup(name).map(|value| {
+                            value.unwrap_or_else(|| self.text[dollar..self.at].to_string())
+                        });
                         self.push(&mut out, value, &mut deferred)?;
                     }
                     _ => {
@@ -232,7 +249,19 @@ mod tests {
     fn bare_dollar_names_expand_like_braces() {
         assert_eq!(run("tcp://$HOST:5432").unwrap(), "tcp://db:5432");
         assert_eq!(run("$HOST.x").unwrap(), "db.x");
-        assert!(run("$NOPE").unwrap_err().0.contains("${NOPE} is not set"));
+        // A bare name no variable holds stays as written: a line that worked as written
+        // keeps working (a password `pa$word1`, an OData `/$metadata`).
+        assert_eq!(run("$NOPE").unwrap(), "$NOPE");
+        assert_eq!(run("pa$word1").unwrap(), "pa$word1");
+        assert_eq!(
+            run("/odata/$metadata?x=$HOST").unwrap(),
+            "/odata/$metadata?x=db"
+        );
+        assert_eq!(
+            run("redis://:S3cr3t$Passw0rd@host").unwrap(),
+            "redis://:S3cr3t$Passw0rd@host"
+        );
+        assert_eq!(run("$NOPE_${HOST}").unwrap(), "$NOPE_db");
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod app;
 mod cli;
 mod deadline;
 mod duration;
+mod env;
 mod exec;
 mod expand;
 mod fsread;

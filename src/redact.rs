@@ -16,19 +16,90 @@ use std::sync::Mutex;
 
 use crate::outcome::UsageError;
 
+/// The secrets to mask, and the index [`scrub`] searches them by, built when a line is
+/// first scrubbed after a registration: registering stays O(1), so 4,000 targets with
+/// passwords register in linear time.
+#[derive(Default)]
+struct Registry {
+    secrets: Vec<String>,
+    /// Each secret's first four bytes (every searched secret has at least four) and its
+    /// place in `secrets`, sorted: a line is scanned once, whatever the number of secrets.
+    index: Vec<(u32, usize)>,
+    indexed: bool,
+}
+
+impl Registry {
+    fn push(&mut self, secret: &str) {
+        self.secrets.push(secret.to_string());
+        self.indexed = false;
+    }
+
+    fn index(&mut self) {
+        if self.indexed {
+            return;
+        }
+        self.secrets.sort_unstable();
+        self.secrets.dedup();
+        self.index = self
+            .secrets
+            .iter()
+            .enumerate()
+            .map(|(at, secret)| (prefix(secret.as_bytes()), at))
+            .collect();
+        self.index.sort_unstable();
+        self.indexed = true;
+    }
+
+    /// The byte ranges of `text` that hold a registered secret, in order, merged where
+    /// they overlap or touch: a secret that contains or overlaps another is masked whole.
+    fn ranges(&mut self, text: &str) -> Vec<(usize, usize)> {
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        if self.secrets.is_empty() || text.len() < MIN_SEARCHED_LEN {
+            return ranges;
+        }
+        self.index();
+        let bytes = text.as_bytes();
+        for at in 0..=bytes.len() - MIN_SEARCHED_LEN {
+            let key = prefix(&bytes[at..]);
+            let first = self.index.partition_point(|(known, _)| *known < key);
+            for (_, secret) in self.index[first..].iter().take_while(|(k, _)| *k == key) {
+                let secret = self.secrets[*secret].as_bytes();
+                if !bytes[at..].starts_with(secret) {
+                    continue;
+                }
+                let end = at + secret.len();
+                match ranges.last_mut() {
+                    Some(last) if at <= last.1 => last.1 = last.1.max(end),
+                    _ => ranges.push((at, end)),
+                }
+            }
+        }
+        ranges
+    }
+}
+
+/// The first [`MIN_SEARCHED_LEN`] bytes of `bytes` as one number.
+fn prefix(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
 #[cfg(not(test))]
-static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static SECRETS: Mutex<Registry> = Mutex::new(Registry {
+    secrets: Vec::new(),
+    index: Vec::new(),
+    indexed: true,
+});
 
 #[cfg(test)]
 thread_local! {
     /// Unit tests run in parallel threads of one process, and the seeded fuzz properties
     /// register random secrets (`redis`, say) that would mask other tests' expected text:
     /// each test thread gets a registry of its own.
-    static TEST_SECRETS: &'static Mutex<Vec<String>> = Box::leak(Box::default());
+    static TEST_SECRETS: &'static Mutex<Registry> = Box::leak(Box::default());
 }
 
 /// The registry: one per process (probe runs one command line per process).
-fn secrets() -> std::sync::MutexGuard<'static, Vec<String>> {
+fn secrets() -> std::sync::MutexGuard<'static, Registry> {
     #[cfg(not(test))]
     let registry = &SECRETS;
     #[cfg(test)]
@@ -51,52 +122,38 @@ pub fn register(secret: &str) {
     if secret.chars().count() < MIN_SEARCHED_LEN || secret == MASK {
         return;
     }
-    let escaped = format!("{secret:?}");
-    let escaped = &escaped[1..escaped.len() - 1];
     let mut secrets = secrets();
-    for form in [secret, escaped] {
-        if !secrets.iter().any(|known| known == form) {
-            secrets.push(form.to_string());
-        }
+    secrets.push(secret);
+    if secret
+        .chars()
+        .any(|c| c == '"' || c == '\\' || c.is_control() || !c.is_ascii())
+    {
+        let escaped = format!("{secret:?}");
+        secrets.push(&escaped[1..escaped.len() - 1]);
     }
-    // Longest first, so that a secret containing a shorter one is masked whole.
-    secrets.sort_by_key(|known| std::cmp::Reverse(known.len()));
 }
 
-/// Registers every URL password and `?password=`-style value in `text` (as written and
-/// percent-decoded) and returns the text with them masked by position.
+/// Registers every URL password and credential query value in `text` (as written and
+/// percent-decoded) and returns the text with them masked by position. A `text` that
+/// starts with a scheme is one URL (an argument), spaces and quotes included.
 pub fn url_password(text: &str) -> String {
-    for (from, to) in crate::url::secret_ranges(text) {
+    if !text.contains("://") {
+        return text.to_string();
+    }
+    let ranges = crate::url::url_secret_ranges(text);
+    for &(from, to) in &ranges {
         let raw = &text[from..to];
         register(raw);
         if let Ok(decoded) = crate::url::percent_decode(raw) {
             register(&decoded);
         }
     }
-    crate::url::mask(text)
+    crate::url::mask_url(text)
 }
-
-/// Header names whose values are credentials (substrings of the lowercased name).
-const CREDENTIAL_HEADER_WORDS: &[&str] = &[
-    "authorization",
-    "cookie",
-    "token",
-    "secret",
-    "key",
-    "auth",
-    "session",
-    "password",
-    "passwd",
-    "credential",
-    "signature",
-];
 
 /// Whether a header's value is a credential (`Authorization`, `X-Api-Key`, ...).
 pub fn is_credential_header(name: &str) -> bool {
-    let lower = name.trim().to_ascii_lowercase();
-    CREDENTIAL_HEADER_WORDS
-        .iter()
-        .any(|word| lower.contains(word))
+    crate::url::is_credential_name(name)
 }
 
 /// Registers the credential in a `-H 'Name: value'` line: the value and the credential
@@ -127,14 +184,15 @@ pub fn register_header(line: &str) {
     }
 }
 
-/// Whether a `name=value` or `--name value` names a secret (`password`, `db_password`,
-/// `--pass`, `api-token`).
-fn is_secret_name(name: &str) -> bool {
-    // Called for every environment variable and every word of the command line before
-    // anything else runs: no allocation (a format! per name cost ~450k instructions at
-    // start-up in a typical environment, 10x a whole tcp check).
+/// Last words of a flag's or a `name=value` word's name that make its value a secret.
+const SECRET_NAME_WORDS: &[&str] = &["password", "pass", "passwd", "pwd", "secret", "token"];
+
+/// Whether `name` ends with one of `words`, whole or after a `_`/`-` (`db_password`,
+/// `--pass`, `api-token`; not `compass`).
+fn ends_with_word(name: &str, words: &[&str]) -> bool {
+    // No allocation: called for words of every argument before anything else runs.
     let name = name.trim_start_matches('-');
-    crate::url::SECRET_PARAMS.iter().any(|secret| {
+    words.iter().any(|secret| {
         let Some(cut) = name.len().checked_sub(secret.len()) else {
             return false;
         };
@@ -145,11 +203,35 @@ fn is_secret_name(name: &str) -> bool {
     })
 }
 
+/// Whether a `name=value` or `--name value` names a secret (`password`, `db_password`,
+/// `--pass`, `api-token`).
+fn is_secret_name(name: &str) -> bool {
+    ends_with_word(name, SECRET_NAME_WORDS)
+}
+
+/// Whether a variable's name says it holds a credential (`DB_PASSWORD`, `API_KEY`,
+/// `GITHUB_TOKEN`, `REDISCLI_AUTH`): its value is a secret wherever `${...}` puts it.
+/// `PWD` is the working directory, not a password.
+fn is_secret_variable(name: &str) -> bool {
+    name == "PGPASSWORD"
+        || name != "PWD"
+            && (is_secret_name(name) || ends_with_word(name, &["key", "auth", "credentials"]))
+}
+
+/// Registers a variable's value that `${NAME}` or `$NAME` put into probe's arguments, when
+/// the name says it is a credential. A value that lands in a secret position (a URL's
+/// password, after `-a`) is found there by [`register_arguments`] on the expanded words.
+pub fn register_expansion(name: &str, value: &str) {
+    if is_secret_variable(name) {
+        register(value);
+    }
+}
+
 /// Registers every secret a command line can carry, before anything is parsed: URL
 /// passwords of any scheme and `password=`-style values in every word, the values of
 /// credential headers (`-H`), of `-a`/`--password` and the contents of `--password-file`.
 /// Quoted target lines (`'http http://x -H "Authorization: Bearer t"'`) are split and
-/// searched the same way.
+/// searched the same way. Only positions count: nothing else of a word is a secret.
 pub fn register_arguments(args: &[String]) {
     register_arguments_at(args, 0);
 }
@@ -157,13 +239,28 @@ pub fn register_arguments(args: &[String]) {
 fn register_arguments_at(args: &[String], depth: u8) {
     let mut previous: Option<&str> = None;
     for arg in args {
-        url_password(arg);
-        for word in arg.split_whitespace() {
-            let word = word.trim_matches(|c| matches!(c, '"' | '\''));
-            if let Some((name, value)) = word.split_once('=') {
-                // `--password=${DB_PASSWORD}` as written is no secret; its expansion is.
-                if is_secret_name(name) && !value.starts_with('$') {
-                    register(value);
+        // Most words (`tcp`, `db:5432`, `--timeout`) hold none of what is searched for
+        // below: one pass over their bytes tells.
+        let (mut url, mut assignment, mut space) = (false, false, false);
+        for (at, byte) in arg.bytes().enumerate() {
+            match byte {
+                b':' => url |= arg[at..].starts_with("://"),
+                b'=' => assignment = true,
+                b if b.is_ascii_whitespace() => space = true,
+                _ => {}
+            }
+        }
+        if url {
+            url_password(arg);
+        }
+        if assignment {
+            for word in arg.split_whitespace() {
+                let word = word.trim_matches(|c| matches!(c, '"' | '\''));
+                if let Some((name, value)) = word.split_once('=') {
+                    // `--password=${DB_PASSWORD}` as written is no secret; its expansion is.
+                    if is_secret_name(name) && !value.starts_with('$') {
+                        register(value);
+                    }
                 }
             }
         }
@@ -174,33 +271,12 @@ fn register_arguments_at(args: &[String], depth: u8) {
             Some("--password-file") => register_file(Path::new(arg)),
             _ => {}
         }
-        if depth < 3 && arg.contains(char::is_whitespace) {
+        if depth < 3 && space {
             if let Some(words) = shlex::split(arg).filter(|words| words.len() > 1) {
                 register_arguments_at(&words, depth + 1);
             }
         }
         previous = Some(arg);
-    }
-}
-
-/// Registers the secrets of probe's environment: `PGPASSWORD`, passwords in any URL
-/// value (`DATABASE_URL`, `REDIS_URL`, `PROBE_WAIT_TARGETS`, a broker URL), variables
-/// named like secrets (`DB_PASSWORD`, `API_TOKEN`: `${...}` may put them in arguments),
-/// and the contents of `*_FILE` secrets (the Docker secrets convention).
-pub fn register_environment(environment: &[(std::ffi::OsString, std::ffi::OsString)]) {
-    for (name, value) in environment {
-        let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
-            continue;
-        };
-        if name == "PGPASSWORD" || is_secret_name(name) || name.ends_with("_KEY") {
-            register(value);
-        }
-        if value.contains("://") || name == "PROBE_WAIT_TARGETS" {
-            register_arguments(&[value.to_string()]);
-        }
-        if name.ends_with("_FILE") {
-            register_file(Path::new(value));
-        }
     }
 }
 
@@ -242,7 +318,7 @@ pub fn read_password_file(path: &Path) -> Result<String, UsageError> {
 /// would otherwise grow with each (probe itself runs one command line per process).
 #[cfg(fuzzing)]
 pub fn forget_all() {
-    secrets().clear();
+    *secrets() = Registry::default();
 }
 
 /// The text with every URL password masked by position and every registered secret
@@ -252,14 +328,8 @@ pub fn scrub(text: &str) -> String {
     // k3y-pg://u:pw@db'`), whose masking would change the text so that the whole
     // secret no longer matches (found by fuzzing). Masking by position afterwards only
     // hides more: `***` holds none of the characters that end a password.
-    let mut text = text.to_string();
-    let secrets = secrets();
-    for secret in secrets.iter() {
-        if text.contains(secret.as_str()) {
-            text = text.replace(secret.as_str(), MASK);
-        }
-    }
-    crate::url::mask(&text)
+    let ranges = secrets().ranges(text);
+    crate::url::mask(&crate::url::masked(text, &ranges))
 }
 
 #[cfg(test)]
@@ -403,40 +473,118 @@ mod tests {
     }
 
     #[test]
-    fn the_environment_registers_passwords_urls_and_secret_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let small = dir.path().join("small");
-        std::fs::write(&small, "filepw-2121\r\n").unwrap();
-        // A private key is a secret file of a few KiB.
-        let key = dir.path().join("key");
-        let pem = format!("-----BEGIN KEY-----{}", "K".repeat(3000));
-        std::fs::write(&key, &pem).unwrap();
-        let environment: Vec<(std::ffi::OsString, std::ffi::OsString)> = [
+    fn expansions_register_credential_variables_only() {
+        for (name, value) in [
             ("PGPASSWORD", "pgpw-3131"),
             ("DB_PASSWORD", "dbpw-4141"),
-            ("TLS_KEY", "tlskey-5151"),
-            ("DATABASE_URL", "postgres://u:urlpw-6161@db/app"),
-            ("PROBE_WAIT_TARGETS", "redis db:6379 -a waitpw-7171"),
-            ("OPTS", "-a optvalue-8181"),
-            ("PLAIN", "plainvalue-9191"),
-            ("SECRET_FILE", small.to_str().unwrap()),
-            ("TLS_KEY_FILE", key.to_str().unwrap()),
-        ]
-        .map(|(name, value)| (name.into(), value.into()))
-        .to_vec();
-        register_environment(&environment);
+            ("API_KEY", "apikey-5151"),
+            ("GITHUB_TOKEN", "ghtok-6161"),
+            ("REDISCLI_AUTH", "cliauth-7171"),
+            ("db_pwd", "dbpwd-8181"),
+            // Not credentials by their names: the working directory, a path to a secret,
+            // a plain value.
+            ("PWD", "/srv/app"),
+            ("OLDPWD", "/srv/old"),
+            ("DB_PASSWORD_FILE", "/run/secrets/db"),
+            ("KEYS_DIR", "/etc/keys"),
+            ("HOST", "dbhost-9191"),
+        ] {
+            register_expansion(name, value);
+        }
         assert_scrubbed(
             &[
                 "pgpw-3131",
                 "dbpw-4141",
-                "tlskey-5151",
-                "urlpw-6161",
-                "waitpw-7171",
-                "filepw-2121",
-                &pem,
+                "apikey-5151",
+                "ghtok-6161",
+                "cliauth-7171",
+                "dbpwd-8181",
             ],
-            &["optvalue-8181", "plainvalue-9191", "PGPASSWORD"],
+            &[
+                "file /srv/app/hb",
+                "/srv/old",
+                "/run/secrets/db",
+                "/etc/keys",
+                "dbhost-9191",
+            ],
         );
+    }
+
+    #[test]
+    fn a_url_given_whole_keeps_a_password_with_spaces_and_quotes() {
+        for (url, secret) in [
+            ("http://u:spa ce-secret@127.0.0.1:1/", "spa ce-secret"),
+            ("redis://:it's \"x\" y@h:1", "it's \"x\" y"),
+        ] {
+            let shown = url_password(url);
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(masked(secret), "{secret}");
+        }
+        assert_eq!(
+            url_password("http://u:a b@127.0.0.1:1/"),
+            "http://u:***@127.0.0.1:1/"
+        );
+    }
+
+    #[test]
+    fn credential_query_values_are_masked_by_name() {
+        for name in [
+            "auth",
+            "api_key",
+            "apikey",
+            "key",
+            "sig",
+            "X-Amz-Signature",
+            "token",
+            "access_token",
+            "client_secret",
+            "password",
+            "X-Goog-Credential",
+        ] {
+            let url = format!("https://h/p?a=1&{name}=VALUE-1&b=2");
+            assert_eq!(
+                crate::url::mask(&url),
+                format!("https://h/p?a=1&{name}=***&b=2"),
+                "{name}"
+            );
+        }
+        for name in [
+            "design",
+            "page",
+            "q",
+            "signed",
+            "require_auth",
+            "sslkey",
+            "authSource",
+        ] {
+            let url = format!("https://h/p?{name}=VALUE-1");
+            assert_eq!(crate::url::mask(&url), url, "{name}");
+        }
+    }
+
+    #[test]
+    fn registration_is_linear_and_scrubbing_does_not_grow_with_the_secrets() {
+        let started = std::time::Instant::now();
+        for at in 0..20_000 {
+            register(&format!("secret-{at:05}"));
+        }
+        let line = "unhealthy: redis redis://127.0.0.1:1: connection refused ".repeat(4);
+        for _ in 0..1_000 {
+            assert_eq!(scrub(&line), line);
+        }
+        assert!(masked("secret-19999"));
+        // Quadratic registration took seconds for 4,000; a debug build does this in well
+        // under one.
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn overlapping_and_touching_secrets_are_masked_as_one() {
+        register("abcd-1");
+        register("d-1234");
+        register("wxyz");
+        assert_eq!(scrub("xabcd-12345y"), "x***5y");
+        assert_eq!(scrub("wxyzwxyz ok"), "*** ok");
     }
 
     #[test]

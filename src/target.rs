@@ -156,7 +156,16 @@ const SCHEMES: &[(&str, &str)] = &[
 /// `postgresql+asyncpg://...` → `postgres ...`. A URL of an unknown scheme is an error
 /// here, with its password masked, rather than a confusing argh message.
 fn shorthand(text: &str) -> Result<Option<Vec<String>>, UsageError> {
-    if text.contains(char::is_whitespace) {
+    // A command line starts with a check's name, never with `scheme://`: a URL with a
+    // space (a password `${PW}` put there) stays one URL, which its check refuses whole
+    // (masked), instead of words that show a piece of the password.
+    let is_url = text.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    if !is_url && text.contains(char::is_whitespace) {
         return Ok(None);
     }
     let Some((scheme, rest)) = text.split_once("://") else {

@@ -25,8 +25,56 @@
 /// What replaces a password in everything probe prints.
 pub const MASK: &str = "***";
 
-/// Query parameter names whose values are secrets (`?password=...`).
-pub const SECRET_PARAMS: &[&str] = &["password", "pass", "passwd", "pwd", "secret", "token"];
+/// Words that make a query parameter's or a header's name a credential's
+/// (`?api_key=`, `?X-Amz-Signature=`, `X-Auth-Token:`), found anywhere in the name, any
+/// case: masking an innocent value costs less than printing a key.
+const CREDENTIAL_WORDS: &[&str] = &[
+    "auth",
+    "cookie",
+    "token",
+    "secret",
+    "key",
+    "session",
+    "pass",
+    "pwd",
+    "credential",
+    "signature",
+];
+
+/// Parameters of the protocols probe speaks whose names hold a credential word but whose
+/// values are settings, shown as written: libpq's `require_auth=scram-sha-256` and the
+/// path `sslkey=`, MySQL's `ssl-key=`, MongoDB's `authSource=` and `authMechanism=`.
+const SETTING_PARAMS: &[&str] = &[
+    "require_auth",
+    "sslkey",
+    "ssl-key",
+    "ssl_key",
+    "authsource",
+    "authmechanism",
+    "tlscertificatekeyfile",
+];
+
+/// Whether a query parameter's or a header's name says its value is a credential: it
+/// holds a [`CREDENTIAL_WORDS`] word, or `sig` as a whole part (`?sig=`, `?x-sig=`, not
+/// `?design=`), and is not one of the [`SETTING_PARAMS`].
+pub fn is_credential_name(name: &str) -> bool {
+    let name = name.trim();
+    if SETTING_PARAMS
+        .iter()
+        .any(|setting| setting.eq_ignore_ascii_case(name))
+    {
+        return false;
+    }
+    let name = name.as_bytes();
+    let holds = |word: &str| {
+        name.windows(word.len())
+            .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
+    };
+    CREDENTIAL_WORDS.iter().any(|word| holds(word))
+        || name
+            .split(|b| !b.is_ascii_alphanumeric())
+            .any(|part| part.eq_ignore_ascii_case(b"sig"))
+}
 
 /// Longest URL probe accepts; longer is a usage error, not a slow parse.
 pub const MAX_LEN: usize = 8 * 1024;
@@ -107,7 +155,7 @@ impl Url {
     /// The URL as written, password (and `?password=`-style values) masked by position.
     #[allow(dead_code)] // API for the checks to come (mysql, grpc, amqp)
     pub fn shown(&self) -> String {
-        mask(&self.text)
+        mask_url(&self.text)
     }
 
     /// The query's `name=value` pairs, decoded; a pair without `=` has no value. An
@@ -302,15 +350,10 @@ pub fn percent_decode(text: &str) -> Result<String, String> {
 /// position. Works on any text: a URL probe could not parse, an argh message, a line of
 /// output. A URL runs from its scheme to the next space or quote.
 pub fn mask(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    for (from, to) in secret_ranges(text) {
-        out.push_str(&text[copied..from]);
-        out.push_str(MASK);
-        copied = to;
+    if !text.contains("://") {
+        return text.to_string();
     }
-    out.push_str(&text[copied..]);
-    out
+    masked(text, &secret_ranges(text))
 }
 
 /// Byte ranges of the URL passwords and secret query values in `text`, in order, not
@@ -329,24 +372,56 @@ pub fn secret_ranges(text: &str) -> Vec<(usize, usize)> {
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>'))
             .map_or(text.len(), |at| found + at);
         let word = &text[scheme_start..end];
-        let mut found_here = word_ranges(word, found - scheme_start + 3);
-        found_here.sort();
-        // Overlapping ranges (a password running into the query) are merged.
-        let mut merged: Vec<(usize, usize)> = Vec::new();
-        for (from, to) in found_here.into_iter().filter(|(from, to)| to > from) {
-            match merged.last_mut() {
-                Some(last) if from <= last.1 => last.1 = last.1.max(to),
-                _ => merged.push((from, to)),
-            }
-        }
         ranges.extend(
-            merged
+            merged(word_ranges(word, found - scheme_start + 3))
                 .into_iter()
                 .map(|(from, to)| (scheme_start + from, scheme_start + to)),
         );
         offset = end.max(found + 3);
     }
     ranges
+}
+
+/// The secret ranges of `text` when all of it is one URL (an argument, a variable's
+/// value): a password with a space or a quote in it stays one password, where [`mask`],
+/// which finds URLs in free text, would end the URL there. Other text: as [`mask`].
+pub fn url_secret_ranges(text: &str) -> Vec<(usize, usize)> {
+    match split_scheme(text) {
+        Some((_, start)) => merged(word_ranges(text, start)),
+        None => secret_ranges(text),
+    }
+}
+
+/// `text` with the ranges masked.
+pub fn masked(text: &str, ranges: &[(usize, usize)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for &(from, to) in ranges {
+        out.push_str(&text[copied..from]);
+        out.push_str(MASK);
+        copied = to;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// [`url_secret_ranges`] masked: how a URL given whole is shown.
+pub fn mask_url(text: &str) -> String {
+    masked(text, &url_secret_ranges(text))
+}
+
+/// Ranges sorted, empty ones dropped, overlapping ones (a password running into the
+/// query) merged.
+fn merged(mut ranges: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    ranges.sort();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (from, to) in ranges.into_iter().filter(|(from, to)| to > from) {
+        match merged.last_mut() {
+            Some(last) if from <= last.1 => last.1 = last.1.max(to),
+            _ => merged.push((from, to)),
+        }
+    }
+    merged
 }
 
 /// Whether the authority starting at `start` is followed by more `@`s than one reading
@@ -400,7 +475,7 @@ fn word_ranges(word: &str, start: usize) -> Vec<(usize, usize)> {
         let value_end = word[value_start..]
             .find(['&', ';'])
             .map_or(word.len(), |end| value_start + end);
-        if SECRET_PARAMS.contains(&name.to_ascii_lowercase().as_str()) {
+        if is_credential_name(name) {
             ranges.push((value_start, value_end));
         }
         at = value_start;

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::support::http::{Response, Server};
-use crate::support::{command, free_port, probe, run, temp_dir};
+use crate::support::{command, free_port, probe, probe_env, run, temp_dir};
 
 const SECRET: &str = "Zq9hunter2x";
 
@@ -258,6 +258,98 @@ const FORMS: &[Form] = &[
     Form {
         name: "grpcs userinfo",
         target: "grpcs://u:{S}@127.0.0.1:{P}",
+        env: &[],
+        flags: &[],
+    },
+    // Passwords as people write them: spaces, `$`, quotes, `#`, non-ASCII, in every
+    // scheme, and values that `${VAR}` puts in a password's place.
+    Form {
+        name: "http space in password",
+        target: "http://u:spa ce-{S}@127.0.0.1:{P}/",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "redis space in password",
+        target: "redis://:spa ce-{S}@127.0.0.1:{P}/0",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "postgres space in password",
+        target: "postgres://u:spa ce-{S}@127.0.0.1:{P}/app",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "mysql space in password",
+        target: "mysql://u:spa ce-{S}@127.0.0.1:{P}/app",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "amqp space in password",
+        target: "amqp://u:spa ce-{S}@127.0.0.1:{P}/",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "redis $ in password",
+        target: "redis://:S3cr3t$Passw0rd-{S}@127.0.0.1:{P}",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "postgres $ and # in password",
+        target: "postgres://u:pa$word1#{S}@127.0.0.1:{P}/app",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "http quotes in password",
+        target: "http://u:it's-\"{S}\"@127.0.0.1:{P}/",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "mysql non-ASCII password",
+        target: "mysql://u:pässwörd-{S}-ü@127.0.0.1:{P}/app",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "redis ${PW} with a space, PW not named like a secret",
+        target: "redis://:${PW}@127.0.0.1:{P}/",
+        env: &[("PW", "spa ce-{S}")],
+        flags: &[],
+    },
+    Form {
+        name: "postgres $PW, PW not named like a secret",
+        target: "postgres://u:$PW@127.0.0.1:{P}/app",
+        env: &[("PW", "{S}#x y")],
+        flags: &[],
+    },
+    Form {
+        name: "http ?api_key=",
+        target: "http://127.0.0.1:{P}/health?api_key={S}",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "http ?auth= and ?sig=",
+        target: "http://127.0.0.1:{P}/health?auth={S}&sig={S}",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "http ?X-Amz-Signature=",
+        target: "http://127.0.0.1:{P}/o?X-Amz-Credential=a&X-Amz-Signature={S}",
+        env: &[],
+        flags: &[],
+    },
+    Form {
+        name: "http ?key= and ?apikey=",
+        target: "http://127.0.0.1:{P}/?key={S}&apikey={S}",
         env: &[],
         flags: &[],
     },
@@ -548,4 +640,165 @@ fn headers_and_credentials_stay_with_their_origin_unless_location_trusted() {
     probe(&["http", &first.url("/same"), "-L", "-H", "X-Api-Key: k3y"])
         .code(0)
         .says("status 200");
+}
+
+/// The variables probe reads by name, holding passwords written every way: spaces, `$`,
+/// quotes, URLs; as the one-shot check's default, in `check` and in `wait-for`.
+#[test]
+fn no_secret_from_the_variables_probe_reads() {
+    let port = free_port().to_string();
+    let pg_flags = ["postgres", "-h", "127.0.0.1", "-p", &port];
+    let cases: Vec<(&[&str], &str, String)> = vec![
+        (
+            &["postgres"],
+            "DATABASE_URL",
+            format!("postgres://u:spa ce-{SECRET}@127.0.0.1:{port}/app"),
+        ),
+        (
+            &["postgres"],
+            "DATABASE_URL",
+            format!("postgresql+asyncpg://u:pa$word#{SECRET}@127.0.0.1:{port}/app"),
+        ),
+        (
+            &["redis"],
+            "REDIS_URL",
+            format!("redis://:spa ce-{SECRET}@127.0.0.1:{port}/0"),
+        ),
+        (
+            &["redis"],
+            "REDIS_URL",
+            format!("redis://:it's-\"{SECRET}\"@127.0.0.1:{port}:x"),
+        ),
+        (&pg_flags, "PGPASSWORD", format!("spa ce-{SECRET}")),
+        (
+            &["mysql", "mysql://u@127.0.0.1:1/"],
+            "MYSQL_PWD",
+            format!("$x-{SECRET}"),
+        ),
+        (
+            &["wait-for", "--timeout", "300ms"],
+            "PROBE_WAIT_TARGETS",
+            format!(
+                "'redis://:spa ce-{SECRET}@127.0.0.1:{port}' http://u:{SECRET}@127.0.0.1:{port}/"
+            ),
+        ),
+    ];
+    for (args, name, value) in cases {
+        for extra in [&[][..], &["--json"], &["--no-such-flag"]] {
+            let mut words = args.to_vec();
+            words.extend_from_slice(extra);
+            let ran = probe_env(&words, &[(name, &value)]);
+            let output = ran.output();
+            assert!(
+                !output.contains(SECRET) && ran.code != 2,
+                "{words:?} with {name}={value:?} printed:\n{output}"
+            );
+        }
+    }
+}
+
+/// What is not a secret is shown as typed: the working directory, an unused `API_KEY`,
+/// a fingerprint, a `DB_PASSWORD` probe was not asked to use. The line names the target
+/// as written, less its password.
+#[test]
+fn only_secrets_are_masked() {
+    let server = Server::http(|_| Response::new(200, "ok"));
+    let dir = temp_dir();
+    let heartbeat = dir.path().join("hb");
+    std::fs::write(&heartbeat, "").unwrap();
+    let heartbeat = heartbeat.display().to_string();
+    let workdir = dir.path().display().to_string();
+    let fingerprint = "A035C8C19219BA821ECEA86B64E628F8D684696D";
+    let health = server.url("/health");
+    let fingerprint_url = server.url(&format!("/{fingerprint}"));
+    let plain_env = [
+        ("PWD", workdir.as_str()),
+        ("API_KEY", "health"),
+        ("GPG_KEY", fingerprint),
+        ("DB_PASSWORD", "127.0.0.1"),
+        ("SOME_TOKEN_FILE", heartbeat.as_str()),
+    ];
+    let closed = free_port();
+    let with_password = format!("postgres://app:{SECRET}@127.0.0.1:{closed}/app");
+    // postgres shows its URL without the password.
+    let shown_password = format!("postgres://app@127.0.0.1:{closed}/app");
+    let rows: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["file", &heartbeat], &heartbeat),
+        (vec!["http", &health], &health),
+        (vec!["http", &fingerprint_url], &fingerprint_url),
+        (vec!["postgres", &with_password], &shown_password),
+    ];
+    for (words, shown) in &rows {
+        let target = words[1..].join(" ");
+        let line = shlex::try_join(words.iter().copied()).unwrap();
+        for command in [
+            words.clone(),
+            vec!["check", &line],
+            vec!["wait-for", "--timeout", "300ms", &line],
+        ] {
+            let ran = probe_env(&command, &plain_env);
+            let output = ran.output();
+            assert!(
+                output.contains(shown) && !output.contains(SECRET),
+                "{command:?} (target {target}) should show {shown:?}:\n{output}"
+            );
+        }
+    }
+}
+
+/// A `$` that names no variable stays as written: lines that worked before `$VAR` was
+/// expanded keep working. `${VAR}` (braces) of an unset variable is an error naming only
+/// the variable; `$$` writes a `$` before a set variable's name.
+#[test]
+fn dollars_that_name_no_variable_stay_literal() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let recorder = seen.clone();
+    let server = Server::http(move |request| {
+        let auth = request
+            .headers
+            .iter()
+            .find(|(k, _)| {
+                k.eq_ignore_ascii_case("authorization") || k.eq_ignore_ascii_case("if-match")
+            })
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        recorder.lock().unwrap().push((request.path.clone(), auth));
+        Response::new(200, "ok")
+    });
+    let odata = server.url("/odata/$metadata");
+    probe(&["http", &odata]).code(0).says("/odata/$metadata");
+    probe(&["check", &format!("http {odata} -H 'If-Match: $etag'")]).code(0);
+    let password = format!("http://u:pa$word1@127.0.0.1:{}/p", server.port);
+    probe(&["http", &password]).code(0).does_not_say("pa$word1");
+    probe_env(
+        &["http", &server.url("/$HOST_X/$$HOST_X")],
+        &[("HOST_X", "h")],
+    )
+    .code(0)
+    .says("/h/$HOST_X");
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter().any(|(path, _)| path == "/odata/$metadata"),
+        "{seen:?}"
+    );
+    assert!(seen.iter().any(|(_, v)| v == "$etag"), "{seen:?}");
+    // Basic auth carries the password as written: u:pa$word1.
+    assert!(
+        seen.iter().any(|(_, v)| v == "Basic dTpwYSR3b3JkMQ=="),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|(path, _)| path == "/h/$HOST_X"),
+        "{seen:?}"
+    );
+    drop(seen);
+    probe(&["process", "--cmdline", "worker $QUEUE"])
+        .code(1)
+        .does_not_say("not set");
+    probe(&["redis", "redis://:S3cr3t$Passw0rd@127.0.0.1:1"])
+        .code(1)
+        .does_not_say("Passw0rd");
+    probe(&["redis", "redis://:${PW_UNSET}@127.0.0.1:1"])
+        .code(3)
+        .says("${PW_UNSET} is not set");
 }

@@ -77,7 +77,7 @@ pub struct MysqlCheck {
 
 impl MysqlCheck {
     pub fn from_args(args: &MysqlArgs) -> Result<Self, UsageError> {
-        Self::from_args_with_env(args, &|name| std::env::var(name).ok())
+        Self::from_args_with_env(args, &crate::env::get)
     }
 
     fn from_args_with_env(

@@ -71,7 +71,7 @@ impl AdvisoryLock {
             Some(args) => args,
             None => return usage("--lock-url must be a postgres:// URL"),
         };
-        let env = |name: &str| std::env::var(name).ok();
+        let env = crate::env::get;
         Ok(AdvisoryLock {
             server: super::server_from_args(&args, &env)?,
             key: lock_key(key.unwrap_or(DEFAULT_KEY_NAME)),

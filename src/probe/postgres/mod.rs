@@ -78,8 +78,7 @@ pub struct PostgresCheck {
 
 impl PostgresCheck {
     pub fn from_args(args: &PostgresArgs) -> Result<Self, UsageError> {
-        let env = |name: &str| std::env::var(name).ok();
-        Self::from_args_with_env(args, &env)
+        Self::from_args_with_env(args, &crate::env::get)
     }
 
     fn from_args_with_env(

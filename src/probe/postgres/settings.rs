@@ -117,7 +117,7 @@ pub struct Overrides {
 /// variables for what the URL leaves out, and `overrides` on top.
 ///
 /// Reusable by any mode that needs a PostgreSQL connection (migrate-then-exec's advisory
-/// lock): pass `std::env::var(name).ok()` as `env`.
+/// lock): pass `crate::env::get` as `env`.
 pub fn connection_settings(
     url: Option<&str>,
     overrides: &Overrides,

@@ -118,8 +118,7 @@ impl RedisCheck {
             (Some(url), _) => url.clone(),
             // redis-cli's flags describe the whole address: REDIS_URL is not mixed in.
             (None, true) => flags_url(args)?,
-            (None, false) => std::env::var("REDIS_URL")
-                .ok()
+            (None, false) => crate::env::get("REDIS_URL")
                 .filter(|url| !url.trim().is_empty())
                 .unwrap_or_else(|| DEFAULT_URL.to_string()),
         };

@@ -1,0 +1,165 @@
+//! The environment variables probe reads, and nothing else of the environment.
+//!
+//! probe starts once per health check, every few seconds, in every container: its start-up
+//! must cost the same in a 300-variable Kubernetes pod (seven service-link variables per
+//! service in the namespace) as in an empty one. std's `env::vars_os()` copies every
+//! variable, and each `env::var(name)` scans them all again. So probe walks `environ` once,
+//! the first time it needs a variable, keeping only the names it reads (libpq's `PG*`, its
+//! own `PROBE_*`, `DATABASE_URL`, `REDIS_URL`, `MYSQL_PWD`): one byte tells most names
+//! apart, and nothing else is copied, parsed or registered as a secret.
+//!
+//! Secrets are found where they are read: a credential variable's value (`PGPASSWORD`,
+//! `MYSQL_PWD`) and the password of a URL-valued one (`DATABASE_URL`) are registered with
+//! [`crate::redact`] as they are handed out, before any caller can print them.
+
+use std::ffi::{CStr, OsStr};
+use std::os::unix::ffi::OsStrExt;
+use std::sync::OnceLock;
+
+use crate::outcome::{usage, UsageError};
+
+/// Variables whose values are credentials.
+const CREDENTIALS: &[&str] = &["PGPASSWORD", "MYSQL_PWD"];
+
+/// Variables probe reads by exact name (besides `PG*` and `PROBE_*`).
+const NAMED: &[&str] = &["DATABASE_URL", "REDIS_URL", "MYSQL_PWD"];
+
+/// Whether probe reads this variable: its own `PROBE_*`, libpq's `PG*` (upper case and
+/// `_` after `PG`), and [`NAMED`].
+pub fn is_read_by_probe(name: &[u8]) -> bool {
+    let libpq = name.len() > 2
+        && name.starts_with(b"PG")
+        && name[2..]
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || *b == b'_');
+    libpq || name.starts_with(b"PROBE_") || NAMED.iter().any(|named| named.as_bytes() == name)
+}
+
+/// The first byte of every name [`is_read_by_probe`] accepts: the one test that most of a
+/// large environment gets.
+fn may_be_read(first: u8) -> bool {
+    matches!(first, b'P' | b'D' | b'R' | b'M')
+}
+
+extern "C" {
+    // The process environment as the C runtime keeps it (POSIX); probe never changes it.
+    static environ: *const *const std::ffi::c_char;
+}
+
+/// The variables probe reads, found in `environ` once: name and value, pointing into the
+/// environment itself (copied only when read).
+fn captured() -> &'static [(&'static [u8], &'static [u8])] {
+    static CAPTURED: OnceLock<Vec<(&'static [u8], &'static [u8])>> = OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let mut found = Vec::new();
+        // SAFETY: `environ` is a null-terminated array of NUL-terminated strings, and
+        // nothing in probe calls setenv, so no entry changes while it is read. Each
+        // entry is read up to its NUL only (the first byte first).
+        unsafe {
+            let mut entry = environ;
+            if entry.is_null() {
+                return found;
+            }
+            while !(*entry).is_null() {
+                let text = *entry;
+                if may_be_read(*text.cast::<u8>()) {
+                    let bytes = CStr::from_ptr(text).to_bytes();
+                    if let Some(eq) = bytes.iter().position(|b| *b == b'=') {
+                        let (name, value) = (&bytes[..eq], &bytes[eq + 1..]);
+                        if is_read_by_probe(name) {
+                            found.push((name, value));
+                        }
+                    }
+                }
+                entry = entry.add(1);
+            }
+        }
+        found
+    })
+}
+
+/// Every variable probe reads must be UTF-8: checked once, up front, so that no check can
+/// mistake a non-UTF-8 value for an unset one.
+pub fn validate() -> Result<(), UsageError> {
+    match captured()
+        .iter()
+        .find(|(_, value)| std::str::from_utf8(value).is_err())
+    {
+        // The name is ASCII: is_read_by_probe accepts nothing else.
+        Some((name, _)) => usage(format!(
+            "environment variable {} is not valid UTF-8",
+            String::from_utf8_lossy(name)
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A variable probe reads: unset is `None`, non-UTF-8 an error naming it. Secrets in it
+/// are registered before it is returned.
+pub fn text(name: &str) -> Result<Option<String>, UsageError> {
+    let value = match captured()
+        .iter()
+        .find(|(known, _)| *known == name.as_bytes())
+    {
+        Some((_, value)) => Some(OsStr::from_bytes(value).to_os_string()),
+        // Not a name probe reads by rule: found the slow way, still correctly.
+        None if !is_read_by_probe(name.as_bytes()) => std::env::var_os(name),
+        None => None,
+    };
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let value = value
+        .into_string()
+        .map_err(|_| UsageError::new(format!("environment variable {name} is not valid UTF-8")))?;
+    if CREDENTIALS.contains(&name) {
+        crate::redact::register(&value);
+    }
+    if value.contains("://") {
+        crate::redact::register_arguments(std::slice::from_ref(&value));
+    }
+    Ok(Some(value))
+}
+
+/// [`text`] for the checks, which run after [`validate`]: a non-UTF-8 value cannot reach
+/// them, so `None` means unset.
+pub fn get(name: &str) -> Option<String> {
+    text(name).ok().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_names_probe_reads_and_no_others() {
+        for name in [
+            "PGHOST",
+            "PGPASSWORD",
+            "PG_X",
+            "PROBE_DRY_RUN",
+            "PROBE_",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "MYSQL_PWD",
+        ] {
+            assert!(is_read_by_probe(name.as_bytes()), "{name}");
+            assert!(may_be_read(name.as_bytes()[0]), "{name}");
+        }
+        for name in [
+            "PG",
+            "PGhost",
+            "PWD",
+            "PATH",
+            "POSTGRES_SERVICE_HOST",
+            "REDIS_PORT",
+            "DATABASE_URL_X",
+            "HOME",
+            "API_KEY",
+            "GPG_KEY",
+            "",
+        ] {
+            assert!(!is_read_by_probe(name.as_bytes()), "{name}");
+        }
+    }
+}
