@@ -4,10 +4,13 @@
 #
 # Run alone:  PROBE=target/release/probe WORK=$(mktemp -d) bash -c '. bench/lib.sh; . bench/mysql.sh; table_header; bench_mysql'
 
-bench_mysql() {
-    local port pid dir user=()
-    port=$(free_port)
-    dir="$WORK/mysql"
+# mysql_start: a mariadbd on MYSQL_PORT and the Unix socket MYSQL_SOCK (pid MYSQL_PID), with
+# root (password bench-root) and bench (password bench-pass, mysql_native_password);
+# bench/startup.sh uses it too. mysql_stop ends it.
+mysql_start() {
+    local dir="$WORK/mysql" user=()
+    MYSQL_PORT=$(free_port)
+    MYSQL_SOCK="$dir/mysqld.sock"
     mkdir -p "$dir"
     [ "$(id -u)" = 0 ] && user=(--user=root)
     mariadb-install-db --no-defaults --datadir="$dir/data" --auth-root-authentication-method=normal \
@@ -16,16 +19,25 @@ bench_mysql() {
 ALTER USER 'root'@'localhost' IDENTIFIED BY 'bench-root';
 CREATE USER 'bench'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('bench-pass');
 SQL
-    /usr/sbin/mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/mysqld.sock" \
-        --port="$port" --bind-address=127.0.0.1 --init-file="$dir/init.sql" --skip-log-bin \
+    /usr/sbin/mariadbd --no-defaults --datadir="$dir/data" --socket="$MYSQL_SOCK" \
+        --port="$MYSQL_PORT" --bind-address=127.0.0.1 --init-file="$dir/init.sql" --skip-log-bin \
         --innodb-buffer-pool-size=16M --pid-file="$dir/mysqld.pid" "${user[@]}" \
         >"$dir/server.log" 2>&1 &
-    pid=$!
+    MYSQL_PID=$!
     for _ in $(seq 400); do
         grep -q "ready for connections" "$dir/server.log" 2>/dev/null && break
         sleep 0.05
     done
+}
 
+mysql_stop() {
+    kill "$MYSQL_PID"
+    wait "$MYSQL_PID" 2>/dev/null || true
+}
+
+bench_mysql() {
+    mysql_start
+    local port=$MYSQL_PORT
     # Both without a password: the login is refused (1045), which proves the server is up.
     row "mysql ping (no password, refused login)" \
         "$PROBE" mysql "mysql://127.0.0.1:$port?ssl-mode=DISABLED" -- \
@@ -34,9 +46,7 @@ SQL
         "$PROBE" mysql "mysql://bench:bench-pass@127.0.0.1:$port?ssl-mode=DISABLED" -- \
         mysqladmin --no-defaults -h 127.0.0.1 -P "$port" -u bench -pbench-pass --skip-ssl ping
     row "mysql ping (password, unix socket)" \
-        "$PROBE" mysql "mysql+unix://bench:bench-pass@$dir/mysqld.sock" -- \
-        mysqladmin --no-defaults -S "$dir/mysqld.sock" -u bench -pbench-pass ping
-
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
+        "$PROBE" mysql "mysql+unix://bench:bench-pass@$MYSQL_SOCK" -- \
+        mysqladmin --no-defaults -S "$MYSQL_SOCK" -u bench -pbench-pass ping
+    mysql_stop
 }

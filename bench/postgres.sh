@@ -5,31 +5,46 @@
 # | postgres (up, no password)                   |    2.971 |   43.525 |  0.07x |   2140 |   9104 |
 # | postgres --query 'select 1' (scram login)    |   10.263 |   63.537 |  0.16x |   2404 |  11588 |
 
+# postgres_start: a PostgreSQL on PG_PORT (scram-sha-256 over TCP) with the role app
+# (password bench-secret) owning the database app, when postgres_installed. bench/startup.sh
+# uses it too. postgres_stop ends it.
+postgres_installed() {
+    PG_BINDIR=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [ -n "$PG_BINDIR" ]
+}
+
+postgres_start() {
+    PG_DIR="$WORK/pg"
+    local password=bench-secret
+    PG_PORT=$(free_port)
+    mkdir -p "$PG_DIR/socket"
+    PG_AS=()
+    if [ "$(id -u)" = 0 ]; then
+        chown -R postgres:postgres "$PG_DIR"
+        PG_AS=(runuser -u postgres --)
+    fi
+    "${PG_AS[@]}" "$PG_BINDIR/initdb" -D "$PG_DIR/data" -U postgres -E UTF8 --locale=C --no-sync \
+        --no-instructions --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+    "${PG_AS[@]}" "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -o \
+        "-p $PG_PORT -k $PG_DIR/socket -c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=16MB" \
+        start >/dev/null
+    psql -h "$PG_DIR/socket" -p "$PG_PORT" -U postgres -d postgres -X -q \
+        -c "create role app login password '$password'" >/dev/null
+    psql -h "$PG_DIR/socket" -p "$PG_PORT" -U postgres -d postgres -X -q \
+        -c "create database app owner app" >/dev/null
+}
+
+postgres_stop() {
+    "${PG_AS[@]}" "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null
+}
+
 bench_postgres() {
-    local bindir
-    bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-    if [ -z "$bindir" ]; then
+    if ! postgres_installed; then
         echo "| postgres: skipped (no /usr/lib/postgresql/*/bin) |"
         return 0
     fi
-    local dir="$WORK/pg" port password=bench-secret
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    mkdir -p "$dir/socket"
-    local as=()
-    if [ "$(id -u)" = 0 ]; then
-        chown -R postgres:postgres "$dir"
-        as=(runuser -u postgres --)
-    fi
-    "${as[@]}" "$bindir/initdb" -D "$dir/data" -U postgres -E UTF8 --locale=C --no-sync \
-        --no-instructions --auth-local=trust --auth-host=scram-sha-256 >/dev/null
-    "${as[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o \
-        "-p $port -k $dir/socket -c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=16MB" \
-        start >/dev/null
-    psql -h "$dir/socket" -p "$port" -U postgres -d postgres -X -q \
-        -c "create role app login password '$password'" >/dev/null
-    psql -h "$dir/socket" -p "$port" -U postgres -d postgres -X -q \
-        -c "create database app owner app" >/dev/null
-
+    postgres_start
+    local port=$PG_PORT password=bench-secret
     local url="postgres://app@127.0.0.1:$port/app"
     row "postgres (up, no password)" \
         "$PROBE" postgres "$url" -q -- \
@@ -37,6 +52,5 @@ bench_postgres() {
     row "postgres --query 'select 1' (scram login)" \
         env PGPASSWORD=$password "$PROBE" postgres "$url" --query "select 1" -q -- \
         env PGPASSWORD=$password psql -X -q -h 127.0.0.1 -p "$port" -U app -d app -c 'select 1'
-
-    "${as[@]}" "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    postgres_stop
 }
