@@ -35,10 +35,38 @@ pub fn is_read_by_probe(name: &[u8]) -> bool {
     libpq || name.starts_with(b"PROBE_") || NAMED.iter().any(|named| named.as_bytes() == name)
 }
 
-/// The first byte of every name [`is_read_by_probe`] accepts: the one test that most of a
-/// large environment gets.
-fn may_be_read(first: u8) -> bool {
-    matches!(first, b'P' | b'D' | b'R' | b'M')
+/// The length of the name of the `NAME=value` entry at `entry` when [`is_read_by_probe`]
+/// accepts it. Most entries of a large environment are told apart by their first one or
+/// two bytes, and no entry is measured or copied unless it is read.
+///
+/// # Safety
+/// `entry` points to a NUL-terminated string. Every comparison below stops at the first
+/// byte that differs, and the terminating NUL differs from every byte looked for, so no
+/// byte past it is read.
+unsafe fn read_name_len(entry: *const u8) -> Option<usize> {
+    let at = |index: usize| *entry.add(index);
+    let starts_with = |prefix: &[u8]| prefix.iter().enumerate().all(|(i, b)| at(i) == *b);
+    let name_end = |from: usize, allowed: fn(u8) -> bool| {
+        let mut index = from;
+        while at(index) != b'=' {
+            if !allowed(at(index)) {
+                return None;
+            }
+            index += 1;
+        }
+        Some(index)
+    };
+    let first = at(0);
+    let second = if first == 0 { 0 } else { at(1) };
+    match (first, second) {
+        (b'P', b'G') => name_end(2, |b| b.is_ascii_uppercase() || b == b'_').filter(|len| *len > 2),
+        (b'P', b'R') if starts_with(b"PROBE_") => name_end(6, |b| b != 0),
+        (b'D' | b'R' | b'M', _) => NAMED
+            .iter()
+            .find(|name| starts_with(name.as_bytes()) && at(name.len()) == b'=')
+            .map(|name| name.len()),
+        _ => None,
+    }
 }
 
 extern "C" {
@@ -61,15 +89,16 @@ fn captured() -> &'static [(&'static [u8], &'static [u8])] {
                 return found;
             }
             while !(*entry).is_null() {
-                let text = *entry;
-                if may_be_read(*text.cast::<u8>()) {
-                    let bytes = CStr::from_ptr(text).to_bytes();
-                    if let Some(eq) = bytes.iter().position(|b| *b == b'=') {
-                        let (name, value) = (&bytes[..eq], &bytes[eq + 1..]);
-                        if is_read_by_probe(name) {
-                            found.push((name, value));
-                        }
-                    }
+                let text = (*entry).cast::<u8>();
+                // The one test most entries get: every name probe reads starts so.
+                if !matches!(*text, b'P' | b'D' | b'R' | b'M') {
+                    entry = entry.add(1);
+                    continue;
+                }
+                if let Some(len) = read_name_len(text) {
+                    let name = std::slice::from_raw_parts(text, len);
+                    let value = CStr::from_ptr((*entry).add(len + 1)).to_bytes();
+                    found.push((name, value));
                 }
                 entry = entry.add(1);
             }
@@ -144,7 +173,8 @@ mod tests {
             "MYSQL_PWD",
         ] {
             assert!(is_read_by_probe(name.as_bytes()), "{name}");
-            assert!(may_be_read(name.as_bytes()[0]), "{name}");
+            let entry = std::ffi::CString::new(format!("{name}=v")).unwrap();
+            assert_eq!(unsafe { read_name_len(entry.as_ptr().cast()) }, Some(name.len()));
         }
         for name in [
             "PG",
@@ -160,6 +190,8 @@ mod tests {
             "",
         ] {
             assert!(!is_read_by_probe(name.as_bytes()), "{name}");
+            let entry = std::ffi::CString::new(format!("{name}=v")).unwrap();
+            assert_eq!(unsafe { read_name_len(entry.as_ptr().cast()) }, None, "{name}");
         }
     }
 }
