@@ -179,7 +179,8 @@ impl Stream {
 
     /// Ends the connection: TLS close_notify (within what is left of the deadline, or a
     /// short grace), then FIN. With `drain`, unread bytes already received are read first,
-    /// so that Linux does not answer the close with a reset that servers log.
+    /// so that Linux does not answer the close with a reset that servers log: within the
+    /// same deadline (or grace) and a byte cap, so a flood cannot hold the close.
     #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
     pub fn close(mut self, drain: bool) {
         #[cfg(feature = "tls")]
@@ -195,7 +196,7 @@ impl Stream {
             let _ = flush_tls(&mut conn, &mut io);
         }
         match self.socket {
-            Socket::Tcp(tcp) if drain => net::close_gracefully(tcp),
+            Socket::Tcp(tcp) if drain => net::close_gracefully(tcp, &self.deadline),
             Socket::Tcp(tcp) => drop(tcp),
             Socket::Unix(unix) => {
                 let _ = unix.shutdown(Shutdown::Write);
