@@ -97,6 +97,14 @@ impl Stream {
         Some(conn.peer_certificates().unwrap_or(&[]))
     }
 
+    /// Over TLS, the application protocol the server chose by ALPN (`None`: it chose none,
+    /// or there is no TLS).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.tls.as_ref()?.alpn_protocol()
+    }
+
     /// The TCP socket's descriptor, for socket options (keepalive); `None` on a Unix socket.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub fn tcp_fd(&self) -> Option<std::os::fd::RawFd> {
