@@ -182,15 +182,37 @@ const PROXY_FLOOD: &[u8] = &{
     chunk
 };
 
-/// The rows of [`LateFlood`]: what the peer answers first (each after a request from
-/// probe), the endless flood after it, and the exit code the verdict gives.
-pub const LATE: &[(&str, &[&[u8]], &[u8], i32)] = &[
+/// A [`LateFlood`] row's peer: what it answers first (each after a request from probe),
+/// the endless flood after it, and the exit code the verdict gives.
+pub struct Late {
+    pub name: &'static str,
+    pub replies: &'static [&'static [u8]],
+    pub flood: &'static [u8],
+    pub code: i32,
+}
+
+pub const LATE: &[Late] = &[
     // Connected: healthy, then the close.
-    ("tcp", &[], BIG, 0),
+    Late {
+        name: "tcp",
+        replies: &[],
+        flood: BIG,
+        code: 0,
+    },
     // SERVING: healthy, then GOAWAY and the close.
-    ("grpc", &[GRPC_SERVING], BIG, 0),
+    Late {
+        name: "grpc",
+        replies: &[GRPC_SERVING],
+        flood: BIG,
+        code: 0,
+    },
     // Logged in, then 128 KiB frames instead of Open-Ok: the deadline, then the close.
-    ("amqp", &[AMQP_START, AMQP_TUNE], AMQP_BIG_FRAMES, 1),
+    Late {
+        name: "amqp",
+        replies: &[AMQP_START, AMQP_TUNE],
+        flood: AMQP_BIG_FRAMES,
+        code: 1,
+    },
 ];
 
 /// Rows whose reason is part of the promise: a proxy's silence is named as the proxy's.
@@ -678,19 +700,19 @@ fn script(proto: &Proto, phase: Phase) -> Vec<Step> {
             ]);
         }
         LateFlood => {
-            let (_, replies, flood, _) = late(proto.name);
-            for reply in replies.iter() {
+            let late = late(proto.name);
+            for reply in late.replies {
                 steps.extend([Step::Receive, Step::Send(reply.to_vec())]);
             }
-            steps.push(Step::Flood(flood.to_vec()));
+            steps.push(Step::Flood(late.flood.to_vec()));
         }
     }
     steps
 }
 
-fn late(name: &str) -> &'static (&'static str, &'static [&'static [u8]], &'static [u8], i32) {
+fn late(name: &str) -> &'static Late {
     LATE.iter()
-        .find(|(late, ..)| *late == name)
+        .find(|late| late.name == name)
         .unwrap_or_else(|| panic!("no LATE row for {name}"))
 }
 
@@ -698,7 +720,7 @@ fn late(name: &str) -> &'static (&'static str, &'static [&'static [u8]], &'stati
 /// verdict came before the flood.
 fn expected_code(name: &str, phase: Phase) -> i32 {
     match phase {
-        LateFlood => late(name).3,
+        LateFlood => late(name).code,
         _ => 1,
     }
 }
