@@ -111,14 +111,26 @@ fn answer_rank(error: &io::Error) -> u8 {
     }
 }
 
+/// Most bytes a close reads and drops: what a server sends unasked (a banner, a GOAWAY, a
+/// notice) is far less; a peer that sends more is flooding, and gets the reset.
+const MAX_DRAIN: usize = 64 * 1024;
+
 /// Closes a connection politely: FIN, not RST. Linux answers a close() with RST when
-/// received data was never read (a server banner, say), and some servers log those.
-pub fn close_gracefully(stream: TcpStream) {
+/// received data was never read (a server banner, say), and some servers log those. What
+/// has already arrived is read without waiting, within the deadline and at most
+/// [`MAX_DRAIN`] bytes: a peer that floods faster than probe reads cannot hold the close.
+pub fn close_gracefully(stream: TcpStream, deadline: &Deadline) {
     let _ = stream.shutdown(Shutdown::Write);
     if stream.set_nonblocking(true).is_ok() {
-        let mut buffer = [0u8; 512];
+        let mut buffer = [0u8; 4096];
         let mut reader = &stream;
-        while matches!(io::Read::read(&mut reader, &mut buffer), Ok(n) if n > 0) {}
+        let mut drained = 0;
+        while drained < MAX_DRAIN && !deadline.expired() {
+            match io::Read::read(&mut reader, &mut buffer) {
+                Ok(n) if n > 0 => drained += n,
+                _ => break,
+            }
+        }
     }
 }
 

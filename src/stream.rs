@@ -97,6 +97,14 @@ impl Stream {
         Some(conn.peer_certificates().unwrap_or(&[]))
     }
 
+    /// Over TLS, the application protocol the server chose by ALPN (`None`: it chose none,
+    /// or there is no TLS).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.tls.as_ref()?.alpn_protocol()
+    }
+
     /// The TCP socket's descriptor, for socket options (keepalive); `None` on a Unix socket.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub fn tcp_fd(&self) -> Option<std::os::fd::RawFd> {
@@ -179,7 +187,8 @@ impl Stream {
 
     /// Ends the connection: TLS close_notify (within what is left of the deadline, or a
     /// short grace), then FIN. With `drain`, unread bytes already received are read first,
-    /// so that Linux does not answer the close with a reset that servers log.
+    /// so that Linux does not answer the close with a reset that servers log: within the
+    /// same deadline (or grace) and a byte cap, so a flood cannot hold the close.
     #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
     pub fn close(mut self, drain: bool) {
         #[cfg(feature = "tls")]
@@ -195,7 +204,7 @@ impl Stream {
             let _ = flush_tls(&mut conn, &mut io);
         }
         match self.socket {
-            Socket::Tcp(tcp) if drain => net::close_gracefully(tcp),
+            Socket::Tcp(tcp) if drain => net::close_gracefully(tcp, &self.deadline),
             Socket::Tcp(tcp) => drop(tcp),
             Socket::Unix(unix) => {
                 let _ = unix.shutdown(Shutdown::Write);

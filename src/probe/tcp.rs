@@ -81,7 +81,7 @@ impl Probe for TcpCheck {
         match net::connect(&addrs, deadline) {
             Ok(stream) => {
                 let peer = stream.peer_addr().map(|addr| addr.to_string());
-                net::close_gracefully(stream);
+                net::close_gracefully(stream, deadline);
                 Outcome::healthy(format!("connected to {}", peer.unwrap_or_default()))
             }
             Err(outcome) => outcome,

@@ -1,12 +1,13 @@
 //! `probe grpc` against real grpcio servers (health service SERVING, a named service
 //! switched to NOT_SERVING, a server without the health service, TLS and mutual TLS with
-//! the test CA) and against fakes for silence and garbage.
+//! the test CA) and against fakes for silence, garbage, an HTTP status other than 200 and
+//! a TLS server that chose no ALPN protocol.
 
 use std::time::Duration;
 
 use crate::support::grpc::{settings_then, GrpcServer};
 use crate::support::http::{Response, Server};
-use crate::support::peer::{replies, Peer, Step};
+use crate::support::peer::{replies, tls_config, Peer, Step};
 use crate::support::pki::pki;
 use crate::support::{command, free_port, probe, Run};
 
@@ -283,4 +284,59 @@ fn bad_options_are_usage_errors() {
     ] {
         probe(args).code(3);
     }
+}
+
+/// A SERVING reply on stream 1 whose HEADERS carry `:status` as the HPACK byte `status`
+/// (0x88 is 200, 0x8e is 500): SETTINGS, HEADERS, the message, trailers `grpc-status: 0`.
+fn serving_with_status(status: u8) -> Vec<u8> {
+    let mut reply = settings_then(&[0, 0, 1, 1, 4, 0, 0, 0, 1, status]);
+    reply.extend_from_slice(&[0, 0, 7, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2, 8, 1]);
+    reply.extend_from_slice(&[0, 0, 15, 1, 5, 0, 0, 0, 1, 0, 11]);
+    reply.extend_from_slice(b"grpc-status\x010");
+    reply
+}
+
+#[test]
+fn an_http_status_other_than_200_is_unhealthy_whatever_the_body() {
+    let ok = Peer::tcp(replies(serving_with_status(0x88)));
+    probe(&["grpc", &format!("127.0.0.1:{}", ok.port())])
+        .code(0)
+        .says("SERVING");
+    ok.finish();
+    // A proxy or a failing server: :status 500, yet a SERVING body and grpc-status 0.
+    let failing = Peer::tcp(replies(serving_with_status(0x8e)));
+    probe(&["grpc", &format!("127.0.0.1:{}", failing.port())])
+        .code(1)
+        .says("unhealthy: ")
+        .says("HTTP status 500, not 200")
+        .short();
+    failing.finish();
+}
+
+#[test]
+fn grpcs_requires_alpn_h2() {
+    let ca = pki().ca.cert.to_str().unwrap().to_string();
+    let script = || replies(serving_with_status(0x88));
+    // The scripted server answers SERVING either way: only ALPN differs.
+    let h2 = Peer::tls(tls_config(&[b"h2"]), script());
+    probe(&[
+        "grpc",
+        &format!("grpcs://localhost:{}", h2.port()),
+        "--ca-file",
+        &ca,
+    ])
+    .code(0)
+    .says("SERVING");
+    h2.finish();
+    let none = Peer::tls(tls_config(&[]), script());
+    probe(&[
+        "grpc",
+        &format!("grpcs://localhost:{}", none.port()),
+        "--ca-file",
+        &ca,
+    ])
+    .code(1)
+    .says("the TLS server did not agree to HTTP/2 (no ALPN h2")
+    .short();
+    drop(none);
 }

@@ -1,6 +1,7 @@
 //! Hostile peers: one table of protocol × phase. Each row runs the built probe against a
-//! scripted fake peer ([`crate::support::peer`]) and asserts exit 1, a wall time of at most
-//! the timeout + 0.3 s and a peak RSS (the child's own, from wait4) of at most 8 MiB.
+//! scripted fake peer ([`crate::support::peer`]) and asserts exit 1 (0 for a late flood
+//! after a healthy answer), a wall time of at most the timeout + 0.3 s and a peak RSS (the
+//! child's own, from wait4) of at most 8 MiB; [`REASONS`] rows assert their reason too.
 //! A new check adds a [`Proto`] and rows, not code.
 
 use std::io::Read;
@@ -30,6 +31,13 @@ pub enum Phase {
     Garbage,
     /// A length prefix far larger than anything probe accepts.
     HugeLength,
+    /// A proxy accepts the CONNECT tunnel, then the target's reply comes through it one
+    /// byte every 100 ms (an HTTP reply, or a TLS record for an https target).
+    TunnelTrickle,
+    /// The peer answers like the real server ([`LATE`]), then floods: the verdict may be
+    /// reached (or the deadline pass) with the flood still coming, and the close must not
+    /// drain it forever.
+    LateFlood,
 }
 
 /// How a protocol asks for TLS before the handshake.
@@ -131,6 +139,135 @@ const AMQP_FLOOD: &[u8] = &{
 };
 /// A method frame announcing 4 GiB - 1 bytes.
 const AMQP_HUGE: &[u8] = b"\x01\0\0\xff\xff\xff\xff";
+/// Connection.Start: AMQP 0-9-1, no server properties, PLAIN.
+const AMQP_START: &[u8] =
+    b"\x01\0\0\0\0\0\x1c\0\x0a\0\x0a\0\x09\0\0\0\0\0\0\0\x05PLAIN\0\0\0\x05en_US\xce";
+/// Connection.Tune: frames up to 128 KiB.
+const AMQP_TUNE: &[u8] = b"\x01\0\0\0\0\0\x0c\0\x0a\0\x1e\0\0\0\x02\0\0\0\0\xce";
+/// Body frames of 128 KiB on channel 0, endless: the largest frame Tune allowed.
+const AMQP_BIG_FRAMES: &[u8] = &{
+    let mut frame = [b'x'; 128 * 1024];
+    let size = (128 * 1024 - 8u32).to_be_bytes();
+    let head = [3, 0, 0, size[0], size[1], size[2], size[3]];
+    let mut i = 0;
+    while i < 7 {
+        frame[i] = head[i];
+        i += 1;
+    }
+    frame[128 * 1024 - 1] = 0xce;
+    frame
+};
+/// A whole SERVING reply on stream 1: SETTINGS, HEADERS `:status 200`, the message,
+/// trailers `grpc-status: 0` (END_STREAM).
+const GRPC_SERVING: &[u8] = b"\0\0\0\x04\0\0\0\0\0\
+\0\0\x01\x01\x04\0\0\0\x01\x88\
+\0\0\x07\0\0\0\0\0\x01\0\0\0\0\x02\x08\x01\
+\0\0\x0f\x01\x05\0\0\0\x01\0\x0bgrpc-status\x010";
+/// 128 KiB chunks: a peer that writes them sends faster than a reader of small chunks.
+const BIG: &[u8] = &[b'x'; 128 * 1024];
+/// A proxy's answer to CONNECT that opens the tunnel.
+const TUNNEL_OPEN: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
+/// Header lines after a CONNECT status line, endless.
+const PROXY_FLOOD: &[u8] = &{
+    let mut chunk = [b'a'; 16 * 1024];
+    let mut i = 0;
+    while i < chunk.len() {
+        chunk[i] = b'X';
+        chunk[i + 1] = b':';
+        chunk[i + 2] = b' ';
+        chunk[i + 62] = b'\r';
+        chunk[i + 63] = b'\n';
+        i += 64;
+    }
+    chunk
+};
+
+/// A [`LateFlood`] row's peer: what it answers first (each after a request from probe),
+/// the endless flood after it, and the exit code the verdict gives.
+pub struct Late {
+    pub name: &'static str,
+    pub replies: &'static [&'static [u8]],
+    pub flood: &'static [u8],
+    pub code: i32,
+}
+
+pub const LATE: &[Late] = &[
+    // Connected: healthy, then the close.
+    Late {
+        name: "tcp",
+        replies: &[],
+        flood: BIG,
+        code: 0,
+    },
+    // SERVING: healthy, then GOAWAY and the close.
+    Late {
+        name: "grpc",
+        replies: &[GRPC_SERVING],
+        flood: BIG,
+        code: 0,
+    },
+    // Logged in, then 128 KiB frames instead of Open-Ok: the deadline, then the close.
+    Late {
+        name: "amqp",
+        replies: &[AMQP_START, AMQP_TUNE],
+        flood: AMQP_BIG_FRAMES,
+        code: 1,
+    },
+];
+
+/// Rows whose reason is part of the promise: a proxy's silence is named as the proxy's.
+pub const REASONS: &[(&str, Phase, &str)] = &[
+    (
+        "http-proxy",
+        Silent,
+        "timed out after 1s waiting for the proxy",
+    ),
+    (
+        "http-proxy",
+        Trickle,
+        "timed out after 1s waiting for the proxy",
+    ),
+    (
+        "http-proxy",
+        Flood,
+        "the proxy's reply headers are larger than 16 KiB",
+    ),
+    (
+        "http-proxy",
+        Garbage,
+        "the proxy's reply to CONNECT is not HTTP",
+    ),
+    (
+        "http-proxy",
+        TunnelTrickle,
+        "timed out after 1s waiting for the response",
+    ),
+    (
+        "https-proxy",
+        Silent,
+        "timed out after 1s waiting for the proxy",
+    ),
+    (
+        "https-proxy",
+        Trickle,
+        "timed out after 1s waiting for the proxy",
+    ),
+    (
+        "https-proxy",
+        Flood,
+        "the proxy's reply headers are larger than 16 KiB",
+    ),
+    (
+        "https-proxy",
+        Garbage,
+        "the proxy's reply to CONNECT is not HTTP",
+    ),
+    (
+        "https-proxy",
+        TunnelTrickle,
+        "timed out after 1s during TLS handshake",
+    ),
+];
 
 pub const PROTOS: &[Proto] = &[
     Proto {
@@ -179,6 +316,43 @@ pub const PROTOS: &[Proto] = &[
         trickle: b"",
         flood_head: b"",
         flood: b"",
+        huge: b"",
+    },
+    // `--proxy`: the peer is the proxy; the target's name is never resolved by probe.
+    Proto {
+        name: "http-proxy",
+        args: &[
+            "http",
+            "http://svc.invalid/",
+            "--proxy",
+            "http://127.0.0.1:{port}",
+            "--body-contains",
+            "never",
+        ],
+        unix: false,
+        tls: false,
+        starttls: StartTls::No,
+        server_first: false,
+        trickle: HTTP_TRICKLE,
+        flood_head: b"HTTP/1.1 200 Connection established\r\n",
+        flood: PROXY_FLOOD,
+        huge: b"",
+    },
+    Proto {
+        name: "https-proxy",
+        args: &[
+            "http",
+            "https://svc.invalid/",
+            "--proxy",
+            "http://127.0.0.1:{port}",
+        ],
+        unix: false,
+        tls: false,
+        starttls: StartTls::No,
+        server_first: false,
+        trickle: HTTP_TRICKLE,
+        flood_head: b"HTTP/1.1 200 Connection established\r\n",
+        flood: PROXY_FLOOD,
         huge: b"",
     },
     Proto {
@@ -375,7 +549,20 @@ pub const ROWS: &[(&str, Phase)] = &[
     ("https", HandshakeTrickle),
     ("https", Silent),
     ("https", Garbage),
+    ("http-proxy", Backlog),
+    ("http-proxy", Silent),
+    ("http-proxy", Trickle),
+    ("http-proxy", TunnelTrickle),
+    ("http-proxy", Flood),
+    ("http-proxy", Garbage),
+    ("https-proxy", Backlog),
+    ("https-proxy", Silent),
+    ("https-proxy", Trickle),
+    ("https-proxy", TunnelTrickle),
+    ("https-proxy", Flood),
+    ("https-proxy", Garbage),
     ("tcp", Backlog),
+    ("tcp", LateFlood),
     ("postgres", Backlog),
     ("postgres", Silent),
     ("postgres", Trickle),
@@ -425,6 +612,7 @@ pub const ROWS: &[(&str, Phase)] = &[
     ("grpc", Flood),
     ("grpc", Garbage),
     ("grpc", HugeLength),
+    ("grpc", LateFlood),
     ("grpcs", Backlog),
     ("grpcs", HandshakeTrickle),
     ("grpcs", Silent),
@@ -435,6 +623,7 @@ pub const ROWS: &[(&str, Phase)] = &[
     ("amqp", Flood),
     ("amqp", Garbage),
     ("amqp", HugeLength),
+    ("amqp", LateFlood),
     ("amqps", Backlog),
     ("amqps", HandshakeTrickle),
     ("amqps", Silent),
@@ -497,13 +686,58 @@ fn script(proto: &Proto, phase: Phase) -> Vec<Step> {
                 .into_iter()
                 .chain([Step::Send(proto.huge.to_vec()), Step::Flood(BODY.to_vec())]),
         ),
+        TunnelTrickle => {
+            let through: Vec<u8> = if proto.args[1].starts_with("https") {
+                [TLS_RECORD_HEADER, &[0x02; 200]].concat()
+            } else {
+                HTTP_TRICKLE.to_vec()
+            };
+            steps.extend([
+                Step::Receive,
+                Step::Send(TUNNEL_OPEN.to_vec()),
+                Step::Receive,
+                Step::Trickle(through, every),
+            ]);
+        }
+        LateFlood => {
+            let late = late(proto.name);
+            for reply in late.replies {
+                steps.extend([Step::Receive, Step::Send(reply.to_vec())]);
+            }
+            steps.push(Step::Flood(late.flood.to_vec()));
+        }
     }
     steps
+}
+
+fn late(name: &str) -> &'static Late {
+    LATE.iter()
+        .find(|late| late.name == name)
+        .unwrap_or_else(|| panic!("no LATE row for {name}"))
+}
+
+/// The exit code a row must end with: 1 (unhealthy), but for a [`LateFlood`] whose
+/// verdict came before the flood.
+fn expected_code(name: &str, phase: Phase) -> i32 {
+    match phase {
+        LateFlood => late(name).code,
+        _ => 1,
+    }
+}
+
+/// The text a row's output must hold, if its reason is part of the promise.
+fn expected_reason(name: &str, phase: Phase) -> Option<&'static str> {
+    REASONS
+        .iter()
+        .find(|(row, row_phase, _)| *row == name && *row_phase == phase)
+        .map(|(.., reason)| *reason)
 }
 
 /// What one row measured.
 pub struct Measured {
     pub row: String,
+    pub expected_code: i32,
+    pub expected_reason: Option<&'static str>,
     pub timeout: Duration,
     pub code: Option<i32>,
     pub wall: Duration,
@@ -581,6 +815,8 @@ pub fn run_row(name: &str, phase: Phase, timeout: Duration) -> Measured {
     let (status, wall, max_rss_kib, output) = spawn_measured(&args);
     Measured {
         row: format!("{name} × {phase:?}"),
+        expected_code: expected_code(name, phase),
+        expected_reason: expected_reason(name, phase),
         timeout,
         code: status.code(),
         wall,
@@ -625,8 +861,17 @@ fn spawn_measured(args: &[&str]) -> (ExitStatus, Duration, i64, String) {
 fn every_row_ends_in_time_within_8_mib() {
     let timeout = Duration::from_secs(1);
     let mut failures = Vec::new();
+    // HOSTILE_ROWS=proxy,Flood runs only the rows whose "name × Phase" holds one of them.
+    let only = std::env::var("HOSTILE_ROWS").unwrap_or_default();
+    let rows: Vec<&(&str, Phase)> = ROWS
+        .iter()
+        .filter(|(name, phase)| {
+            let row = format!("{name} × {phase:?}");
+            only.is_empty() || only.split(',').any(|part| row.contains(part))
+        })
+        .collect();
     // A few rows at a time: each mostly sleeps, but the machine is shared.
-    for chunk in ROWS.chunks(6) {
+    for chunk in rows.chunks(6) {
         let results: Vec<Measured> = std::thread::scope(|scope| {
             let threads: Vec<_> = chunk
                 .iter()
@@ -646,7 +891,10 @@ fn every_row_ends_in_time_within_8_mib() {
                 m.output.trim().replace(['\t', '\n'], " ")
             );
             let problems: Vec<String> = [
-                (m.code != Some(1)).then(|| format!("exit {:?}", m.code)),
+                (m.code != Some(m.expected_code)).then(|| format!("exit {:?}", m.code)),
+                m.expected_reason
+                    .filter(|reason| !m.output.contains(reason))
+                    .map(|reason| format!("no {reason:?}")),
                 (m.wall > m.timeout + SLACK).then(|| format!("took {:?}", m.wall)),
                 (m.max_rss_kib > MAX_RSS_KIB).then(|| format!("peak RSS {} KiB", m.max_rss_kib)),
             ]

@@ -189,6 +189,81 @@ fn proxies_from_the_environment_are_ignored_unless_asked() {
     .code(0);
 }
 
+/// The issue's proxy: `200 OK` and a header line that never ends, a byte every 0.2 s.
+/// Every byte of the reply to CONNECT is read within the deadline, for http and https
+/// targets alike, and the reason names the proxy.
+#[test]
+fn a_proxy_that_trickles_its_reply_is_timed_out_and_named() {
+    for target in ["http://svc.invalid/health", "https://svc.invalid/health"] {
+        let mut reply = b"HTTP/1.1 200 OK\r\nX-A: ".to_vec();
+        reply.extend([b'a'; 100]);
+        let proxy = Peer::tcp(vec![
+            Step::Receive,
+            Step::Trickle(reply, Duration::from_millis(200)),
+        ]);
+        let proxy_url = format!("http://127.0.0.1:{}", proxy.port());
+        probe(&["http", target, "--proxy", &proxy_url, "--timeout", "2s"])
+            .code(1)
+            .says("timed out after 2s waiting for the proxy")
+            .within(Duration::from_millis(2300));
+        proxy.finish();
+    }
+}
+
+/// The CONNECT request carries the proxy URL's credentials (never printed); a refusal is
+/// the proxy's, in its own words; only http:// and https:// proxies are accepted.
+#[test]
+fn a_proxy_gets_its_credentials_and_its_refusal_is_named() {
+    let expected = format!(
+        "CONNECT svc.invalid:80 HTTP/1.1\r\nHost: svc.invalid:80\r\nUser-Agent: probe/{}\r\n\
+         Proxy-Authorization: Basic dXNlcjpwcjB4eS1zM2NyZXQ=\r\n\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    let proxy = Peer::tcp(vec![
+        Step::Expect(expected.into_bytes()),
+        Step::Send(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n".to_vec()),
+        Step::Shutdown,
+    ]);
+    let proxy_url = format!("http://user:pr0xy-s3cret@127.0.0.1:{}", proxy.port());
+    probe(&["http", "http://svc.invalid/", "--proxy", &proxy_url])
+        .code(1)
+        .says("the proxy refused the tunnel: 407 Proxy Authentication Required")
+        .does_not_say("pr0xy-s3cret")
+        .short();
+    proxy.finish();
+
+    probe(&[
+        "http",
+        "http://svc.invalid/",
+        "--proxy",
+        "socks5://user:pr0xy-s3cret@127.0.0.1:1080",
+    ])
+    .code(3)
+    .says("use an http:// or https:// proxy")
+    .does_not_say("pr0xy-s3cret");
+}
+
+/// An https:// proxy is spoken to over TLS, its certificate verified.
+#[test]
+fn an_https_proxy_is_verified() {
+    let proxy = Server::https(
+        Tls {
+            cert: &pki().server,
+            client_ca: None,
+        },
+        |_| Response::new(200, "via proxy"),
+    );
+    probe(&[
+        "http",
+        "http://svc.invalid/",
+        "--proxy",
+        &format!("https://localhost:{}", proxy.port),
+    ])
+    .code(1)
+    .says("fatal")
+    .says("unknown issuer");
+}
+
 #[test]
 fn https_verifies_certificates_with_clear_reasons() {
     let pki = pki();

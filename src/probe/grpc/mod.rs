@@ -1,12 +1,14 @@
 //! `probe grpc [grpc://|grpcs://]HOST:PORT [--service NAME]`: the gRPC Health Checking
 //! Protocol v1 (`/grpc.health.v1.Health/Check`), healthy only when the answer is SERVING.
 //!
-//! Spoken over HTTP/2 with prior knowledge (h2c) or over TLS with ALPN `h2`, by the few
+//! Spoken over HTTP/2 with prior knowledge (h2c) or over TLS with ALPN `h2` (required: a
+//! TLS server that chooses no protocol is not spoken HTTP/2 to), by the few
 //! frames of [`h2`] on std sockets: a Tokio stack (h2, tonic) would cost far more in size
 //! and start-up time than one request needs. The two protobuf messages have one field each
 //! and are written and read here by hand.
 //!
-//! Verdicts: SERVING healthy; NOT_SERVING and UNKNOWN unhealthy (a server that is starting
+//! Verdicts: SERVING healthy, in a reply of HTTP status 200 only (any other `:status`, a
+//! proxy's 502 or a server's 500, is unhealthy whatever the body says); NOT_SERVING and UNKNOWN unhealthy (a server that is starting
 //! or draining says so); SERVICE_UNKNOWN and grpc-status NOT_FOUND fatal (the service name is
 //! wrong), UNIMPLEMENTED fatal (the server has no health service: waiting cannot add one),
 //! UNAUTHENTICATED and PERMISSION_DENIED fatal (the metadata is wrong); any other grpc-status
@@ -114,7 +116,16 @@ impl GrpcCheck {
         let stream = Stream::tcp(&self.host, self.port, deadline)?;
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
-            return stream.into_tls(tls.config.clone(), tls.name.clone(), deadline);
+            let stream = stream.into_tls(tls.config.clone(), tls.name.clone(), deadline)?;
+            // gRPC over TLS is HTTP/2 by ALPN (RFC 7540 3.3); a server that chose no
+            // protocol speaks HTTP/1.1 there, whatever bytes it sends next.
+            if stream.alpn_protocol() != Some(b"h2") {
+                stream.close(false);
+                return Err(Outcome::unhealthy(
+                    "the TLS server did not agree to HTTP/2 (no ALPN h2, which gRPC over TLS needs)",
+                ));
+            }
+            return Ok(stream);
         }
         Ok(stream)
     }
@@ -290,13 +301,31 @@ fn failure(error: h2::Error, deadline: &Deadline) -> Outcome {
     }
 }
 
-/// The verdict of a complete response.
+/// The verdict of a complete response. A gRPC reply is HTTP status 200; any other status
+/// (a proxy's 502, a server's 500) is unhealthy whatever the body and trailers say.
 fn judge(response: &h2::Response, service: &str) -> Outcome {
-    let Some(status) = response.get("grpc-status") else {
-        return Outcome::unhealthy(match response.get(":status") {
-            Some("200") | None => "the reply has no grpc-status (is this a gRPC server?)".into(),
-            Some(code) => format!("HTTP status {code} and no grpc-status (is this a gRPC port?)"),
-        });
+    let http_status = response
+        .headers
+        .iter()
+        .find(|(name, _)| name == ":status")
+        .map(|(_, value)| clean(value));
+    let grpc_status = response.get("grpc-status");
+    let status = match (http_status.as_deref(), grpc_status) {
+        (Some("200"), Some(status)) => status,
+        (Some("200"), None) => {
+            return Outcome::unhealthy("the reply has no grpc-status (is this a gRPC server?)")
+        }
+        (None, _) => return Outcome::unhealthy("the reply has no HTTP :status"),
+        (Some(code), None) => {
+            return Outcome::unhealthy(format!(
+                "HTTP status {code} and no grpc-status (is this a gRPC port?)"
+            ))
+        }
+        (Some(code), Some(_)) => {
+            return Outcome::unhealthy(format!(
+                "HTTP status {code}, not 200 (the reply's grpc-status and body are not trusted)"
+            ))
+        }
     };
     let Ok(code) = status.parse::<u32>() else {
         return Outcome::unhealthy(format!("invalid grpc-status {:?}", clean(status)));
@@ -495,5 +524,29 @@ mod tests {
         assert!(judge(&response(Some("16"), None, &[]), "").is_fatal());
         assert!(!judge(&response(None, None, &[]), "").is_healthy());
         assert!(!judge(&response(Some("x"), None, &[]), "").is_healthy());
+    }
+
+    #[test]
+    fn a_status_other_than_200_is_unhealthy_whatever_the_body() {
+        let serving = [0, 0, 0, 0, 2, 8, 1];
+        for code in ["500", "503", "204", "404"] {
+            let mut reply = response(Some("0"), None, &serving);
+            reply.headers = vec![(":status".into(), code.into())];
+            assert_eq!(
+                judge(&reply, ""),
+                Outcome::unhealthy(format!(
+                    "HTTP status {code}, not 200 (the reply's grpc-status and body are not trusted)"
+                ))
+            );
+        }
+        let mut reply = response(Some("0"), None, &serving);
+        reply.headers.clear();
+        assert_eq!(
+            judge(&reply, ""),
+            Outcome::unhealthy("the reply has no HTTP :status")
+        );
+        // :status belongs to the headers: in the trailers it does not count.
+        reply.trailers.push((":status".into(), "200".into()));
+        assert!(!judge(&reply, "").is_healthy());
     }
 }

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use ureq::http::{HeaderName, HeaderValue, Method, Request, Uri};
-use ureq::unversioned::transport::{ConnectProxyConnector, Connector, TcpConnector};
-use ureq::{Agent, Body, Error, Proxy};
+use ureq::unversioned::transport::{Connector, TcpConnector};
+use ureq::{Agent, Body, Error, Proxy, ProxyProtocol};
 
 use crate::cli::HttpArgs;
 use crate::deadline::Deadline;
@@ -24,7 +24,7 @@ use crate::probe::Probe;
 use crate::redact;
 
 use self::expect::{BodyRules, StatusSet};
-use self::transport::{Mark, Phase, PhaseCell, ProbeResolver, UnixConnector};
+use self::transport::{Mark, Phase, PhaseCell, ProbeResolver, ProxyConnector, UnixConnector};
 
 /// Most body bytes read for body rules: enough for any health document, bounded for a
 /// server that streams forever.
@@ -109,11 +109,22 @@ impl HttpCheck {
             None => None,
         };
         let proxy = match &args.proxy {
-            Some(proxy) => {
-                redact::url_password(proxy);
-                Some(Proxy::new(proxy).map_err(|error| {
-                    UsageError::new(format!("invalid --proxy {proxy:?}: {error}"))
-                })?)
+            Some(text) => {
+                let shown = redact::url_password(text);
+                let proxy = Proxy::new(text).map_err(|error| {
+                    UsageError::new(format!("invalid --proxy {shown:?}: {error}"))
+                })?;
+                match proxy.protocol() {
+                    ProxyProtocol::Http => {}
+                    #[cfg(feature = "tls")]
+                    ProxyProtocol::Https => {}
+                    _ => {
+                        return usage(format!(
+                            "invalid --proxy {shown:?}: use an http:// or https:// proxy"
+                        ))
+                    }
+                }
+                Some(proxy)
             }
             None => None,
         };
@@ -176,7 +187,7 @@ impl HttpCheck {
         let connector =
             ().chain(Mark(phase.clone(), Phase::Connecting))
                 .chain(UnixConnector(self.unix_socket.clone(), *deadline))
-                .chain(ConnectProxyConnector::default())
+                .chain(ProxyConnector(phase.clone(), *deadline))
                 .chain(TcpConnector::default())
                 .chain(Mark(phase.clone(), Phase::TlsHandshake));
         #[cfg(feature = "tls")]
@@ -308,9 +319,8 @@ impl HttpCheck {
                 "body larger than {} KiB, the most probe reads",
                 limit / 1024
             )),
-            Error::ConnectProxyFailed(reason) => {
-                Outcome::unhealthy(format!("proxy failed: {reason}"))
-            }
+            // Written by ProxyConnector as whole reasons that name the proxy.
+            Error::ConnectProxyFailed(reason) => Outcome::unhealthy(reason),
             Error::Tls(reason) => Outcome::fatal(format!("TLS: {reason}")),
             other => Outcome::unhealthy(net::lowercase_first(&error_chain(&other))),
         }

@@ -1,7 +1,15 @@
 //! ureq plumbing: a connector chain that records which phase a request is in (so that a
 //! timeout says "during TLS handshake" rather than "timed out"), HTTP over a Unix socket,
-//! and `--connect-to`, which sends the connection elsewhere while the URL's name stays in
-//! charge of SNI, certificate checking and the Host header.
+//! `--connect-to`, which sends the connection elsewhere while the URL's name stays in
+//! charge of SNI, certificate checking and the Host header, and the CONNECT tunnel of
+//! `--proxy`.
+//!
+//! The tunnel is ours, not ureq's `ConnectProxyConnector`: that one reads the proxy's
+//! reply giving every read the whole connect budget again (`details.timeout`, computed
+//! once), so a proxy that answers one byte every 0.2 s is never timed out. Here the proxy
+//! is reached through the shared deadline stream ([`crate::stream::Stream`]), which gives
+//! every read and write of the proxy connection (the CONNECT reply, an https proxy's TLS,
+//! then everything tunnelled) only what the check's deadline has left.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -15,9 +23,10 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
 };
-use ureq::Error;
+use ureq::{Error, ProxyProtocol};
 
 use crate::deadline::Deadline;
+use crate::stream::Stream;
 
 /// Where a request is, for timeout reasons.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +34,8 @@ use crate::deadline::Deadline;
 pub enum Phase {
     Resolving,
     Connecting,
+    /// Connecting to `--proxy` and waiting for its answer to CONNECT.
+    Proxy,
     TlsHandshake,
     AwaitingResponse,
     ReadingBody,
@@ -36,6 +47,7 @@ impl Phase {
         match self {
             Phase::Resolving => "resolving the name",
             Phase::Connecting => "connecting",
+            Phase::Proxy => "waiting for the proxy",
             Phase::TlsHandshake => "during TLS handshake",
             Phase::AwaitingResponse => "waiting for the response",
             Phase::ReadingBody => "reading the response body",
@@ -60,8 +72,9 @@ impl PhaseCell {
         match self.0.load(Ordering::Relaxed) {
             0 => Phase::Resolving,
             1 => Phase::Connecting,
-            2 => Phase::TlsHandshake,
-            3 => Phase::AwaitingResponse,
+            2 => Phase::Proxy,
+            3 => Phase::TlsHandshake,
+            4 => Phase::AwaitingResponse,
             _ => Phase::ReadingBody,
         }
     }
@@ -149,6 +162,256 @@ impl Transport for UnixTransport {
 
     fn is_open(&mut self) -> bool {
         // Each check uses a fresh agent, so a connection is never reused.
+        false
+    }
+}
+
+/// Opens the CONNECT tunnel of `--proxy` (an `http://` or, with TLS, `https://` proxy)
+/// over the deadline stream; without a proxy it leaves the connection to the next link.
+#[derive(Debug)]
+pub struct ProxyConnector(pub PhaseCell, pub Deadline);
+
+impl<In: Transport> Connector<In> for ProxyConnector {
+    type Out = Either<In, Tunnel>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, Error> {
+        if let Some(transport) = chained {
+            return Ok(Some(Either::A(transport)));
+        }
+        let Some(proxy) = details.config.proxy() else {
+            return Ok(None);
+        };
+        self.0.set(Phase::Proxy);
+        let host = proxy.host();
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let stream = Stream::tcp(bare, proxy.port(), &self.1).map_err(|outcome| {
+            // "timed out after 2s connecting to 10.0.0.1:3128" names it already.
+            let name = match outcome.detail.contains(bare) {
+                true => String::new(),
+                false => format!(" {host}:{}", proxy.port()),
+            };
+            Error::ConnectProxyFailed(format!("proxy{name}: {}", outcome.detail))
+        })?;
+        let config = details.config;
+        let buffers = LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size());
+        let mut transport: Box<dyn Transport> = Box::new(Deadlined {
+            stream,
+            buffers,
+            deadline: self.1,
+        });
+        if proxy.protocol() == ProxyProtocol::Https {
+            transport = proxy_tls(details, proxy.uri(), transport)?;
+        }
+        let request = connect_request(details, proxy)?;
+        let output = transport.buffers().output();
+        let amount = request.len();
+        if amount > output.len() {
+            return Err(Error::ConnectProxyFailed(
+                "the CONNECT request is larger than the output buffer".into(),
+            ));
+        }
+        output[..amount].copy_from_slice(request.as_bytes());
+        // The stream bounds each read and write by the check's deadline.
+        transport.transmit_output(amount, NextTimeout::default())?;
+        let mut scanned = 0usize;
+        let head = loop {
+            let input = transport.buffers().input();
+            if !input.starts_with(&b"HTTP/"[..input.len().min(5)]) {
+                return Err(not_http(input));
+            }
+            let from = scanned.saturating_sub(3);
+            if let Some(end) = input[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+                break from + end + 4;
+            }
+            scanned = input.len();
+            if transport.buffers().input_append_buf().is_empty() {
+                return Err(Error::ConnectProxyFailed(format!(
+                    "the proxy's reply headers are larger than {} KiB",
+                    config.input_buffer_size() / 1024
+                )));
+            }
+            if !transport.await_input(NextTimeout::default())? {
+                return Err(Error::ConnectProxyFailed(
+                    "the proxy closed the connection before answering CONNECT".into(),
+                ));
+            }
+        };
+        let input = transport.buffers().input();
+        let line = first_line(input);
+        let status = line
+            .strip_prefix("HTTP/1.")
+            .and_then(|rest| rest.get(2..5))
+            .and_then(|code| code.parse::<u16>().ok());
+        match status {
+            Some(200..=299) => {}
+            Some(_) => {
+                return Err(Error::ConnectProxyFailed(format!(
+                    "the proxy refused the tunnel: {}",
+                    line.get(9..).unwrap_or_default()
+                )))
+            }
+            None => return Err(not_http(input)),
+        }
+        transport.buffers().input_consume(head);
+        Ok(Some(Either::B(Tunnel(transport))))
+    }
+}
+
+/// The status line of a reply, fit for a reason: control characters dropped, cut short.
+fn first_line(input: &[u8]) -> String {
+    let end = input
+        .iter()
+        .position(|&b| b == b'\r')
+        .unwrap_or(input.len());
+    let line = String::from_utf8_lossy(&input[..end]);
+    line.chars().filter(|c| !c.is_control()).take(80).collect()
+}
+
+fn not_http(input: &[u8]) -> Error {
+    Error::ConnectProxyFailed(format!(
+        "the proxy's reply to CONNECT is not HTTP ({:?})",
+        first_line(input)
+    ))
+}
+
+/// `CONNECT host:port`, with the proxy's credentials when its URL holds some.
+fn connect_request(details: &ConnectionDetails, proxy: &ureq::Proxy) -> Result<String, Error> {
+    let target = details.uri;
+    let host = target.host().ok_or(Error::BadUri("no host".into()))?;
+    let port = target
+        .port_u16()
+        .unwrap_or(if details.needs_tls() { 443 } else { 80 });
+    let mut request = format!(
+        "CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: probe/{}\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    if proxy.username().is_some() || proxy.password().is_some() {
+        use base64::Engine as _;
+        let pair = format!(
+            "{}:{}",
+            proxy.username().unwrap_or_default(),
+            proxy.password().unwrap_or_default()
+        );
+        let token = base64::engine::general_purpose::STANDARD.encode(pair);
+        request.push_str(&format!("Proxy-Authorization: Basic {token}\r\n"));
+    }
+    request.push_str("\r\n");
+    Ok(request)
+}
+
+/// TLS to an `https://` proxy, by ureq's rustls link over the deadline stream.
+#[cfg(feature = "tls")]
+fn proxy_tls(
+    details: &ConnectionDetails,
+    uri: &Uri,
+    transport: Box<dyn Transport>,
+) -> Result<Box<dyn Transport>, Error> {
+    let proxy = ConnectionDetails {
+        uri,
+        addrs: details.addrs.clone(),
+        config: details.config,
+        request_level: details.request_level,
+        resolver: details.resolver,
+        now: details.now,
+        timeout: details.timeout,
+        current_time: details.current_time.clone(),
+        run_connector: details.run_connector.clone(),
+        register_shutdown: details.register_shutdown.clone(),
+    };
+    let tls = ureq::unversioned::transport::RustlsConnector::default();
+    match tls.connect(&proxy, Some(transport))? {
+        Some(transport) => Ok(transport.boxed()),
+        None => Err(Error::Tls("no TLS to the proxy")),
+    }
+}
+
+/// Without TLS, `https://` proxies are refused while parsing the arguments.
+#[cfg(not(feature = "tls"))]
+fn proxy_tls(
+    _: &ConnectionDetails,
+    _: &Uri,
+    _: Box<dyn Transport>,
+) -> Result<Box<dyn Transport>, Error> {
+    Err(Error::Tls("https:// proxies need the \"tls\" feature"))
+}
+
+/// The tunnel through the proxy: a fresh connection context (the target's TLS, if any,
+/// still has to be set up on top of it).
+#[derive(Debug)]
+pub struct Tunnel(Box<dyn Transport>);
+
+impl Transport for Tunnel {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.0.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
+        self.0.transmit_output(amount, timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
+        self.0.await_input(timeout)
+    }
+
+    fn is_open(&mut self) -> bool {
+        false
+    }
+}
+
+/// A [`Stream`] as a ureq transport: every read and write gets what the check's deadline
+/// has left, or ureq's own limit when that comes sooner (a wait for 100-continue).
+pub struct Deadlined {
+    stream: Stream,
+    buffers: LazyBuffers,
+    deadline: Deadline,
+}
+
+impl std::fmt::Debug for Deadlined {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deadlined").finish_non_exhaustive()
+    }
+}
+
+impl Deadlined {
+    fn arm(&mut self, timeout: &NextTimeout) -> Result<(), Error> {
+        if timeout.after.is_zero() {
+            return Err(Error::Timeout(timeout.reason));
+        }
+        self.stream
+            .set_deadline(self.deadline.capped(*timeout.after));
+        Ok(())
+    }
+}
+
+impl Transport for Deadlined {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
+        self.arm(&timeout)?;
+        let output = &self.buffers.output()[..amount];
+        self.stream
+            .write_all(output)
+            .map_err(|error| timed_out(error, &timeout))
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
+        self.arm(&timeout)?;
+        let input = self.buffers.input_append_buf();
+        let amount = self
+            .stream
+            .read(input)
+            .map_err(|error| timed_out(error, &timeout))?;
+        self.buffers.input_appended(amount);
+        Ok(amount > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
         false
     }
 }

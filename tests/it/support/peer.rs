@@ -11,6 +11,10 @@
 //! (silence, trickle, flood), joins the thread and fails the test if an expectation did not
 //! hold or a scripted connection never came; dropping a peer joins it without failing.
 //!
+//! [`Peer::tls`] plays its script over TLS (the test PKI's server certificate, the ALPN
+//! protocols it is given): for what a real TLS server will not do, such as choosing no
+//! ALPN protocol and speaking HTTP/2 anyway.
+//!
 //! ```text
 //! let peer = Peer::tcp(vec![Step::Expect(b"*1\r\n$4\r\nPING\r\n".to_vec()), Step::Send(b"+PONG\r\n".to_vec())]);
 //! probe(&["redis", &format!("redis://127.0.0.1:{}", peer.port())]).code(0);
@@ -110,9 +114,21 @@ impl Conn for UnixStream {
     }
 }
 
+type TlsConn = rustls::StreamOwned<rustls::ServerConnection, TcpStream>;
+
+impl Conn for TlsConn {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_read_timeout(timeout)
+    }
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.sock.shutdown(std::net::Shutdown::Write)
+    }
+}
+
 enum Listener {
     Tcp(TcpListener),
     Unix(UnixListener),
+    Tls(TcpListener, Arc<rustls::ServerConfig>),
 }
 
 impl Listener {
@@ -120,15 +136,44 @@ impl Listener {
         Ok(match self {
             Listener::Tcp(tcp) => Box::new(tcp.accept()?.0),
             Listener::Unix(unix) => Box::new(unix.accept()?.0),
+            Listener::Tls(tcp, config) => {
+                let (stream, _) = tcp.accept()?;
+                stream.set_nonblocking(false)?;
+                let server = rustls::ServerConnection::new(config.clone())
+                    .map_err(|error| io::Error::other(error.to_string()))?;
+                Box::new(TlsConn::new(server, stream))
+            }
         })
     }
 
     fn set_nonblocking(&self) {
         match self {
-            Listener::Tcp(tcp) => tcp.set_nonblocking(true).unwrap(),
+            Listener::Tcp(tcp) | Listener::Tls(tcp, _) => tcp.set_nonblocking(true).unwrap(),
             Listener::Unix(unix) => unix.set_nonblocking(true).unwrap(),
         }
     }
+}
+
+/// A TLS server configuration with the test PKI's server certificate (`localhost`,
+/// `127.0.0.1`), offering `alpn` (none: the server chooses no protocol).
+pub fn tls_config(alpn: &[&[u8]]) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let pem = &super::pki::pki().server;
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(pem.cert_pem.as_bytes())
+            .map(Result::unwrap)
+            .collect();
+    let key = PrivateKeyDer::from_pem_slice(pem.key_pem.as_bytes()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
+    Arc::new(config)
 }
 
 pub struct Peer {
@@ -151,6 +196,13 @@ impl Peer {
         Peer::start(tcp_listener(), None, scripts, false)
     }
 
+    /// Plays `script` over TLS ([`tls_config`]) on the first connection to
+    /// 127.0.0.1:[`Peer::port`].
+    pub fn tls(config: Arc<rustls::ServerConfig>, script: Vec<Step>) -> Peer {
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        Peer::start(Listener::Tls(tcp, config), None, vec![script], false)
+    }
+
     /// Plays `script` on the first connection to the Unix socket `path`.
     pub fn unix(path: &Path, script: Vec<Step>) -> Peer {
         Peer::start(unix_listener(path), Some(path), vec![script], false)
@@ -169,7 +221,7 @@ impl Peer {
     /// Connection n plays `scripts[n]` (`each`: the last one again for every later one).
     fn start(listener: Listener, path: Option<&Path>, scripts: Vec<Vec<Step>>, each: bool) -> Peer {
         let port = match &listener {
-            Listener::Tcp(tcp) => tcp.local_addr().unwrap().port(),
+            Listener::Tcp(tcp) | Listener::Tls(tcp, _) => tcp.local_addr().unwrap().port(),
             Listener::Unix(_) => 0,
         };
         let stop = Arc::new(AtomicBool::new(false));
