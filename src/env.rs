@@ -21,7 +21,8 @@ use crate::outcome::{usage, UsageError};
 /// Variables whose values are credentials.
 const CREDENTIALS: &[&str] = &["PGPASSWORD", "MYSQL_PWD"];
 
-/// Variables probe reads by exact name (besides `PG*` and `PROBE_*`).
+/// Variables probe reads by exact name (besides `PG*` and `PROBE_*`); [`read_name_len`]
+/// spells them out too, and a test holds the two together.
 const NAMED: &[&str] = &["DATABASE_URL", "REDIS_URL", "MYSQL_PWD"];
 
 /// Whether probe reads this variable: its own `PROBE_*`, libpq's `PG*` (upper case and
@@ -44,30 +45,46 @@ pub fn is_read_by_probe(name: &[u8]) -> bool {
 /// byte that differs, and the terminating NUL differs from every byte looked for, so no
 /// byte past it is read.
 unsafe fn read_name_len(entry: *const u8) -> Option<usize> {
-    let at = |index: usize| *entry.add(index);
-    let starts_with = |prefix: &[u8]| prefix.iter().enumerate().all(|(i, b)| at(i) == *b);
-    let name_end = |from: usize, allowed: fn(u8) -> bool| {
-        let mut index = from;
-        while at(index) != b'=' {
-            if !allowed(at(index)) {
-                return None;
+    // Plain loops: this runs for every entry whose first byte could start a name probe
+    // reads (`POSTGRES_SERVICE_HOST` and `REDIS_PORT` too), in every probe process.
+    let name_end = |mut index: usize, libpq: bool| loop {
+        match *entry.add(index) {
+            b'=' => return Some(index),
+            b'A'..=b'Z' | b'_' => {}
+            0 => return None,
+            _ if libpq => return None,
+            _ => {}
+        }
+        index += 1;
+    };
+    let starts_with = |prefix: &[u8]| {
+        let mut index = 0;
+        while index < prefix.len() {
+            if *entry.add(index) != prefix[index] {
+                return false;
             }
             index += 1;
         }
-        Some(index)
+        true
     };
-    let first = at(0);
-    let second = if first == 0 { 0 } else { at(1) };
-    match (first, second) {
-        (b'P', b'G') => name_end(2, |b| b.is_ascii_uppercase() || b == b'_').filter(|len| *len > 2),
-        (b'P', b'R') if starts_with(b"PROBE_") => name_end(6, |b| b != 0),
-        (b'D' | b'R' | b'M', _) => NAMED
-            .iter()
-            .find(|name| starts_with(name.as_bytes()) && at(name.len()) == b'=')
-            .map(|name| name.len()),
+    let named =
+        |name: &[u8]| (starts_with(name) && *entry.add(name.len()) == b'=').then_some(name.len());
+    match *entry {
+        b'P' => match *entry.add(1) {
+            b'G' => name_end(2, true).filter(|len| *len > 2),
+            b'R' if starts_with(b"PROBE_") => name_end(6, false),
+            _ => None,
+        },
+        b'D' => named(b"DATABASE_URL"),
+        b'R' => named(b"REDIS_URL"),
+        b'M' => named(b"MYSQL_PWD"),
         _ => None,
     }
 }
+
+/// Bit `n` is set when the letter `b'A' + n` starts a name probe reads: D, M, P, R.
+const FIRST_LETTERS: u32 =
+    1 << (b'D' - b'A') | 1 << (b'M' - b'A') | 1 << (b'P' - b'A') | 1 << (b'R' - b'A');
 
 extern "C" {
     // The process environment as the C runtime keeps it (POSIX); probe never changes it.
@@ -90,8 +107,9 @@ fn captured() -> &'static [(&'static [u8], &'static [u8])] {
             }
             while !(*entry).is_null() {
                 let text = (*entry).cast::<u8>();
-                // The one test most entries get: every name probe reads starts so.
-                if !matches!(*text, b'P' | b'D' | b'R' | b'M') {
+                // The one test most entries get: does a name probe reads start so?
+                let letter = (*text).wrapping_sub(b'A');
+                if letter >= 32 || FIRST_LETTERS >> letter & 1 == 0 {
                     entry = entry.add(1);
                     continue;
                 }
@@ -174,7 +192,10 @@ mod tests {
         ] {
             assert!(is_read_by_probe(name.as_bytes()), "{name}");
             let entry = std::ffi::CString::new(format!("{name}=v")).unwrap();
-            assert_eq!(unsafe { read_name_len(entry.as_ptr().cast()) }, Some(name.len()));
+            assert_eq!(
+                unsafe { read_name_len(entry.as_ptr().cast()) },
+                Some(name.len())
+            );
         }
         for name in [
             "PG",
@@ -191,7 +212,11 @@ mod tests {
         ] {
             assert!(!is_read_by_probe(name.as_bytes()), "{name}");
             let entry = std::ffi::CString::new(format!("{name}=v")).unwrap();
-            assert_eq!(unsafe { read_name_len(entry.as_ptr().cast()) }, None, "{name}");
+            assert_eq!(
+                unsafe { read_name_len(entry.as_ptr().cast()) },
+                None,
+                "{name}"
+            );
         }
     }
 }
