@@ -87,8 +87,35 @@ const FIRST_LETTERS: u32 =
     1 << (b'D' - b'A') | 1 << (b'M' - b'A') | 1 << (b'P' - b'A') | 1 << (b'R' - b'A');
 
 extern "C" {
-    // The process environment as the C runtime keeps it (POSIX); probe never changes it.
-    static environ: *const *const std::ffi::c_char;
+    // The process environment as the C runtime keeps it (POSIX); probe changes it only in
+    // `hidden`, and puts it back.
+    static mut environ: *const *const std::ffi::c_char;
+}
+
+/// Runs `build` with the environment hidden from it: for a library that reads variables
+/// probe overrides anyway (ureq's defaults read eight proxy variables, each a scan of the
+/// whole environment). Only while probe is parsing its arguments, on its one thread; unit
+/// tests run in parallel threads, so there it only runs `build`.
+pub fn hidden<T>(build: impl FnOnce() -> T) -> T {
+    #[cfg(not(test))]
+    {
+        struct Empty([*const std::ffi::c_char; 1]);
+        // SAFETY: one null pointer, never written.
+        unsafe impl Sync for Empty {}
+        static EMPTY: Empty = Empty([std::ptr::null()]);
+        // SAFETY: probe parses on its main thread before any other thread starts, so no
+        // one reads the environment while it is swapped; it is restored before returning
+        // (a panic ends the process: panic = "abort", and the hook exits).
+        unsafe {
+            let saved = environ;
+            environ = EMPTY.0.as_ptr();
+            let value = build();
+            environ = saved;
+            value
+        }
+    }
+    #[cfg(test)]
+    build()
 }
 
 /// The variables probe reads, found in `environ` once: name and value, pointing into the
@@ -101,7 +128,7 @@ fn captured() -> &'static [(&'static [u8], &'static [u8])] {
         // nothing in probe calls setenv, so no entry changes while it is read. Each
         // entry is read up to its NUL only (the first byte first).
         unsafe {
-            let mut entry = environ;
+            let mut entry = environ as *const *const std::ffi::c_char;
             if entry.is_null() {
                 return found;
             }

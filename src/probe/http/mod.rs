@@ -52,9 +52,9 @@ pub struct HttpCheck {
     location_trusted: bool,
     connect_to: Option<Uri>,
     unix_socket: Option<PathBuf>,
-    proxy: Option<Proxy>,
-    #[cfg(feature = "tls")]
-    tls: ureq::tls::TlsConfig,
+    /// Built once, as the check is parsed: every agent (one per hop) starts from a copy
+    /// and each request sets its own global timeout.
+    config: ureq::config::Config,
 }
 
 impl HttpCheck {
@@ -143,9 +143,32 @@ impl HttpCheck {
         if tls_flags && !is_https {
             return usage("--ca-file, --insecure, --cert and --key need an https:// URL");
         }
-        Ok(HttpCheck {
+        #[cfg(feature = "tls")]
+        let tls = tls_config(args)?;
+        // ureq's defaults read eight proxy variables, each a scan of the whole environment,
+        // which probe then overrides (proxies come only from --proxy, kubelet's rule).
+        let config = crate::env::hidden(|| {
+            let config = Agent::config_builder()
+                .http_status_as_error(false)
+                // Redirects are followed by hand (`run`), so that headers stay with their
+                // origin.
+                .max_redirects(0)
+                .proxy(proxy.clone())
+                .user_agent(concat!("probe/", env!("CARGO_PKG_VERSION")))
+                .allow_non_standard_methods(true)
+                .max_idle_connections(0)
+                // ureq zero-fills its buffers on every request (128 KiB each by default:
+                // 1.6M instructions, 90% of a local check). A health response's headers fit
+                // in 16 KiB; larger ones get a clear reason rather than a stall.
+                .input_buffer_size(INPUT_BUFFER)
+                .max_response_header_size(INPUT_BUFFER - 1)
+                .output_buffer_size(OUTPUT_BUFFER);
             #[cfg(feature = "tls")]
-            tls: tls_config(args)?,
+            let config = config.tls_config(tls);
+            config.build()
+        });
+        Ok(HttpCheck {
+            config,
             url,
             shown,
             method,
@@ -160,30 +183,12 @@ impl HttpCheck {
             location_trusted: args.location_trusted,
             connect_to,
             unix_socket: args.unix_socket.clone(),
-            proxy,
         })
     }
 
     /// `left` is what the deadline had left when the caller looked (never "no limit": an
     /// expired deadline must not reach ureq as `None`).
-    fn agent(&self, deadline: &Deadline, left: Duration, phase: &PhaseCell) -> Agent {
-        let config = Agent::config_builder()
-            .http_status_as_error(false)
-            // Redirects are followed by hand (`run`), so that headers stay with their origin.
-            .max_redirects(0)
-            .proxy(self.proxy.clone())
-            .timeout_global(Some(left))
-            .user_agent(concat!("probe/", env!("CARGO_PKG_VERSION")))
-            .allow_non_standard_methods(true)
-            .max_idle_connections(0)
-            // ureq zero-fills its buffers on every request (128 KiB each by default: 1.6M
-            // instructions, 90% of a local check). A health response's headers fit in 16 KiB;
-            // larger ones get a clear reason rather than a stall.
-            .input_buffer_size(INPUT_BUFFER)
-            .max_response_header_size(INPUT_BUFFER - 1)
-            .output_buffer_size(OUTPUT_BUFFER);
-        #[cfg(feature = "tls")]
-        let config = config.tls_config(self.tls.clone());
+    fn agent(&self, deadline: &Deadline, phase: &PhaseCell) -> Agent {
         let connector =
             ().chain(Mark(phase.clone(), Phase::Connecting))
                 .chain(UnixConnector(self.unix_socket.clone(), *deadline))
@@ -198,10 +203,17 @@ impl HttpCheck {
             connect_to: self.connect_to.clone(),
             unix_socket: self.unix_socket.is_some(),
         };
-        Agent::with_parts(config.build(), connector, resolver)
+        Agent::with_parts(self.config.clone(), connector, resolver)
     }
 
-    fn request(&self, agent: &Agent, hop: &Hop) -> Result<ureq::http::Response<Body>, Error> {
+    /// `left` is what the deadline had left when the caller looked (never "no limit": an
+    /// expired deadline must not reach ureq as `None`).
+    fn request(
+        &self,
+        agent: &Agent,
+        hop: &Hop,
+        left: Duration,
+    ) -> Result<ureq::http::Response<Body>, Error> {
         let mut builder = Request::builder()
             .method(hop.method.clone())
             .uri(hop.url.clone());
@@ -211,8 +223,8 @@ impl HttpCheck {
             }
         }
         match hop.data {
-            Some(data) => agent.run(builder.body(data)?),
-            None => agent.run(builder.body(())?),
+            Some(data) => agent.run(within(agent, builder.body(data)?, left)),
+            None => agent.run(within(agent, builder.body(())?, left)),
         }
     }
 
@@ -235,8 +247,8 @@ impl HttpCheck {
             with_headers: true,
         };
         for followed in 0.. {
-            let agent = self.agent(deadline, left, phase);
-            let response = self.request(&agent, &hop).map_err(Err)?;
+            let agent = self.agent(deadline, phase);
+            let response = self.request(&agent, &hop, left).map_err(Err)?;
             let status = response.status().as_u16();
             let location = response
                 .headers()
@@ -424,6 +436,14 @@ fn resolve_location(base: &Uri, location: &str) -> Option<Uri> {
     };
     let (uri, _credentials) = split_userinfo(&text).ok()?;
     Some(uri)
+}
+
+/// `request` with its own global timeout: what the deadline has left for this hop.
+fn within<S: ureq::AsSendBody>(agent: &Agent, request: Request<S>, left: Duration) -> Request<S> {
+    agent
+        .configure_request(request)
+        .timeout_global(Some(left))
+        .build()
 }
 
 /// Splits `http://user:pass@host/` into the URL without userinfo and the decoded
