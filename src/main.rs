@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 mod app;
+mod arena;
 mod cli;
 mod deadline;
 mod duration;
@@ -35,6 +36,9 @@ mod tls;
 mod url;
 
 use outcome::Exit;
+
+#[global_allocator]
+static ALLOCATOR: arena::StartupArena = arena::StartupArena::new();
 
 fn main() -> ExitCode {
     // panic = "abort" would end the process with SIGABRT (134): say what happened and
