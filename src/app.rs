@@ -1,5 +1,6 @@
 //! From argv to an exit code: expand variables, parse, validate everything, then run.
 
+use std::ffi::OsString;
 use std::time::Duration;
 
 use argh::FromArgs;
@@ -26,14 +27,19 @@ pub const DEFAULT_WAIT_INTERVAL: Duration = Duration::from_secs(1);
 
 use argv::RUNS_A_COMMAND;
 
-/// Parses and runs a whole command line (without argv\[0\]).
-pub fn run(args: Vec<String>) -> Result<Exit, UsageError> {
+/// Parses and runs a whole command line (without argv\[0\]): probe's own arguments, and the
+/// words after the first `--`, if any (bytes: a command's arguments need not be UTF-8).
+pub fn run(args: Vec<String>, after: Option<Vec<OsString>>) -> Result<Exit, UsageError> {
     crate::env::validate()?;
-    let (raw, command) = split_command(argv::prepare(args));
     // The command after `--` is never expanded: its secrets are registered as written.
-    if let Some(command) = &command {
-        redact::register_arguments(command);
-    }
+    let shown: Vec<String> = after
+        .iter()
+        .flatten()
+        .map(|word| word.to_string_lossy().into())
+        .collect();
+    redact::register_arguments(&shown);
+    let dashdash_at = args.len() + 1;
+    let (raw, command) = split_command(argv::prepare(args), after, dashdash_at)?;
     let has_command = command.is_some();
     let total: usize = raw.iter().map(String::len).sum();
     if total > MAX_ARGUMENTS {
@@ -123,23 +129,36 @@ fn run_checks(targets: Vec<Target>, common: Common, any: bool) -> Box<dyn FnOnce
     Box::new(move || mode::check::run(targets, budget, format, any))
 }
 
-/// Splits `wait-for ... -- CMD ARGS` at the first `--` into probe's arguments and CMD.
-fn split_command(mut args: Vec<String>) -> (Vec<String>, Option<Vec<String>>) {
+/// Keeps the words after `--` (at argument `dashdash_at`) as the command to run for
+/// `wait-for ... -- CMD ARGS`; for any other subcommand they are probe's own arguments
+/// again, behind the `--`, and must be UTF-8.
+fn split_command(
+    mut args: Vec<String>,
+    after: Option<Vec<OsString>>,
+    dashdash_at: usize,
+) -> Result<(Vec<String>, Option<Vec<OsString>>), UsageError> {
+    let Some(after) = after else {
+        return Ok((args, None));
+    };
     let takes_command = args
         .iter()
         .find(|arg| !arg.starts_with('-'))
         .is_some_and(|name| RUNS_A_COMMAND.contains(&name.as_str()));
-    if !takes_command {
-        return (args, None);
+    if takes_command {
+        return Ok((args, Some(after)));
     }
-    match args.iter().position(|arg| arg == "--") {
-        Some(at) => {
-            let command = args.split_off(at + 1);
-            args.pop();
-            (args, Some(command))
-        }
-        None => (args, None),
+    args.push("--".into());
+    for (index, word) in after.into_iter().enumerate() {
+        let word = word.into_string().map_err(|_| {
+            // Not quoted: the argument may hold a secret that cannot be registered.
+            UsageError::new(format!(
+                "argument {} is not valid UTF-8",
+                dashdash_at + 1 + index
+            ))
+        })?;
+        args.push(word);
     }
+    Ok((args, None))
 }
 
 /// `PROBE_DRY_RUN=1`: parse and validate everything, probe nothing, exit 0 (or 3). For

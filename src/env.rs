@@ -128,7 +128,7 @@ fn captured() -> &'static [(&'static [u8], &'static [u8])] {
         // nothing in probe calls setenv, so no entry changes while it is read. Each
         // entry is read up to its NUL only (the first byte first).
         unsafe {
-            let mut entry = environ as *const *const std::ffi::c_char;
+            let mut entry = environ;
             if entry.is_null() {
                 return found;
             }

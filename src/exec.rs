@@ -1,26 +1,55 @@
 //! Becoming the app: `execve` with a shell-like PATH lookup, so the app keeps probe's PID
 //! (PID 1 in a container, where `docker stop` signals it directly). Only a failure returns,
 //! as the exit code a shell would give: 127 not found, 126 not executable.
+//!
+//! And running the migration as a child in its own process group: a stop (time limit,
+//! signal, lost lock) is for everything it started, not only the process probe spawned.
 
+use std::ffi::OsString;
 use std::io::ErrorKind;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use crate::outcome::Exit;
+use crate::signals;
 
-/// Replaces the process with `command`. Returns only if that was impossible, after
-/// printing why.
-pub fn exec(command: &[String]) -> Exit {
+/// Most children reaped before exec: bounds the loop if something keeps making zombies.
+const MAX_REAPED: usize = 4096;
+
+/// Replaces the process with `command`, its words passed on as bytes, exactly as given.
+/// Returns only if that was impossible, after printing why.
+pub fn exec(command: &[OsString]) -> Exit {
     let Some((program, args)) = command.split_first() else {
         return Exit::Healthy;
     };
+    reap_ended();
+    signals::unblock();
     let error = Command::new(program).args(args).exec();
-    let exit = failure_exit(error.kind());
+    cannot_run(&program.to_string_lossy(), &error)
+}
+
+/// Reaps every child that has already ended, never waiting for one that runs: as PID 1 (or a
+/// subreaper) probe adopts the migration's orphans, and their zombies would pass to the app,
+/// which did not make them and may never reap them.
+fn reap_ended() {
+    for _ in 0..MAX_REAPED {
+        // SAFETY: waitpid with a null status pointer is valid; WNOHANG never blocks.
+        if unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } <= 0 {
+            break;
+        }
+    }
+}
+
+/// Says why `program` could not be started; its exit code.
+fn cannot_run(program: &str, error: &std::io::Error) -> Exit {
     eprintln!(
-        "probe: cannot run {program}: {}",
-        crate::net::io_reason(&error)
+        "{}",
+        crate::redact::scrub(&format!(
+            "probe: cannot run {program}: {}",
+            crate::net::io_reason(error)
+        ))
     );
-    exit
+    failure_exit(error.kind())
 }
 
 /// The shell's exit code for a command that could not be started.
@@ -58,77 +87,129 @@ const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 /// How often `watch` is called while a child runs.
 const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Runs `command` as a child with inherited stdio, forwarding probe's signals to it, and
-/// waits for it (at most `limit`: then SIGTERM, and SIGKILL after a grace period). The
-/// child dies with probe (PR_SET_PDEATHSIG), so a killed probe leaves no orphan running.
-/// Err is the exit code for a command that could not be started (126/127).
+/// Runs `command` as a child with inherited stdio in its own process group, forwarding
+/// probe's signals to it, and waits for it (at most `limit`: then SIGTERM to the group, and
+/// SIGKILL after a grace period). The child dies with probe (PR_SET_PDEATHSIG), so a killed
+/// probe leaves no orphan running. Err is the exit code for a command that could not be
+/// started (126/127).
 ///
 /// `watch` is called about every second while the child runs; when it returns false the
 /// child is stopped the same way (SIGTERM, SIGKILL after the grace period): `Stopped`.
+/// After a stop (these two, or a terminating signal forwarded), what is left of the group
+/// when the child ends is killed.
+///
+/// When probe's group is in the foreground of the terminal on stdin, the child's group takes
+/// the foreground while it runs (a shell's job control does the same): the child gets the
+/// terminal's Ctrl-C and can read a prompt's answer; probe takes the terminal back after.
 pub fn run_child(
     command: &[String],
     limit: Option<std::time::Duration>,
     watch: &mut dyn FnMut() -> bool,
 ) -> Result<Ended, Exit> {
     use std::os::unix::process::ExitStatusExt;
+    use std::sync::mpsc::RecvTimeoutError;
 
     let (program, args) = command.split_first().ok_or(Exit::Usage)?;
-    crate::signals::install(&crate::signals::FORWARDED);
+    signals::install();
+    let terminal = owns_terminal();
     let mut child_command = Command::new(program);
     child_command.args(args);
-    // SAFETY: prctl is async-signal-safe and touches only the child's own state.
+    // SAFETY: setpgid, tcsetpgrp, sigprocmask and prctl are async-signal-safe and touch
+    // only the child's own state.
     unsafe {
-        child_command.pre_exec(|| {
+        child_command.pre_exec(move || {
+            libc::setpgid(0, 0);
+            if terminal {
+                take_terminal();
+            }
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            signals::unblock();
             Ok(())
         });
     }
-    let mut child = child_command.spawn().map_err(|error| {
-        eprintln!(
-            "probe: cannot run {program}: {}",
-            crate::net::io_reason(&error)
-        );
-        failure_exit(error.kind())
-    })?;
-    let pid = child.id();
-    crate::signals::forward_to(pid);
+    let mut child = signals::forward_to(|| child_command.spawn(), std::process::Child::id)
+        .map_err(|error| cannot_run(program, &error))?;
+    let pid = child.id() as i32;
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = sender.send(child.wait());
+        // WNOWAIT: the child stays unreaped, so its pid, the id of its group, cannot be
+        // reused while probe may still signal the group.
+        // SAFETY: a zeroed siginfo_t is a valid buffer for waitid.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        while unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        } != 0
+            && std::io::Error::last_os_error().kind() == ErrorKind::Interrupted
+        {}
+        let _ = sender.send(());
     });
     let started = std::time::Instant::now();
-    let stop = |why: Ended| {
-        // SAFETY: plain kill(2) on our own child.
-        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-        if receiver.recv_timeout(KILL_GRACE).is_err() {
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            let _ = receiver.recv();
-        }
-        crate::signals::stop_forwarding();
-        Ok(why)
-    };
-    let status = loop {
+    let mut stopped = None;
+    loop {
         let left = limit.map(|limit| limit.saturating_sub(started.elapsed()));
         match receiver.recv_timeout(left.map_or(WATCH_EVERY, |left| left.min(WATCH_EVERY))) {
-            Ok(status) => break Some(status),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break None,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {
                 if limit.is_some_and(|limit| started.elapsed() >= limit) {
-                    return stop(Ended::TimedOut);
+                    stopped = Some(Ended::TimedOut);
+                } else if !watch() {
+                    stopped = Some(Ended::Stopped);
+                } else {
+                    continue;
                 }
-                if !watch() {
-                    return stop(Ended::Stopped);
+                signals::signal_group(pid, libc::SIGTERM);
+                if receiver.recv_timeout(KILL_GRACE).is_err() {
+                    signals::signal_group(pid, libc::SIGKILL);
+                    let _ = receiver.recv();
                 }
+                break;
             }
         }
-    };
-    crate::signals::stop_forwarding();
-    match status {
-        Some(Ok(status)) => Ok(match (status.code(), status.signal()) {
+    }
+    if stopped.is_some() || signals::stop_requested().is_some() {
+        signals::signal_group(pid, libc::SIGKILL);
+    }
+    signals::stop_forwarding();
+    if terminal {
+        take_terminal();
+    }
+    let status = child.wait();
+    if let Some(why) = stopped {
+        return Ok(why);
+    }
+    Ok(match status {
+        Ok(status) => match (status.code(), status.signal()) {
             (Some(code), _) => Ended::Exited(code),
             (None, Some(signal)) => Ended::Signaled(signal),
             (None, None) => Ended::Exited(1),
-        }),
-        _ => Ok(Ended::Exited(1)),
+        },
+        Err(_) => Ended::Exited(1),
+    })
+}
+
+/// Whether stdin is a terminal whose foreground is probe's process group.
+fn owns_terminal() -> bool {
+    // SAFETY: plain queries of fd 0 and of probe's own group.
+    unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() }
+}
+
+/// Makes the caller's process group the foreground of the terminal on stdin. A background
+/// group asking for it gets SIGTTOU, blocked meanwhile. Async-signal-safe.
+fn take_terminal() {
+    // SAFETY: valid sets; sigemptyset, sigaddset, pthread_sigmask and tcsetpgrp are
+    // async-signal-safe.
+    unsafe {
+        let mut ttou: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut ttou);
+        libc::sigaddset(&mut ttou, libc::SIGTTOU);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &ttou, &mut old);
+        libc::tcsetpgrp(0, libc::getpgrp());
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
     }
 }

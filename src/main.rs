@@ -51,13 +51,8 @@ fn main() -> ExitCode {
         std::process::exit(Exit::Unhealthy.code().into());
     }));
 
-    let args: Result<Vec<String>, _> = std::env::args_os()
-        .skip(1)
-        .enumerate()
-        .map(|(index, arg)| arg.into_string().map_err(|_| index + 1))
-        .collect();
-    let exit = match args {
-        Ok(args) => app::run(args).unwrap_or_else(|error| {
+    let exit = match split_argv(std::env::args_os().skip(1)) {
+        Ok((args, command)) => app::run(args, command).unwrap_or_else(|error| {
             eprintln!("probe: {}", redact::scrub(&error.to_string()));
             Exit::Usage
         }),
@@ -68,4 +63,21 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(exit.code())
+}
+
+/// Splits argv at the first `--`: before it, probe's own arguments, which must be UTF-8
+/// (Err: the 1-based position of one that is not); after it, a command, kept as bytes (it
+/// is passed on to execve exactly as given).
+fn split_argv(
+    argv: impl Iterator<Item = std::ffi::OsString>,
+) -> Result<(Vec<String>, Option<Vec<std::ffi::OsString>>), usize> {
+    let mut own = Vec::new();
+    let mut argv = argv.enumerate();
+    for (index, arg) in argv.by_ref() {
+        if arg == "--" {
+            return Ok((own, Some(argv.map(|(_, arg)| arg).collect())));
+        }
+        own.push(arg.into_string().map_err(|_| index + 1)?);
+    }
+    Ok((own, None))
 }

@@ -1,27 +1,35 @@
 //! Termination signals while probe waits or runs a child.
 //!
-//! A PID 1 process gets no default signal actions: without a handler, `docker stop`'s
-//! SIGTERM is ignored and the container is killed after the grace period. So probe installs
-//! handlers for SIGTERM, SIGINT, SIGQUIT (and, while a child runs, the other signals worth
-//! forwarding). The handler does only async-signal-safe things: with a child registered it
-//! forwards the signal with kill(2); without one it writes a fixed message and `_exit`s with
-//! 128+S. Nothing is left to clean up: the waiting threads die with the process, and the
-//! command is never exec'd.
+//! tini's design, made safe for threads: the signals probe cares about are blocked before
+//! any thread is spawned (so every thread inherits the mask) and collected by one thread
+//! with `sigwait`. A blocked signal stays pending until it is collected, so none is lost in
+//! a window, and it is queued even for PID 1, which the kernel gives no default signal
+//! actions (without this, `docker stop`'s SIGTERM would be ignored until the grace period
+//! ends in SIGKILL).
 //!
-//! execve(2) resets handled signals to their defaults, so the exec'd app starts clean.
+//! The collector decides under one lock: with a migration running, it forwards the signal
+//! to it; without one, it prints a fixed message and exits with 128+S (the command is
+//! never exec'd). `forward_to` holds that lock from before the spawn until the child's pid is
+//! known, so a signal that arrives while the child starts waits for it instead of ending
+//! probe (and the child with it, through PDEATHSIG).
+//!
+//! Children and the exec'd app must not inherit the mask: `unblock` undoes it (std keeps the
+//! parent's mask across fork and execve).
 
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, Once, PoisonError};
 
-/// The pid signals are forwarded to; 0 while there is no child.
-static CHILD: AtomicI32 = AtomicI32::new(0);
+/// The running child's pid, which is also its process group; 0 while there is none.
+static CHILD: Mutex<i32> = Mutex::new(0);
 /// The last terminating signal forwarded to a child; 0 if none. A migration that exits 0
 /// after `docker stop` must not lead to starting the app.
 static STOP_REQUESTED: AtomicI32 = AtomicI32::new(0);
 
-/// Signals that end a wait.
+/// Signals that stop a child, and end probe when there is none.
 pub const TERMINATING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
 
-/// Signals forwarded to a running child (a migration), so that it can shut down cleanly.
+/// Signals collected: forwarded to a running child (a migration), so that it can shut down
+/// cleanly; without a child, each ends probe, as its default action would.
 pub const FORWARDED: [i32; 6] = [
     libc::SIGTERM,
     libc::SIGINT,
@@ -31,60 +39,95 @@ pub const FORWARDED: [i32; 6] = [
     libc::SIGUSR2,
 ];
 
-extern "C" fn on_signal(signal: libc::c_int) {
-    let child = CHILD.load(Ordering::SeqCst);
+fn forwarded_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set; sigaddset with valid signal numbers. Both are
+    // async-signal-safe, so this may run between fork and exec.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in FORWARDED {
+            libc::sigaddset(&mut set, signal);
+        }
+        set
+    }
+}
+
+/// Blocks the signals in the calling thread and starts their collector. Idempotent.
+///
+/// Must be called before probe spawns any thread: a thread spawned earlier keeps the
+/// signals unblocked, and one delivered to it would take its default action.
+pub fn install() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        let set = forwarded_set();
+        // SAFETY: a valid set; changes only this thread's mask.
+        unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+        std::thread::spawn(move || loop {
+            let mut signal = 0;
+            // SAFETY: `set` is blocked in every thread of the process; sigwait only writes
+            // `signal`.
+            if unsafe { libc::sigwait(&set, &mut signal) } == 0 {
+                collected(signal);
+            }
+        });
+    });
+}
+
+/// Undoes `install`'s mask in the calling thread (a child about to exec, or probe about to
+/// become the app). Async-signal-safe.
+pub fn unblock() {
+    let set = forwarded_set();
+    // SAFETY: a valid set; pthread_sigmask is async-signal-safe.
+    unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+}
+
+fn collected(signal: i32) {
+    // Held while signalling: the child is reaped only after `stop_forwarding` took it.
+    let guard = CHILD.lock().unwrap_or_else(PoisonError::into_inner);
+    let child = *guard;
     if child > 0 {
         if TERMINATING.contains(&signal) {
             STOP_REQUESTED.store(signal, Ordering::SeqCst);
+            // A stop is for the whole migration, as a terminal's Ctrl-C is for a job.
+            signal_group(child, signal);
+        } else {
+            // SAFETY: plain kill(2) on a child that is not reaped yet.
+            unsafe { libc::kill(child, signal) };
         }
-        // SAFETY: kill is async-signal-safe.
-        unsafe { libc::kill(child, signal) };
         return;
     }
-    let mut message = *b"probe: stopped by signal    \n";
-    let mut at = 27;
-    let mut number = signal;
-    loop {
-        message[at] = b'0' + (number % 10) as u8;
-        number /= 10;
-        if number == 0 {
-            break;
-        }
-        at -= 1;
-    }
-    let start = &message[..25];
-    let digits = &message[at..];
-    // SAFETY: write and _exit are async-signal-safe; the buffers live on this stack.
+    eprintln!("probe: stopped by signal {signal}");
+    // SAFETY: ends the process at once; the waiting threads have nothing to clean up.
+    unsafe { libc::_exit(128 + signal) };
+}
+
+/// Sends `signal` to the process group `leader` leads, or to `leader` alone if it has left
+/// its group.
+pub fn signal_group(leader: i32, signal: i32) {
+    // SAFETY: plain kill(2). The leader is not reaped yet, so its pid, the group's id, is
+    // not reused.
     unsafe {
-        libc::write(2, start.as_ptr().cast(), start.len());
-        libc::write(2, digits.as_ptr().cast(), digits.len());
-        libc::_exit(128 + signal);
-    }
-}
-
-/// Installs the handler for `signals`. Idempotent.
-pub fn install(signals: &[i32]) {
-    for &signal in signals {
-        // SAFETY: a zeroed sigaction with a valid handler and an empty mask is a valid
-        // argument; the handler is async-signal-safe.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(signal, &action, std::ptr::null_mut());
+        if libc::kill(-leader, signal) != 0 {
+            libc::kill(leader, signal);
         }
     }
 }
 
-/// From now on, signals go to `pid` instead of ending probe.
-pub fn forward_to(pid: u32) {
-    CHILD.store(pid as i32, Ordering::SeqCst);
+/// Spawns a child with `spawn` and forwards signals to it from then on. Signals that arrive
+/// while it starts wait, and go to the child as soon as its pid is known.
+pub fn forward_to<T>(
+    spawn: impl FnOnce() -> std::io::Result<T>,
+    pid: impl Fn(&T) -> u32,
+) -> std::io::Result<T> {
+    let mut child = CHILD.lock().unwrap_or_else(PoisonError::into_inner);
+    let spawned = spawn()?;
+    *child = pid(&spawned) as i32;
+    Ok(spawned)
 }
 
-/// Stops forwarding: the next terminating signal ends probe again.
+/// Stops forwarding: the next signal ends probe again. Called before the child is reaped.
 pub fn stop_forwarding() {
-    CHILD.store(0, Ordering::SeqCst);
+    *CHILD.lock().unwrap_or_else(PoisonError::into_inner) = 0;
 }
 
 /// The terminating signal forwarded to a child, if one was.

@@ -4,6 +4,7 @@
 //! `until pg_isready; do sleep 2; done; alembic upgrade head; exec "$@"`, without the races
 //! of several replicas migrating at once, and without a shell.
 
+use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
 use crate::duration::human;
@@ -43,8 +44,9 @@ pub struct Migrate {
 }
 
 /// Runs the phases, then execs `app` (or exits 0 without one).
-pub fn run(mut plan: Migrate, app: &[String]) -> Exit {
-    signals::install(&signals::TERMINATING);
+pub fn run(mut plan: Migrate, app: &[OsString]) -> Exit {
+    // Before the wait's threads: they inherit its signal mask.
+    signals::install();
     let started = Instant::now();
     let format = plan.format;
     let say = |phase: &str, line: String| match format {
@@ -172,7 +174,9 @@ pub fn run(mut plan: Migrate, app: &[String]) -> Exit {
     exec::exec(app)
 }
 
-/// Words as a shell would need them quoted, for progress lines.
-fn shell_words(words: &[String]) -> String {
-    shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "))
+/// Words as a shell would need them quoted, for progress lines (bytes that are not UTF-8
+/// shown as U+FFFD).
+fn shell_words(words: &[OsString]) -> String {
+    let words: Vec<_> = words.iter().map(|word| word.to_string_lossy()).collect();
+    shlex::try_join(words.iter().map(|word| &**word)).unwrap_or_else(|_| words.join(" "))
 }

@@ -199,8 +199,9 @@ pub fn wait(wait: Wait) -> bool {
 }
 
 /// wait-for as a whole: wait, then exec `command` (or exit 0 without one).
-pub fn run(wait_spec: Wait, command: &[String]) -> Exit {
-    crate::signals::install(&crate::signals::TERMINATING);
+pub fn run(wait_spec: Wait, command: &[std::ffi::OsString]) -> Exit {
+    // Before the targets' threads: they inherit its signal mask.
+    crate::signals::install();
     if !wait(wait_spec) {
         return Exit::Unhealthy;
     }

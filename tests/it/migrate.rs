@@ -1,10 +1,11 @@
 //! `probe migrate-then-exec`: migration as a child, its exit status, signals, then exec.
 
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{command, free_port, probe, temp_dir, wait_for_path, Pid1};
+use crate::support::{command, finish, free_port, probe, temp_dir, wait_for_path, Pid1};
 
 #[test]
 fn a_successful_migration_is_followed_by_the_app_in_probes_place() {
@@ -460,16 +461,18 @@ fn the_database_coming_up_late_is_waited_for_and_never_is_a_failure() {
     assert!(!migrated.exists());
 }
 
-/// A migration under --lock whose lock is lost while it runs: the migration gets SIGTERM,
-/// probe exits 1 with "lock lost", the app never starts. `lose` breaks the lock.
+/// A migration under --lock whose lock is lost while it runs: the migration gets SIGTERM
+/// (with what it started), probe exits 1 with "lock lost", the app never starts. `lose` breaks the lock.
 fn lock_lost_stops_the_migration(lock_url: &str, lose: &dyn Fn()) {
     let dir = temp_dir();
     let started = dir.path().join("started");
     let received = dir.path().join("got-term");
     let app = dir.path().join("app");
+    let background = dir.path().join("background");
     let migration = format!(
         // --migrate is one of probe's own arguments: `$$` is how a `$` reaches the shell.
-        "sh -c 'trap \"touch {}; exit 0\" TERM; touch {}; i=0; while [ $$i -lt 120 ]; do sleep 0.05; i=$$((i+1)); done'",
+        "sh -c 'sleep 1000 >/dev/null 2>&1 & echo $$! > {}; trap \"touch {}; exit 0\" TERM; touch {}; i=0; while [ $$i -lt 120 ]; do sleep 0.05; i=$$((i+1)); done'",
+        background.display(),
         received.display(),
         started.display()
     );
@@ -506,6 +509,7 @@ fn lock_lost_stops_the_migration(lock_url: &str, lose: &dyn Fn()) {
         "the migration was not sent SIGTERM: {stderr}"
     );
     assert!(!app.exists(), "the app started after the lock was lost");
+    assert!(has_ended(&background), "the migration's child survived");
     assert!(!stderr.contains(crate::support::postgres::PASSWORD));
 }
 
@@ -703,4 +707,302 @@ fn a_lock_server_that_comes_up_late_is_retried_within_the_lock_timeout() {
     .says("lock connection failed, retrying")
     .says("lock acquired")
     .within(Duration::from_secs(15));
+}
+
+/// Waits (3s at most) for the process whose pid `file` holds to end (gone, or a zombie no
+/// one reaped yet). One still running is killed, so that a failing test leaves nothing.
+fn has_ended(file: &Path) -> bool {
+    wait_for_path(file, Duration::from_secs(5));
+    let pid = std::fs::read_to_string(file).unwrap().trim().to_string();
+    let started = Instant::now();
+    loop {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return true;
+        };
+        let state = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .next();
+        if state == Some("Z") {
+            return true;
+        }
+        if started.elapsed() > Duration::from_secs(3) {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A migration that starts two background processes, one of them deaf to SIGTERM, writes
+/// their pids to `dir`/plain and `dir`/deaf, touches `dir`/started and waits for them.
+/// (Their output goes elsewhere: a survivor must not hold the test's pipes open.)
+fn migration_with_children(dir: &Path) -> String {
+    // --migrate is one of probe's own arguments: `$$` is how a `$` reaches the shell.
+    format!(
+        "sh -c 'sleep 1000 >/dev/null 2>&1 & echo $$! > {0}/plain; (trap \"\" TERM; exec sleep 1000 >/dev/null 2>&1) & echo $$! > {0}/deaf; touch {0}/started; wait'",
+        dir.display()
+    )
+}
+
+/// Both children of `migration_with_children` have ended (each one checked, and killed if
+/// it has not).
+fn children_ended(dir: &Path) -> [(&'static str, bool); 2] {
+    [
+        ("plain", has_ended(&dir.join("plain"))),
+        ("deaf to SIGTERM", has_ended(&dir.join("deaf"))),
+    ]
+}
+
+#[test]
+fn a_timed_out_migration_is_stopped_with_everything_it_started() {
+    let dir = temp_dir();
+    let marker = dir.path().join("app-started");
+    probe(&[
+        "migrate-then-exec",
+        "--migrate",
+        &migration_with_children(dir.path()),
+        "--migrate-timeout",
+        "500ms",
+        "--",
+        "touch",
+        marker.to_str().unwrap(),
+    ])
+    .code(1)
+    .says("still running after 500ms")
+    .within(Duration::from_secs(5));
+    let ended = children_ended(dir.path());
+    assert!(ended.iter().all(|(_, ended)| *ended), "{ended:?}");
+    assert!(!marker.exists());
+}
+
+#[test]
+fn a_stop_signal_stops_everything_the_migration_started() {
+    let dir = temp_dir();
+    let child = command(&[
+        "migrate-then-exec",
+        "--migrate",
+        &migration_with_children(dir.path()),
+        "--",
+        "true",
+    ])
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    wait_for_path(&dir.path().join("started"), Duration::from_secs(5));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = finish(child, Duration::from_secs(10));
+    assert_eq!(output.status.code(), Some(143), "{output:?}");
+    let ended = children_ended(dir.path());
+    assert!(ended.iter().all(|(_, ended)| *ended), "{ended:?}");
+}
+
+#[test]
+fn a_sigterm_as_the_migration_starts_reaches_it() {
+    // The migration's program is found after 5,000 PATH entries: its exec takes a few
+    // milliseconds, in which the spawn has begun and not returned. A SIGTERM sent then
+    // must reach the migration, not end probe (and the migration by PDEATHSIG's SIGKILL).
+    let path = (0..5000)
+        .map(|i| format!("/x/{i}:"))
+        .chain(std::env::var("PATH"))
+        .collect::<String>();
+    for _ in 0..5 {
+        let child = command(&[
+            "migrate-then-exec",
+            "--migrate",
+            "sh -c 'while :; do sleep 0.05; done'",
+            "--",
+            "true",
+        ])
+        .env("PATH", &path)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+        let pid = child.id();
+        let children = format!("/proc/{pid}/task/{pid}/children");
+        let started = Instant::now();
+        // The migration is forked: signal at once.
+        while std::fs::read_to_string(&children)
+            .unwrap_or_default()
+            .trim()
+            .is_empty()
+        {
+            assert!(started.elapsed() < Duration::from_secs(5), "no migration");
+        }
+        // SAFETY: kill(2) on the probe child this test spawned and has not reaped.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        let output = finish(child, Duration::from_secs(10));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(143), "{stderr}");
+        assert!(
+            stderr.contains("migration failed (killed by signal 15)")
+                || stderr.contains("stopped by signal 15 during the migration"),
+            "the migration did not get the SIGTERM: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn as_pid_1_the_app_inherits_no_zombie_of_the_migration() {
+    let dir = temp_dir();
+    let out = dir.path().join("children");
+    // The background `sleep 0` ends first and stays a zombie of `sleep 0.5`, which never
+    // reaps; when that ends, the zombie passes to probe, PID 1.
+    let migration = "sh -c 'sleep 0 & exec sleep 0.5'";
+    // The app (probe's PID, host /proc) lists the state of each of its children.
+    let app = format!(
+        "for f in /proc/self/task/*/children; do read -r kids < \"$f\"; done; \
+         for k in $kids; do read -r s < /proc/$k/stat; echo \"$s\"; done > {}",
+        out.display()
+    );
+    let probe = Pid1::spawn(&[
+        "migrate-then-exec",
+        "--migrate",
+        migration,
+        "--",
+        "sh",
+        "-c",
+        &app,
+    ]);
+    let output = finish(probe.unshare, Duration::from_secs(10));
+    assert!(output.status.success(), "{output:?}");
+    let children = std::fs::read_to_string(&out).unwrap();
+    let zombies: Vec<&str> = children
+        .lines()
+        .filter(|stat| {
+            stat.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .collect();
+    assert!(zombies.is_empty(), "the app inherited zombies: {zombies:?}");
+}
+
+#[test]
+fn the_app_gets_its_arguments_as_bytes_and_no_blocked_signal() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = temp_dir();
+    let out = dir.path().join("out");
+    let mut cmd = command(&["migrate-then-exec", "--migrate", "true", "--", "sh", "-c"]);
+    cmd.args(["printf %s \"$1\" > \"$2\"", "sh"])
+        .arg(std::ffi::OsStr::from_bytes(b"caf\xe9"))
+        .arg(&out);
+    crate::support::run(cmd)
+        .code(0)
+        .says("exec'ing the app: sh -c");
+    assert_eq!(std::fs::read(&out).unwrap(), b"caf\xe9");
+
+    // Neither the migration nor the app starts with a signal blocked.
+    let migration = format!("cp /proc/self/status {}", out.display());
+    let status = probe(&[
+        "migrate-then-exec",
+        "--migrate",
+        &migration,
+        "--",
+        "cat",
+        "/proc/self/status",
+    ]);
+    status.code(0);
+    assert_eq!(
+        crate::wait_for::blocked_signals(&std::fs::read_to_string(&out).unwrap()),
+        "0000000000000000"
+    );
+    assert_eq!(
+        crate::wait_for::blocked_signals(&status.stdout),
+        "0000000000000000"
+    );
+}
+
+/// Runs probe as the session leader of a new terminal, stdin on it (as `docker run -it` or
+/// a shell would): the returned file is the terminal's other side, where a user types.
+fn in_a_terminal(args: &[&str]) -> (std::process::Child, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::process::CommandExt;
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty fills the two descriptors; the other arguments may be null.
+    let opened = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(opened, 0, "openpty");
+    // SAFETY: both descriptors are new and owned here.
+    let (master, slave) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    };
+    let mut cmd = command(args);
+    cmd.stdin(slave)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: setsid and ioctl are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    (child, master)
+}
+
+#[test]
+fn in_a_terminal_the_migration_reads_it_and_ctrl_c_stops_it() {
+    use std::io::Write;
+    let dir = temp_dir();
+    let (answer, app_read) = (dir.path().join("answer"), dir.path().join("app-read"));
+    // A migration that asks, then an app that reads too: each must get the terminal.
+    let migration = format!("sh -c 'read a; echo \"$$a\" > {}'", answer.display());
+    let app = format!("read b; echo \"$b\" > {}", app_read.display());
+    let (child, mut terminal) = in_a_terminal(&[
+        "migrate-then-exec",
+        "--migrate",
+        &migration,
+        "--",
+        "sh",
+        "-c",
+        &app,
+    ]);
+    // Typed ahead: the terminal hands out one line per read.
+    terminal.write_all(b"yes\nlater\n").unwrap();
+    let output = finish(child, Duration::from_secs(10));
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(std::fs::read_to_string(&answer).unwrap(), "yes\n");
+    assert_eq!(std::fs::read_to_string(&app_read).unwrap(), "later\n");
+
+    // Ctrl-C (the terminal's SIGINT to its foreground) stops the migration, and the app
+    // never starts.
+    let started = dir.path().join("started");
+    let marker = dir.path().join("app-started");
+    let migration = format!(
+        "sh -c 'touch {}; while :; do sleep 0.05; done'",
+        started.display()
+    );
+    let (child, mut terminal) = in_a_terminal(&[
+        "migrate-then-exec",
+        "--migrate",
+        &migration,
+        "--",
+        "touch",
+        marker.to_str().unwrap(),
+    ]);
+    wait_for_path(&started, Duration::from_secs(5));
+    terminal.write_all(b"\x03").unwrap();
+    let output = finish(child, Duration::from_secs(10));
+    assert_eq!(output.status.code(), Some(130), "{output:?}");
+    assert!(!marker.exists(), "the app started after Ctrl-C");
 }

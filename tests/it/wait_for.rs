@@ -419,3 +419,46 @@ fn one_fatal_target_ends_a_wait_for_all_but_not_a_wait_for_any() {
         .code(1)
         .says("not ready after");
 }
+
+/// The signals blocked by the process whose /proc/PID/status this is (hex mask).
+pub fn blocked_signals(status: &str) -> &str {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigBlk:"))
+        .map_or("missing", str::trim)
+}
+
+#[test]
+fn the_command_gets_its_arguments_as_bytes_and_no_blocked_signal() {
+    use std::os::unix::ffi::OsStrExt;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = format!("tcp://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let dir = temp_dir();
+    let out = dir.path().join("out");
+    // A Latin-1 argument, as tini and exec pass it: not UTF-8, passed on byte for byte.
+    let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9");
+    let mut cmd = command(&["wait-for", &open, "-q", "--", "sh", "-c"]);
+    cmd.args(["printf %s \"$1\" > \"$2\"", "sh"])
+        .arg(latin1)
+        .arg(&out);
+    run(cmd).code(0);
+    assert_eq!(std::fs::read(&out).unwrap(), b"caf\xe9");
+
+    // The app starts with no signal blocked (probe blocks them while it waits).
+    let status = probe(&["wait-for", &open, "-q", "--", "cat", "/proc/self/status"]);
+    status.code(0);
+    assert_eq!(blocked_signals(&status.stdout), "0000000000000000");
+
+    // probe's own arguments must still be UTF-8, and are never quoted; after `--` for a
+    // subcommand that runs no command, too.
+    let mut cmd = command(&["wait-for"]);
+    cmd.arg(std::ffi::OsStr::from_bytes(b"tcp://caf\xe9:1"))
+        .args(["--", "true"]);
+    run(cmd)
+        .code(3)
+        .says("argument 2 is not valid UTF-8")
+        .does_not_say("caf");
+    let mut cmd = command(&["tcp", "--"]);
+    cmd.arg(latin1);
+    run(cmd).code(3).says("argument 3 is not valid UTF-8");
+}
