@@ -152,6 +152,20 @@ fn captured() -> &'static [(&'static [u8], &'static [u8])] {
     })
 }
 
+/// probe's own command line, as `main` received it (argv\[0\] included): std reads it only
+/// in the runtime start-up that probe skips (src/main.rs).
+static ARGV: OnceLock<Vec<std::ffi::OsString>> = OnceLock::new();
+
+/// Keeps the command line for [`argv`]; the first call wins.
+pub fn set_argv(argv: Vec<std::ffi::OsString>) {
+    let _ = ARGV.set(argv);
+}
+
+/// The command line probe was started with, argv\[0\] first.
+pub fn argv() -> &'static [std::ffi::OsString] {
+    ARGV.get_or_init(|| std::env::args_os().collect())
+}
+
 /// Every variable probe reads must be UTF-8: checked once, up front, so that no check can
 /// mistake a non-UTF-8 value for an unset one.
 pub fn validate() -> Result<(), UsageError> {

@@ -388,7 +388,7 @@ struct Me {
 impl Me {
     fn discover(reader: &mut Reader) -> Me {
         let mut programs: Vec<Vec<u8>> = Vec::new();
-        let argv0 = std::env::args_os().next();
+        let argv0 = crate::env::argv().first().cloned();
         let exe = std::env::current_exe().ok();
         let names = [argv0.as_deref(), exe.as_deref().and_then(Path::file_name)];
         for name in names.into_iter().flatten() {
@@ -398,7 +398,8 @@ impl Me {
                 programs.push(name.to_vec());
             }
         }
-        let args = std::env::args_os()
+        let args = crate::env::argv()
+            .iter()
             .skip(1)
             .map(|arg| arg.as_bytes().to_vec())
             .collect();
