@@ -73,3 +73,54 @@ fn json_targets_of_one_wait_share_one_memory_budget() {
         "bodies added {bodies_kib} KiB\n{output}"
     );
 }
+
+#[test]
+fn a_long_target_keeps_its_reason_within_dockers_log() {
+    // A 7 KiB URL: its middle goes, never the reason at the end of the line.
+    let url = format!("http://127.0.0.1:1/{}/tail", "a".repeat(7 * 1024));
+    let lines = |run: &crate::support::Run| -> Vec<String> {
+        run.output().lines().map(String::from).collect()
+    };
+    for run in [
+        probe(&["http", &url, "--timeout", "2s"]),
+        probe(&["check", &url, &url, "--timeout", "2s"]),
+    ] {
+        run.code(1);
+        for line in lines(&run) {
+            assert!(line.len() < 4096, "{} bytes: {line}", line.len());
+            assert!(line.contains("/tail: connection refused ("), "{line}");
+        }
+    }
+    // wait-for's progress and final lines too.
+    let run = probe(&["wait-for", &url, "--timeout", "1s"]);
+    run.code(1);
+    let progress = lines(&run);
+    assert!(progress.len() >= 2, "{run:#?}");
+    for line in progress.iter().filter(|line| line.contains("127.0.0.1:1/")) {
+        assert!(line.len() < 4096, "{} bytes: {line}", line.len());
+        assert!(line.contains("/tail: connection refused ("), "{line}");
+    }
+}
+
+#[test]
+fn a_duration_that_rounds_to_zero_is_a_usage_error_everywhere() {
+    // 0.1ns is no time at all, and not `0` (wait-for: forever) either.
+    for args in [
+        &["wait-for", "127.0.0.1:1", "--timeout", "0.0000000001s"][..],
+        &["check", "127.0.0.1:1", "--timeout", "0.0000000001s"],
+        &["tcp", "127.0.0.1:1", "--timeout", "0.0000000001s"],
+        &[
+            "wait-for",
+            "127.0.0.1:1",
+            "--interval",
+            "0.0001us",
+            "--timeout",
+            "1s",
+        ],
+    ] {
+        probe(args)
+            .code(3)
+            .says("shorter than 1ns")
+            .within(Duration::from_secs(5));
+    }
+}
