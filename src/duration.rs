@@ -38,6 +38,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     }
     let mut rest = text;
     let mut total = Duration::ZERO;
+    let mut some_time = false;
     if rest.is_empty() {
         return Err(invalid());
     }
@@ -60,11 +61,18 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             _ => return Err(invalid()),
         };
         let part = Duration::try_from_secs_f64(value * seconds_per_unit).map_err(|_| invalid())?;
+        some_time |= value > 0.0;
         total = total
             .checked_add(part)
             .filter(|total| *total <= MAX)
             .ok_or_else(|| format!("duration {text:?} is too long (at most 8784h, a year)"))?;
         rest = after;
+    }
+    // `0` means "no limit" to wait-for: a time too short to count must not become it.
+    if some_time && total.is_zero() {
+        return Err(format!(
+            "duration {text:?} is shorter than 1ns, the shortest probe counts (0 is written 0)"
+        ));
     }
     Ok(total)
 }
@@ -106,6 +114,22 @@ mod tests {
         assert_eq!(parse("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse("0"), Ok(Duration::ZERO));
+        assert_eq!(parse("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse("0.000000001s"), Ok(Duration::from_nanos(1)));
+        assert_eq!(parse("1s0.0000000001s"), Ok(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_time_that_rounds_to_zero_is_an_error_not_zero() {
+        for tiny in [
+            "0.0000000001s",
+            "0.0000001ms",
+            "0.0001us",
+            "0.00000000000001h",
+        ] {
+            let error = parse(tiny).unwrap_err();
+            assert!(error.contains("shorter than 1ns"), "{tiny}: {error}");
+        }
     }
 
     #[test]

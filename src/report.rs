@@ -12,6 +12,11 @@ use crate::redact;
 /// Longest detail kept in a line; library errors and server messages can be long.
 const MAX_DETAIL: usize = 400;
 
+/// Longest target kept in a line, in bytes; a longer one loses its middle. With the detail
+/// (at most [`MAX_DETAIL`] characters of up to 4 bytes) and a wait-for prefix, a line stays
+/// far below Docker's 4096-byte health log, so the reason at its end is never cut.
+const MAX_TARGET: usize = 1024;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Text,
@@ -50,7 +55,8 @@ struct JsonLine<'a> {
 impl Report<'_> {
     /// The line to print, or `None` for `-q`.
     pub fn render(&self, format: Format) -> Option<String> {
-        let target = redact::scrub(self.target);
+        // Scrubbed whole first: a cut could split a secret where the scrubber would miss it.
+        let target = middle(&redact::scrub(self.target), MAX_TARGET);
         let detail = shorten(&redact::scrub(&self.outcome.detail));
         match format {
             Format::Quiet => None,
@@ -92,6 +98,23 @@ fn shorten(detail: &str) -> String {
     }
 }
 
+/// At most `max` bytes: the start and the end of `text` around "...".
+fn middle(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let half = (max - 3) / 2;
+    let mut head = half;
+    while !text.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = text.len() - half;
+    while !text.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!("{}...{}", &text[..head], &text[tail..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +154,39 @@ mod tests {
     fn long_details_are_cut() {
         let outcome = Outcome::unhealthy("x".repeat(10_000));
         assert!(report(&outcome).render(Format::Text).unwrap().len() < 600);
+    }
+
+    #[test]
+    fn long_targets_lose_their_middle_never_the_reason() {
+        let url = format!("http://localhost:8000/{}/end", "é".repeat(3500));
+        let outcome = Outcome::unhealthy("status 503");
+        let report = Report {
+            check: "http",
+            target: &url,
+            outcome: &outcome,
+            elapsed: Duration::from_micros(1200),
+        };
+        let line = report.render(Format::Text).unwrap();
+        assert!(line.len() <= MAX_TARGET + 64, "{} bytes", line.len());
+        assert!(
+            line.starts_with("unhealthy: http http://localhost:8000/é"),
+            "{line}"
+        );
+        assert!(line.ends_with("éé/end: status 503 (1.2ms)"), "{line}");
+        assert!(line.contains("é...é"), "{line}");
+        let json = report.render(Format::Json).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["detail"], "status 503");
+        assert!(json.len() <= MAX_TARGET + 128, "{} bytes", json.len());
+        // The longest detail and target, with a wait-for prefix, fit in Docker's log.
+        let outcome = Outcome::unhealthy("\u{10ffff}".repeat(10_000));
+        let longest = Report {
+            outcome: &outcome,
+            ..report
+        };
+        let line = longest.render(Format::Text).unwrap();
+        assert!(line.len() + "not ready after 8784h0m0s (4294967295 attempts): ".len() < 4096);
+        assert_eq!(middle("short", 5), "short");
+        assert_eq!(middle("abcdefghij", 9), "abc...hij");
     }
 }

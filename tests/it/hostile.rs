@@ -826,7 +826,7 @@ pub fn run_row(name: &str, phase: Phase, timeout: Duration) -> Measured {
 }
 
 /// Runs probe and reaps it with wait4, for its own peak RSS (ru_maxrss, KiB).
-fn spawn_measured(args: &[&str]) -> (ExitStatus, Duration, i64, String) {
+pub fn spawn_measured(args: &[&str]) -> (ExitStatus, Duration, i64, String) {
     let started = Instant::now();
     // bench/hostile.sh runs the same table against the release binary.
     let mut command = match std::env::var_os("HOSTILE_PROBE") {
@@ -914,6 +914,144 @@ fn every_row_ends_in_time_within_8_mib() {
     assert!(
         failures.is_empty(),
         "hostile rows failed:\n{}",
+        failures.join("\n")
+    );
+}
+
+// JSON bodies (`--expect-json`) ---------------------------------------------------------
+//
+// A body under the 1 MiB cap of each shape that costs most as a `serde_json::Value` tree
+// (every `Value` is 32 bytes, every array and object one more allocation), sent whole with
+// a Content-Length so that it is parsed, the pointer naming the hostile part itself so that
+// it is walked, shown and compared rather than only passed over. The bodies are made and
+// served by a Python process: a child's ru_maxrss starts from the peak of the process that
+// spawned it, so megabytes of bodies in this test process would be counted against probe.
+
+/// Serves `/SHAPE` (any further path ignored): a JSON document of at most 1 MiB.
+const JSON_SERVER: &str = r#"
+import http.server, socketserver, sys
+MiB = 1024 * 1024
+def status(unit):
+    count = (MiB - len(b'{"status":[]}') + 1) // (len(unit) + 1)
+    return b'{"status":[' + b",".join([unit] * count) + b"]}"
+shapes = {
+    # 120 levels (serde_json stops at 128), again and again: an allocation per 2 bytes.
+    "deep": status(b"[" * 120 + b"0" + b"]" * 120),
+    "wide-array": status(b"0"),
+    "long-string": b'{"status":"' + (b"x" * 60 + b'\\"\\u00e9') * (MiB // 68 - 1) + b'"}',
+    "short-strings": status(b'""'),
+    "many-keys": b'{"status":{' + b",".join(b'"%07d":0' % n for n in reversed(range(MiB // 12 - 1))) + b"}}",
+    "huge-numbers": status(b"-" + b"9" * 300 + b".5e-300"),
+    # Healthy: the pointer holds, small, and padded to 1 MiB.
+    "small": b'{"status":"ok"}',
+    "ok-padded": b'{"status":"ok","pad":[' + b",".join([b"0"] * ((MiB - 32) // 2)) + b"]}",
+}
+assert all(len(body) <= MiB for body in shapes.values())
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        body = shapes[self.path.split("/")[1]]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+server = Server(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+/// The shapes [`JsonServer`] serves that are not healthy for `--expect-json /status=ok`.
+pub const JSON_SHAPES: &[&str] = &[
+    "deep",
+    "wide-array",
+    "long-string",
+    "short-strings",
+    "many-keys",
+    "huge-numbers",
+];
+
+/// The Python server of [`JSON_SERVER`], stopped when dropped.
+pub struct JsonServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl JsonServer {
+    pub fn start() -> JsonServer {
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", JSON_SERVER])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        let port = line.trim().parse().expect("the JSON server's port");
+        JsonServer { child, port }
+    }
+
+    pub fn url(&self, shape: &str) -> String {
+        format!("http://127.0.0.1:{}/{shape}", self.port)
+    }
+}
+
+impl Drop for JsonServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn json_bodies_of_every_shape_are_checked_within_8_mib() {
+    let timeout = Duration::from_secs(2);
+    let server = JsonServer::start();
+    let mut failures = Vec::new();
+    for shape in JSON_SHAPES {
+        let url = server.url(shape);
+        let args = [
+            "http",
+            &url,
+            "--expect-json",
+            "/status=ok",
+            "--timeout",
+            "2s",
+        ];
+        let (status, wall, max_rss_kib, output) = spawn_measured(&args);
+        eprintln!(
+            "hostile-json\t{shape}\t{:?}\t{}\t{max_rss_kib}\t{}",
+            status.code(),
+            wall.as_millis(),
+            output.trim()
+        );
+        let problems: Vec<String> = [
+            (status.code() != Some(1)).then(|| format!("exit {:?}", status.code())),
+            // Read and parsed, not refused: the reason shows the value.
+            (!output.contains("status 200, /status is ")).then(|| "no value shown".into()),
+            (wall > timeout + SLACK).then(|| format!("took {wall:?}")),
+            (max_rss_kib > MAX_RSS_KIB).then(|| format!("peak RSS {max_rss_kib} KiB")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{shape}: {} ({})",
+                problems.join(", "),
+                output.trim()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "JSON bodies failed:\n{}",
         failures.join("\n")
     );
 }

@@ -3,9 +3,12 @@
 //! GET by default (wget --spider sends HEAD, which many apps route differently), no
 //! redirects unless asked, proxies from the environment ignored (a health check of
 //! localhost must never go through a proxy: kubelet's rule), and the body is read only
-//! when a body rule needs it, at most [`MAX_BODY`] bytes.
+//! when a body rule needs it, at most [`body::MAX_BODY`] bytes, within one memory budget
+//! for every target of the process (`body`).
 
+mod body;
 pub(crate) mod expect;
+mod json;
 mod transport;
 
 use std::path::PathBuf;
@@ -23,12 +26,9 @@ use crate::outcome::{usage, Outcome, UsageError};
 use crate::probe::Probe;
 use crate::redact;
 
+use self::body::Unread;
 use self::expect::{BodyRules, StatusSet};
 use self::transport::{Mark, Phase, PhaseCell, ProbeResolver, ProxyConnector, UnixConnector};
-
-/// Most body bytes read for body rules: enough for any health document, bounded for a
-/// server that streams forever.
-const MAX_BODY: u64 = 1024 * 1024;
 
 const MAX_REDIRECTS: u32 = 10;
 
@@ -379,16 +379,14 @@ impl Probe for HttpCheck {
             return Outcome::healthy(format!("status {status}"));
         }
         phase.set(Phase::ReadingBody);
-        let body = match response
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY)
-            .read_to_vec()
-        {
+        let body = match body::read(response.body_mut(), deadline) {
             Ok(body) => body,
-            Err(error) => return self.failure(error, Phase::ReadingBody, deadline),
+            Err(Unread::Failed(error)) => return self.failure(error, Phase::ReadingBody, deadline),
+            Err(Unread::NoSlot) => {
+                return deadline.timed_out("waiting for memory to read a large body")
+            }
         };
-        match self.body_rules.check(&body) {
+        match self.body_rules.check(&body.bytes) {
             Ok(summary) => Outcome::healthy(format!("status {status}, {summary}")),
             Err(reason) => Outcome::unhealthy(format!("status {status}, {reason}")),
         }
