@@ -352,7 +352,7 @@ fn handshake_reason(error: &rustls::Error) -> String {
             format!("the peer does not speak TLS ({})", debug_words(kind))
         }
         E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
-            "the peer does not speak TLS (a message out of place in a TLS handshake)".into()
+            "the peer broke the TLS handshake (a message out of place)".into()
         }
         E::PeerIncompatible(why) => format!(
             "the server and probe have no TLS version, cipher or group in common ({})",
