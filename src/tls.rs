@@ -23,6 +23,7 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
+use crate::net;
 use crate::outcome::{usage, Outcome, UsageError};
 
 /// What to trust when verifying a server.
@@ -76,7 +77,13 @@ pub fn load_roots(ca_file: Option<&Path>) -> Result<Roots, UsageError> {
     let pem = read("--ca-file", path)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| UsageError::new(format!("--ca-file {}: {error}", path.display())))?;
+        .map_err(|error| {
+            UsageError::new(format!(
+                "--ca-file {}: {}",
+                path.display(),
+                pem_reason(&error)
+            ))
+        })?;
     if certs.is_empty() {
         return usage(format!(
             "--ca-file {}: no PEM certificate in it",
@@ -101,7 +108,13 @@ pub fn load_identity(
     let cert_pem = read("--cert", cert_path)?;
     let chain = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| UsageError::new(format!("--cert {}: {error}", cert_path.display())))?;
+        .map_err(|error| {
+            UsageError::new(format!(
+                "--cert {}: {}",
+                cert_path.display(),
+                pem_reason(&error)
+            ))
+        })?;
     if chain.is_empty() {
         return usage(format!(
             "--cert {}: no PEM certificate in it",
@@ -109,8 +122,15 @@ pub fn load_identity(
         ));
     }
     let key_pem = read("--key", key_path)?;
-    let key = PrivateKeyDer::from_pem_slice(&key_pem)
-        .map_err(|error| UsageError::new(format!("--key {}: {error}", key_path.display())))?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|error| {
+        let reason = match error {
+            rustls::pki_types::pem::Error::NoItemsFound => {
+                "no PEM private key in it (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)".into()
+            }
+            other => pem_reason(&other),
+        };
+        UsageError::new(format!("--key {}: {reason}", key_path.display()))
+    })?;
     let identity = Identity {
         chain,
         key,
@@ -123,10 +143,55 @@ pub fn load_identity(
                 .with_root_certificates(RootCertStore::empty())
                 .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
         })
-        .map_err(|error| {
-            UsageError::new(format!("--cert and --key do not fit together: {error}"))
-        })?;
+        .map_err(|error| identity_error(&error, cert_path, key_path))?;
     Ok(Some(identity))
+}
+
+/// Why rustls refuses a client certificate and key, naming the file at fault.
+fn identity_error(error: &rustls::Error, cert: &Path, key: &Path) -> UsageError {
+    let (cert, key) = (cert.display(), key.display());
+    UsageError::new(match error {
+        rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => format!(
+            "--cert {cert} and --key {key} do not fit together: the key is not the one the \
+             certificate was issued for"
+        ),
+        rustls::Error::InconsistentKeys(_) => format!(
+            "--key {key}: cannot tell whether it belongs to --cert {cert} (its public key \
+             cannot be derived)"
+        ),
+        rustls::Error::InvalidCertificate(CertificateError::Other(other))
+            if other.to_string() == "UnsupportedCertVersion" =>
+        {
+            format!(
+                "--cert {cert}: an X.509 v1 certificate cannot be a client certificate \
+                 (rustls needs v3: reissue it with extensions)"
+            )
+        }
+        rustls::Error::InvalidCertificate(problem) => {
+            format!("--cert {cert}: {}", certificate_problem(problem))
+        }
+        rustls::Error::NoCertificatesPresented => format!("--cert {cert}: no certificate in it"),
+        // Key loading: "failed to parse private key as RSA, ECDSA, or EdDSA".
+        rustls::Error::General(_) => format!(
+            "--key {key}: not a private key rustls can use (RSA, ECDSA P-256/P-384 or Ed25519)"
+        ),
+        other => format!("--cert {cert} and --key {key}: {}", handshake_reason(other)),
+    })
+}
+
+/// A PEM file's defect, as a reason (pki-types' own texts print bytes as number lists).
+fn pem_reason(error: &rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error as Pem;
+    match error {
+        Pem::MissingSectionEnd { .. } => "a PEM section has no END line (is the file cut short?)",
+        Pem::IllegalSectionStart { .. } => "a malformed -----BEGIN line",
+        Pem::Base64Decode(_) => "a PEM section is not valid base64",
+        Pem::NoItemsFound => "no PEM item in it",
+        Pem::SectionTooLarge => "a PEM section is too large",
+        Pem::Io(error) => return crate::net::io_reason(error),
+        _ => "not a readable PEM file",
+    }
+    .into()
 }
 
 /// A check's TLS, prepared once while parsing: the client configuration and the name the
@@ -184,7 +249,7 @@ pub fn client_config(
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|error| UsageError::new(format!("TLS setup: {error}")))?;
+        .map_err(|error| UsageError::new(format!("TLS setup: {}", handshake_reason(&error))))?;
     let store = Arc::new(root_store(roots));
     let builder = match verify {
         Verify::Full => builder.with_root_certificates(store),
@@ -199,9 +264,12 @@ pub fn client_config(
             .with_custom_certificate_verifier(Arc::new(NoVerification(provider))),
     };
     match identity {
+        // load_identity has built this pair once already and said what was wrong with it.
         Some(identity) => builder
             .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
-            .map_err(|error| UsageError::new(format!("--cert and --key: {error}"))),
+            .map_err(|error| {
+                UsageError::new(format!("--cert and --key: {}", handshake_reason(&error)))
+            }),
         None => Ok(builder.with_no_client_auth()),
     }
 }
@@ -242,80 +310,226 @@ pub fn rustls_cause<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a rustls::
 
 /// A handshake failure as a verdict: certificate problems are fatal (waiting does not
 /// fix an unknown issuer or a wrong name); other TLS failures may be passing.
+///
+/// Every text is probe's own: rustls' `Display` prints many of its errors with `{:?}`
+/// (`invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))`), which must never
+/// reach a health log.
 pub fn describe(error: &rustls::Error) -> Outcome {
     use rustls::AlertDescription as Alert;
     match error {
-        rustls::Error::InvalidCertificate(cert) => Outcome::fatal(certificate_reason(cert)),
+        rustls::Error::InvalidCertificate(cert) => Outcome::fatal(format!(
+            "certificate rejected: {}",
+            certificate_problem(cert)
+        )),
+        rustls::Error::AlertReceived(Alert::CertificateRequired) => Outcome::fatal(
+            "TLS handshake failed: the server requires a client certificate (give one with \
+             --cert and --key)",
+        ),
         rustls::Error::AlertReceived(
             alert @ (Alert::BadCertificate
-            | Alert::CertificateRequired
             | Alert::UnknownCA
             | Alert::CertificateUnknown
             | Alert::UnsupportedCertificate
             | Alert::CertificateExpired
             | Alert::AccessDenied),
         ) => Outcome::fatal(format!(
-            "TLS handshake failed: the server rejected our certificate ({})",
+            "TLS handshake failed: the server rejected our client certificate ({}; see --cert)",
             alert_name(alert)
         )),
-        rustls::Error::AlertReceived(alert) => Outcome::unhealthy(format!(
-            "TLS handshake failed: the server sent alert {}",
-            alert_name(alert)
-        )),
-        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
-            Outcome::unhealthy(format!(
-                "TLS handshake failed: the peer does not speak TLS ({error})"
-            ))
-        }
-        other => Outcome::unhealthy(format!("TLS handshake failed: {other}")),
+        other => Outcome::unhealthy(format!("TLS handshake failed: {}", handshake_reason(other))),
     }
 }
 
-fn certificate_reason(error: &CertificateError) -> String {
+/// A TLS error other than a certificate's, as a short reason.
+fn handshake_reason(error: &rustls::Error) -> String {
+    use rustls::Error as E;
     match error {
-        CertificateError::UnknownIssuer => {
-            "certificate rejected: unknown issuer (not signed by a trusted CA; see --ca-file)"
-                .into()
+        E::InvalidCertificate(cert) => {
+            format!("certificate rejected: {}", certificate_problem(cert))
         }
-        CertificateError::NotValidForName => "certificate not valid for this name".into(),
-        CertificateError::NotValidForNameContext {
+        E::AlertReceived(alert) => format!("the server sent alert {}", alert_name(alert)),
+        E::InvalidMessage(kind) => {
+            format!("the peer does not speak TLS ({})", debug_words(kind))
+        }
+        E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
+            "the peer broke the TLS handshake (a message out of place)".into()
+        }
+        E::PeerIncompatible(why) => format!(
+            "the server and probe have no TLS version, cipher or group in common ({})",
+            debug_words(why)
+        ),
+        E::PeerMisbehaved(why) => format!("the peer broke the TLS protocol ({})", debug_words(why)),
+        E::NoCertificatesPresented => "the server presented no certificate".into(),
+        E::NoApplicationProtocol => {
+            "the server agrees to none of the protocols offered (ALPN)".into()
+        }
+        E::InconsistentKeys(_) => "the client key does not fit the client certificate".into(),
+        E::InvalidCertRevocationList(why) => {
+            format!("invalid certificate revocation list ({})", debug_words(why))
+        }
+        E::InvalidEncryptedClientHello(why) => {
+            format!("encrypted client hello failed ({})", debug_words(why))
+        }
+        E::General(text) => net::lowercase_first(text),
+        E::Other(other) => net::lowercase_first(&debug_words_or_text(&other.to_string())),
+        // The rest print plain sentences of their own ("cannot decrypt peer's message").
+        other => other.to_string(),
+    }
+}
+
+/// What is wrong with a certificate (the server's, or the one `--cert` names).
+fn certificate_problem(error: &CertificateError) -> String {
+    use CertificateError as C;
+    match error {
+        C::UnknownIssuer => "unknown issuer (no trusted CA signed it: give the certificate of \
+                             the CA that did with --ca-file)"
+            .into(),
+        C::NotValidForName => "not valid for this name".into(),
+        C::NotValidForNameContext {
             expected,
             presented,
         } => format!(
-            "certificate not valid for name {} (it is for {})",
+            "not valid for name {} ({})",
             server_name_text(expected),
-            presented.join(", ")
+            match presented
+                .iter()
+                .filter_map(|name| presented_name(name))
+                .collect::<Vec<_>>()
+            {
+                names if names.is_empty() => "it names no host: no DNS or IP subjectAltName".into(),
+                names => format!("it names {}", names.join(", ")),
+            }
         ),
-        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-            "certificate rejected: expired".into()
+        C::Expired => "expired".into(),
+        C::ExpiredContext { not_after, .. } => format!(
+            "expired on {} (renew it, or check this machine's clock)",
+            utc_date(not_after.as_secs())
+        ),
+        C::NotValidYet => "not valid yet (check the clocks)".into(),
+        C::NotValidYetContext { not_before, .. } => format!(
+            "not valid before {} (check the clocks)",
+            utc_date(not_before.as_secs())
+        ),
+        C::Revoked => "revoked".into(),
+        C::BadSignature => "bad signature (its issuer's key did not sign it)".into(),
+        C::BadEncoding => "it cannot be parsed (bad DER encoding)".into(),
+        C::UnhandledCriticalExtension => "it has a critical extension rustls does not know".into(),
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            "its extended key usage does not allow this use (a server certificate needs \
+             serverAuth, a client certificate clientAuth)"
+                .into()
         }
-        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-            "certificate rejected: not valid yet (check the clocks)".into()
+        #[allow(deprecated)]
+        C::UnsupportedSignatureAlgorithm
+        | C::UnsupportedSignatureAlgorithmContext { .. }
+        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "signed with an algorithm rustls does not support (it takes ECDSA, Ed25519 and RSA \
+             with SHA-256 or better)"
+                .into()
         }
-        CertificateError::Revoked => "certificate rejected: revoked".into(),
-        CertificateError::BadSignature => "certificate rejected: bad signature".into(),
-        other => format!("certificate rejected: {other:?}"),
+        C::Other(other) => webpki_problem(&other.to_string()),
+        other => debug_words(other),
     }
+}
+
+/// webpki's errors reach rustls' callers as `CertificateError::Other`, whose text is the
+/// variant's name (webpki's `Display` is its `Debug`).
+fn webpki_problem(name: &str) -> String {
+    match name {
+        "CaUsedAsEndEntity" => "it is a CA certificate, served as the server's own (the server \
+                                must serve its leaf certificate, signed by that CA; the CA \
+                                goes in --ca-file)"
+            .into(),
+        "EndEntityUsedAsCa" => "its chain uses a leaf certificate as a CA (the issuer must be a \
+                                CA certificate)"
+            .into(),
+        "UnsupportedCertVersion" => "it is an X.509 v1 certificate (rustls needs v3)".into(),
+        "PathLenConstraintViolated" | "MaximumPathDepthExceeded" => {
+            "its chain is longer than its CAs allow".into()
+        }
+        "NameConstraintViolation" => "its names are outside what its CA may sign".into(),
+        other => debug_words_or_text(other),
+    }
+}
+
+/// `FooBarBaz` or `FooBar(…)` (a Debug text) as "foo bar baz"; any other text unchanged.
+fn debug_words_or_text(text: &str) -> String {
+    let head = text.split(['(', ' ', '{']).next().unwrap_or("");
+    let rest = &text[head.len()..];
+    let is_debug = head.starts_with(|c: char| c.is_ascii_uppercase())
+        && head.chars().all(|c| c.is_ascii_alphanumeric())
+        && (rest.is_empty() || rest.starts_with('(') || rest.starts_with(" {"));
+    if is_debug {
+        let mut words = String::new();
+        for (index, c) in head.chars().enumerate() {
+            if c.is_ascii_uppercase() && index > 0 {
+                words.push(' ');
+            }
+            words.push(c.to_ascii_lowercase());
+        }
+        if let Some(number) = text
+            .strip_prefix(head)
+            .and_then(|rest| rest.strip_prefix('('))
+            .and_then(|rest| rest.strip_suffix(')'))
+            .filter(|inner| inner.chars().all(|c| c.is_ascii_digit()))
+        {
+            words.push(' ');
+            words.push_str(number);
+        }
+        words
+    } else {
+        text.to_string()
+    }
+}
+
+/// A fieldless (or nearly) library enum as words: `InvalidContentType` -> "invalid content type".
+fn debug_words(value: &dyn std::fmt::Debug) -> String {
+    debug_words_or_text(&format!("{value:?}"))
+}
+
+/// A name of the certificate as webpki reports it, `DnsName("db")` or `IpAddress(10.0.0.1)`,
+/// as a host: `db`, `10.0.0.1` (other kinds of names cannot match a host).
+fn presented_name(debug: &str) -> Option<&str> {
+    if let Some(dns) = debug.strip_prefix("DnsName(\"") {
+        return dns.strip_suffix("\")");
+    }
+    debug.strip_prefix("IpAddress(")?.strip_suffix(')')
 }
 
 fn server_name_text(name: &ServerName<'_>) -> String {
     match name {
         ServerName::DnsName(dns) => dns.as_ref().to_string(),
         ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
-        other => format!("{other:?}"),
+        _ => "this name".into(),
     }
 }
 
 fn alert_name(alert: &rustls::AlertDescription) -> String {
     // "BadCertificate" -> "bad_certificate", the name in the TLS specification.
-    let mut name = String::new();
-    for (index, c) in format!("{alert:?}").chars().enumerate() {
-        if c.is_ascii_uppercase() && index > 0 {
-            name.push('_');
-        }
-        name.push(c.to_ascii_lowercase());
+    match alert {
+        rustls::AlertDescription::Unknown(code) => format!("number {code}"),
+        known => debug_words(known).replace(' ', "_"),
     }
-    name
+}
+
+/// Seconds since 1970 as `2020-01-01 00:00 UTC` (Howard Hinnant's civil-from-days).
+fn utc_date(seconds: u64) -> String {
+    let days = (seconds / 86_400) as i64;
+    let minutes = (seconds % 86_400) / 60;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        minutes / 60,
+        minutes % 60
+    )
 }
 
 /// Checks the chain to a trusted root but not the name (libpq's `verify-ca`). rustls's
@@ -442,6 +656,40 @@ mod tests {
             alert_name(&rustls::AlertDescription::BadCertificate),
             "bad_certificate"
         );
+    }
+
+    #[test]
+    fn library_debug_names_become_words() {
+        assert_eq!(
+            debug_words(&rustls::InvalidMessage::InvalidContentType),
+            "invalid content type"
+        );
+        assert_eq!(
+            alert_name(&rustls::AlertDescription::Unknown(201)),
+            "number 201"
+        );
+        assert_eq!(debug_words_or_text("no such thing"), "no such thing");
+        assert_eq!(
+            webpki_problem("MaximumSignatureChecksExceeded"),
+            "maximum signature checks exceeded"
+        );
+    }
+
+    #[test]
+    fn presented_names_are_hosts() {
+        assert_eq!(
+            presented_name("DnsName(\"db.example\")"),
+            Some("db.example")
+        );
+        assert_eq!(presented_name("IpAddress(10.0.0.1)"), Some("10.0.0.1"));
+        assert_eq!(presented_name("DirectoryName"), None);
+    }
+
+    #[test]
+    fn dates_are_utc() {
+        assert_eq!(utc_date(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_date(1_577_836_800), "2020-01-01 00:00 UTC");
+        assert_eq!(utc_date(951_782_400 + 86_399), "2000-02-29 23:59 UTC");
     }
 
     #[test]

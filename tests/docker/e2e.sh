@@ -89,18 +89,18 @@ probe_binary() {
             fail "image: cargo build --release --locked"
             return 1
         fi
-        PROBE="$REPO/target/x86_64-unknown-linux-musl/release/probe"
+        PROBE="$("$REPO/scripts/target-dir")/x86_64-unknown-linux-musl/release/probe"
     fi
     [[ -x $PROBE ]] || { fail "image: no executable probe binary at $PROBE"; return 1; }
     check "image: $PROBE is statically linked" file_is_static "$PROBE"
 }
 
 # The final stage of Dockerfile.scratch, building from a local binary instead of the builder
-# stage (no registry here to pull the Rust image from): every line from `FROM scratch` on, with
-# its `COPY --from=build ...` line turned into a COPY from this context.
+# stage (no registry here to pull the Rust image from): every line from `FROM scratch AS probe`
+# on, with its `COPY --from=build ...` line turned into a COPY from this context.
 scratch_final_stage() {
     awk '
-        /^FROM[ \t]+scratch([ \t]|$)/ { on = 1 }
+        /^FROM[ \t]+scratch[ \t]+AS[ \t]+probe([ \t]|$)/ { on = 1 }
         on && /^COPY[ \t]+--from=build[ \t]/ { print "COPY probe /probe"; copied++; next }
         on { print }
         END { if (copied != 1) exit 1 }

@@ -25,7 +25,7 @@ if ! python3 -c 'import yaml' 2>/dev/null; then
         { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-yaml; } >&2
 fi
 
-PROBE=${PROBE_BIN:-$REPO/target/x86_64-unknown-linux-musl/release/probe}
+PROBE=${PROBE_BIN:-$("$REPO/scripts/target-dir")/x86_64-unknown-linux-musl/release/probe}
 if [[ ! -x $PROBE ]]; then
     cargo build --release --locked >&2 || { bad "cargo build --release --locked"; echo "examples: $passed passed, $failed failed"; exit 1; }
 fi

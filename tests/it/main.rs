@@ -7,6 +7,7 @@ mod amqp;
 mod check;
 mod cli;
 mod dropin;
+mod errors;
 mod file;
 mod grpc;
 mod help;

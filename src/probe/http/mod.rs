@@ -294,6 +294,7 @@ impl HttpCheck {
             // ureq::Error has no source(): its Io variant is where rustls' error hides.
             let cause = match &error {
                 Error::Io(io) => crate::tls::rustls_cause(io),
+                Error::Rustls(tls) => Some(tls),
                 other => crate::tls::rustls_cause(other),
             };
             if let Some(cause) = cause {
@@ -528,8 +529,10 @@ fn tls_config(args: &HttpArgs) -> Result<ureq::tls::TlsConfig, UsageError> {
                 .map(|cert| Certificate::from_der(cert).to_owned())
                 .collect();
             // Read and checked against the certificate by load_identity.
-            let key = PrivateKey::from_pem(&identity.key_pem)
-                .map_err(|error| UsageError::new(format!("--key: {error}")))?;
+            // ureq's own PEM reader; its error texts are Debug output, so none is shown.
+            let key = PrivateKey::from_pem(&identity.key_pem).map_err(|_| {
+                UsageError::new("--key: ureq cannot read this private key (PKCS#8, RSA or EC PEM)")
+            })?;
             Some(ClientCert::new_with_certs(&chain, key))
         }
         None => None,

@@ -1,7 +1,8 @@
 //! A test PKI generated once per test run: a CA, a server certificate for localhost /
 //! 127.0.0.1 / ::1, a client certificate, and the certificates that must be rejected
-//! (another CA, a wrong name, an expired one). Files live in a temp dir for servers
-//! (postgres, redis-server) and for probe's --ca-file / --cert / --key.
+//! (another CA, a wrong name, an expired one, an X.509 v1 client certificate). Files live
+//! in a temp dir for servers (postgres, redis-server) and for probe's --ca-file / --cert /
+//! --key.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -32,6 +33,9 @@ pub struct Pki {
     pub wrong_name: Pem,
     /// Valid for localhost but expired in 2020.
     pub expired: Pem,
+    /// A self-signed X.509 v1 certificate (no extensions) and its key: rustls refuses it
+    /// as a client certificate.
+    pub client_v1: Pem,
 }
 
 /// The shared test PKI.
@@ -100,6 +104,18 @@ fn generate() -> Pki {
     let (cert, key) = leaf(&server_names, ExtendedKeyUsagePurpose::ServerAuth, true);
     let expired = write("expired", cert, key);
 
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "probe-client-v1");
+    let key = KeyPair::generate().unwrap();
+    let v3 = params.self_signed(&key).unwrap();
+    let client_v1 = write(
+        "client-v1",
+        pem("CERTIFICATE", &as_v1(v3.der(), &key)),
+        key.serialize_pem(),
+    );
+
     Pki {
         _dir: dir,
         ca,
@@ -108,7 +124,92 @@ fn generate() -> Pki {
         client,
         wrong_name,
         expired,
+        client_v1,
     }
+}
+
+/// The same certificate as X.509 v1: the TBSCertificate without its version ([0]) and
+/// extensions ([3]), signed again by `key`. rcgen writes only v3.
+fn as_v1(der: &[u8], key: &KeyPair) -> Vec<u8> {
+    use rcgen::SigningKey;
+    let (_, certificate) = tlv(der);
+    let (tbs_len, tbs) = tlv(certificate);
+    let tbs_total = tbs_len;
+    let algorithm_total = tlv(&certificate[tbs_total..]).0;
+    let algorithm = &certificate[tbs_total..tbs_total + algorithm_total];
+    let mut fields = Vec::new();
+    let mut rest = tbs;
+    while !rest.is_empty() {
+        let total = tlv(rest).0;
+        if rest[0] != 0xa0 && rest[0] != 0xa3 {
+            fields.extend_from_slice(&rest[..total]);
+        }
+        rest = &rest[total..];
+    }
+    let tbs_v1 = wrap(0x30, &fields);
+    let mut signature = vec![0];
+    signature.extend(key.sign(&tbs_v1).unwrap());
+    wrap(
+        0x30,
+        &[tbs_v1, algorithm.to_vec(), wrap(0x03, &signature)].concat(),
+    )
+}
+
+/// A DER element's whole length and its contents.
+fn tlv(der: &[u8]) -> (usize, &[u8]) {
+    let (header, length) = match der[1] {
+        short @ 0..=0x7f => (2, short as usize),
+        long => {
+            let count = (long & 0x7f) as usize;
+            let length = der[2..2 + count]
+                .iter()
+                .fold(0, |sum, byte| sum << 8 | *byte as usize);
+            (2 + count, length)
+        }
+    };
+    (header + length, &der[header..header + length])
+}
+
+fn wrap(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let length = contents.len();
+    if length < 0x80 {
+        out.push(length as u8);
+    } else {
+        let bytes: Vec<u8> = length
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|byte| *byte == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(contents);
+    out
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut text = String::new();
+    for chunk in der.chunks(3) {
+        let bits = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |sum, (i, byte)| sum | (*byte as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                text.push(ALPHABET[(bits >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                text.push('=');
+            }
+        }
+    }
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in text.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push('\n');
+    }
+    out + &format!("-----END {label}-----\n")
 }
 
 fn new_ca(name: &str) -> (CertificateParams, KeyPair) {
