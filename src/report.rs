@@ -55,19 +55,29 @@ struct JsonLine<'a> {
 impl Report<'_> {
     /// The line to print, or `None` for `-q`.
     pub fn render(&self, format: Format) -> Option<String> {
+        if format == Format::Quiet {
+            return None;
+        }
         // Scrubbed whole first: a cut could split a secret where the scrubber would miss it.
         let target = middle(&redact::scrub(self.target), MAX_TARGET);
         let detail = shorten(&redact::scrub(&self.outcome.detail));
         match format {
             Format::Quiet => None,
-            Format::Text => Some(format!(
-                "{}: {} {}: {} ({})",
-                verdict_word(self.outcome.verdict),
-                self.check,
-                target,
-                detail,
-                human(self.elapsed)
-            )),
+            Format::Text => {
+                // Pieces pushed, not format!: this runs in every health check, and the
+                // formatting machinery costs more than the rest of the line.
+                let verdict = verdict_word(self.outcome.verdict);
+                let elapsed = human(self.elapsed);
+                let mut line = String::with_capacity(
+                    verdict.len() + self.check.len() + target.len() + detail.len() + 24,
+                );
+                for piece in [verdict, ": ", self.check, " ", &target, ": ", &detail, " ("] {
+                    line.push_str(piece);
+                }
+                line.push_str(&elapsed);
+                line.push(')');
+                Some(line)
+            }
             Format::Json => serde_json::to_string(&JsonLine {
                 check: self.check,
                 target: &target,
@@ -91,6 +101,15 @@ pub fn verdict_word(verdict: Verdict) -> &'static str {
 
 /// One line, at most [`MAX_DETAIL`] characters: newlines from server messages are folded.
 fn shorten(detail: &str) -> String {
+    // Most details are one short ASCII line already.
+    let plain = detail.len() <= MAX_DETAIL
+        && detail.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        && !detail.starts_with(' ')
+        && !detail.ends_with(' ')
+        && !detail.contains("  ");
+    if plain {
+        return detail.to_string();
+    }
     let single_line = detail.split_whitespace().collect::<Vec<_>>().join(" ");
     match single_line.char_indices().nth(MAX_DETAIL) {
         Some((cut, _)) => format!("{}...", &single_line[..cut]),
