@@ -287,12 +287,50 @@ fn migrate_plan(args: &MigrateArgs) -> Result<mode::migrate::Migrate, UsageError
 
 #[cfg(feature = "postgres")]
 fn migration_lock(args: &MigrateArgs) -> Result<Box<dyn mode::migrate::MigrationLock>, UsageError> {
-    let lock = crate::probe::postgres::lock::AdvisoryLock::new(
-        args.lock_url.as_deref(),
-        &args.wait,
-        args.lock_key.as_deref(),
-    )?;
+    let server = lock_server(args.lock_url.as_deref(), &args.wait)?;
+    let lock = mode::migrate::lock::AdvisoryLock::new(server, args.lock_key.as_deref());
     Ok(Box::new(lock))
+}
+
+/// The lock's connection: `--lock-url`, else the first postgres `--wait` target (with
+/// all its options, e.g. `--password-file`), else DATABASE_URL and the PG* variables.
+#[cfg(feature = "postgres")]
+fn lock_server(
+    lock_url: Option<&str>,
+    wait_targets: &[String],
+) -> Result<crate::probe::postgres::Server, UsageError> {
+    let words = match lock_url {
+        Some(url) => vec!["postgres".to_string(), url.to_string()],
+        None => {
+            let mut found = None;
+            for text in wait_targets {
+                let words = target::words(text)?;
+                if words.first().map(String::as_str) == Some("postgres") {
+                    found = Some(words);
+                    break;
+                }
+            }
+            found.unwrap_or_else(|| vec!["postgres".to_string()])
+        }
+    };
+    let args = match parse_postgres_words(&words)? {
+        Some(args) => args,
+        None => return usage("--lock-url must be a postgres:// URL"),
+    };
+    let env = crate::env::get;
+    crate::probe::postgres::server_from_args(&args, &env)
+}
+
+/// `probe postgres` arguments from check words, if the words are a postgres check.
+#[cfg(feature = "postgres")]
+fn parse_postgres_words(words: &[String]) -> Result<Option<crate::cli::PostgresArgs>, UsageError> {
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let cli =
+        Cli::from_args(&["probe"], &words).map_err(|exit| target::argh_error(&exit.output))?;
+    Ok(match cli.command {
+        Some(Command::Postgres(args)) => Some(args),
+        _ => None,
+    })
 }
 
 #[cfg(not(feature = "postgres"))]

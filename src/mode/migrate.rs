@@ -4,6 +4,9 @@
 //! `until pg_isready; do sleep 2; done; alembic upgrade head; exec "$@"`, without the races
 //! of several replicas migrating at once, and without a shell.
 
+#[cfg(feature = "postgres")]
+pub mod lock;
+
 use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
@@ -15,7 +18,8 @@ use crate::redact;
 use crate::report::Format;
 use crate::signals;
 
-/// A lock that serialises migrations across replicas.
+/// A lock that serialises migrations across replicas (`lock::AdvisoryLock`, with the
+/// postgres feature).
 pub trait MigrationLock {
     /// Blocks until the lock is held, or `limit` passes (`None`: forever), telling
     /// `waiting` what holds it up.

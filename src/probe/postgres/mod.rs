@@ -15,9 +15,9 @@
 //!
 //! [`settings`] turns URLs, the environment and flags into [`Settings`]; [`session`]
 //! opens deadline-bounded connections. Both are public for modes that need a connection
-//! of their own (migrate-then-exec's advisory lock).
+//! of their own: migrate-then-exec's advisory lock (`mode/migrate/lock.rs`) opens a
+//! session, runs queries on it, keeps it alive and closes it. Nothing here knows of modes.
 
-pub mod lock;
 pub mod session;
 pub mod settings;
 

@@ -5,10 +5,11 @@
 use std::io;
 
 use super::message::DbError;
-use super::{Failure, Settings};
+use super::Failure;
 use crate::deadline::Deadline;
 use crate::net;
 use crate::outcome::Outcome;
+use crate::probe::postgres::settings::Settings;
 
 /// An I/O error as a verdict: TLS problems through `tls::describe` (certificate problems
 /// are fatal), timeouts as the deadline's, the rest as short network reasons.

@@ -1,6 +1,12 @@
 //! migrate-then-exec's `--lock`: a PostgreSQL session advisory lock on a dedicated
 //! connection, so that replicas starting together run their migration one at a time.
 //!
+//! It lives with the migration, not with the postgres check: the check's session serves a
+//! small API that knows nothing of modes (open a logged-in session from settings, run a
+//! query, keep the connection alive, close it), and this module builds the lock on it.
+//! The command line picks the server (`app.rs`: `--lock-url`, else the first postgres
+//! `--wait` target, else the environment).
+//!
 //! A session lock dies with its connection, so a replica killed while holding it cannot
 //! block the others: the server releases it when the socket closes. That same property
 //! makes it meaningless through a connection pooler such as PgBouncer (in transaction
@@ -17,15 +23,11 @@
 
 use std::time::Duration;
 
-use argh::FromArgs;
-
-use super::session::{Server, Session};
-use crate::cli::{Cli, Command};
+use super::MigrationLock;
 use crate::deadline::Deadline;
 use crate::duration::human;
-use crate::mode::migrate::MigrationLock;
-use crate::outcome::{usage, Outcome, UsageError};
-use crate::target;
+use crate::outcome::Outcome;
+use crate::probe::postgres::{Server, Session};
 
 /// The lock key when none is given: a hash of this name.
 const DEFAULT_KEY_NAME: &str = "probe-migrate";
@@ -46,37 +48,13 @@ pub struct AdvisoryLock {
 }
 
 impl AdvisoryLock {
-    /// The lock's connection: `--lock-url`, else the first postgres `--wait` target (with
-    /// all its options, e.g. `--password-file`), else DATABASE_URL and the PG* variables.
-    pub fn new(
-        lock_url: Option<&str>,
-        wait_targets: &[String],
-        key: Option<&str>,
-    ) -> Result<Self, UsageError> {
-        let words = match lock_url {
-            Some(url) => vec!["postgres".to_string(), url.to_string()],
-            None => {
-                let mut found = None;
-                for text in wait_targets {
-                    let words = target::words(text)?;
-                    if words.first().map(String::as_str) == Some("postgres") {
-                        found = Some(words);
-                        break;
-                    }
-                }
-                found.unwrap_or_else(|| vec!["postgres".to_string()])
-            }
-        };
-        let args = match parse_postgres_words(&words)? {
-            Some(args) => args,
-            None => return usage("--lock-url must be a postgres:// URL"),
-        };
-        let env = crate::env::get;
-        Ok(AdvisoryLock {
-            server: super::server_from_args(&args, &env)?,
+    /// The lock on `server` (see `app.rs` for which one), under `key` (`--lock-key`).
+    pub fn new(server: Server, key: Option<&str>) -> Self {
+        AdvisoryLock {
+            server,
             key: lock_key(key.unwrap_or(DEFAULT_KEY_NAME)),
             session: None,
-        })
+        }
     }
 
     /// A pooler between probe and the server announces a backend process id of its own.
@@ -236,17 +214,6 @@ impl MigrationLock for AdvisoryLock {
             Err(outcome) => Err(format!("releasing the lock failed: {}", outcome.detail)),
         }
     }
-}
-
-/// `probe postgres` arguments from check words, if the words are a postgres check.
-fn parse_postgres_words(words: &[String]) -> Result<Option<crate::cli::PostgresArgs>, UsageError> {
-    let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    let cli =
-        Cli::from_args(&["probe"], &words).map_err(|exit| target::argh_error(&exit.output))?;
-    Ok(match cli.command {
-        Some(Command::Postgres(args)) => Some(args),
-        _ => None,
-    })
 }
 
 /// `--lock-key`: an integer is the key; any other text is hashed (FNV-1a, 64 bits), so
