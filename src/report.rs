@@ -117,8 +117,11 @@ fn shorten(detail: &str) -> String {
     }
 }
 
+/// Longest list of targets in one line (wait-for's "ready after ..."), in bytes.
+pub const MAX_TARGETS: usize = 3 * 1024;
+
 /// At most `max` bytes: the start and the end of `text` around "...".
-fn middle(text: &str, max: usize) -> String {
+pub fn middle(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_string();
     }

@@ -165,7 +165,11 @@ pub fn wait(wait: Wait) -> bool {
                     "targets": names,
                 })
                 .to_string(),
-                _ => format!("ready after {}: {}", human(elapsed), names.join(", ")),
+                _ => format!(
+                    "ready after {}: {}",
+                    human(elapsed),
+                    crate::report::middle(&names.join(", "), crate::report::MAX_TARGETS)
+                ),
             });
             return true;
         }

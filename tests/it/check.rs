@@ -103,6 +103,28 @@ fn a_long_target_keeps_its_reason_within_dockers_log() {
 }
 
 #[test]
+fn wait_fors_ready_line_stays_within_dockers_log() {
+    let server =
+        crate::support::http::Server::http(|_| crate::support::http::Response::new(200, "ok"));
+    let long = server.url(&format!("/{}/tail", "a".repeat(3 * 1024)));
+    let run = probe(&["wait-for", &long, &long, &long, "--timeout", "5s"]);
+    run.code(0);
+    let ready: Vec<String> = run
+        .output()
+        .lines()
+        .filter(|line| line.starts_with("ready after"))
+        .map(String::from)
+        .collect();
+    assert_eq!(ready.len(), 1, "{run:#?}");
+    assert!(ready[0].len() < 4096, "{} bytes", ready[0].len());
+    assert!(
+        ready[0].ends_with("/tail"),
+        "the last target's end is kept: {}",
+        &ready[0][ready[0].len() - 40..]
+    );
+}
+
+#[test]
 fn a_duration_that_rounds_to_zero_is_a_usage_error_everywhere() {
     // 0.1ns is no time at all, and not `0` (wait-for: forever) either.
     for args in [
