@@ -96,6 +96,7 @@ extern "C" {
 /// probe overrides anyway (ureq's defaults read eight proxy variables, each a scan of the
 /// whole environment). Only while probe is parsing its arguments, on its one thread; unit
 /// tests run in parallel threads, so there it only runs `build`.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub fn hidden<T>(build: impl FnOnce() -> T) -> T {
     #[cfg(not(test))]
     {
@@ -211,6 +212,10 @@ pub fn text(name: &str) -> Result<Option<String>, UsageError> {
 
 /// [`text`] for the checks, which run after [`validate`]: a non-UTF-8 value cannot reach
 /// them, so `None` means unset.
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "redis", feature = "mysql")),
+    allow(dead_code)
+)]
 pub fn get(name: &str) -> Option<String> {
     text(name).ok().flatten()
 }
