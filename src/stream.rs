@@ -63,6 +63,13 @@ impl Stream {
         Ok(Stream::new(Socket::Tcp(tcp), deadline))
     }
 
+    /// A Unix socket connected elsewhere (with [`connect_unix`]), read and written within
+    /// the deadline like every stream.
+    #[cfg(feature = "http")]
+    pub fn from_unix(unix: UnixStream, deadline: &Deadline) -> Stream {
+        Stream::new(Socket::Unix(unix), deadline)
+    }
+
     /// Connects to a Unix socket within the deadline: a server whose listen queue is full
     /// makes this time out instead of blocking.
     pub fn unix(path: &Path, deadline: &Deadline) -> Result<Stream, Outcome> {

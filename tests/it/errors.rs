@@ -341,6 +341,17 @@ fn certificate_errors_are_sentences_in_every_check() {
         not_base64.to_str().unwrap().to_string(),
     );
     let ca = path(&pki.ca);
+    // Trusting the test CA, presenting `cert` with `key` as the client's.
+    let client = |cert: String, key: String| -> Vec<String> {
+        vec![
+            "--ca-file".into(),
+            ca.clone(),
+            "--cert".into(),
+            cert,
+            "--key".into(),
+            key,
+        ]
+    };
 
     // (what, the server, probe's extra arguments, exit code, words the output must hold)
     let cases: Vec<(&str, Serve, Vec<String>, i32, &str)> = vec![
@@ -399,42 +410,21 @@ fn certificate_errors_are_sentences_in_every_check() {
         (
             "an X.509 v1 client certificate",
             Serve::Tls(&pki.server),
-            vec![
-                "--ca-file".into(),
-                ca.clone(),
-                "--cert".into(),
-                path(&pki.client_v1),
-                "--key".into(),
-                key(&pki.client_v1),
-            ],
+            client(path(&pki.client_v1), key(&pki.client_v1)),
             3,
             "an X.509 v1 certificate cannot be a client certificate",
         ),
         (
             "a key that is not the certificate's",
             Serve::Tls(&pki.server),
-            vec![
-                "--ca-file".into(),
-                ca.clone(),
-                "--cert".into(),
-                path(&pki.client),
-                "--key".into(),
-                key(&pki.server),
-            ],
+            client(path(&pki.client), key(&pki.server)),
             3,
             "do not fit together",
         ),
         (
             "a certificate given as the key",
             Serve::Tls(&pki.server),
-            vec![
-                "--ca-file".into(),
-                ca.clone(),
-                "--cert".into(),
-                path(&pki.client),
-                "--key".into(),
-                path(&pki.client),
-            ],
+            client(path(&pki.client), path(&pki.client)),
             3,
             "no PEM private key",
         ),

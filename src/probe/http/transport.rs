@@ -12,7 +12,6 @@
 //! then everything tunnelled) only what the check's deadline has left.
 
 use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -105,7 +104,7 @@ impl<In: Transport> Connector<In> for Mark {
 pub struct UnixConnector(pub Option<PathBuf>, pub Deadline);
 
 impl<In: Transport> Connector<In> for UnixConnector {
-    type Out = Either<In, UnixTransport>;
+    type Out = Either<In, Deadlined>;
 
     fn connect(
         &self,
@@ -116,53 +115,14 @@ impl<In: Transport> Connector<In> for UnixConnector {
             (_, Some(transport)) => Ok(Some(Either::A(transport))),
             (None, None) => Ok(None),
             (Some(path), None) => {
-                let stream = crate::stream::connect_unix(path, &self.1)?;
-                let config = details.config;
-                let buffers =
-                    LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size());
-                Ok(Some(Either::B(UnixTransport { stream, buffers })))
+                let unix = crate::stream::connect_unix(path, &self.1)?;
+                Ok(Some(Either::B(Deadlined::new(
+                    Stream::from_unix(unix, &self.1),
+                    details,
+                    self.1,
+                ))))
             }
         }
-    }
-}
-
-#[derive(Debug)]
-pub struct UnixTransport {
-    stream: UnixStream,
-    buffers: LazyBuffers,
-}
-
-impl Transport for UnixTransport {
-    fn buffers(&mut self) -> &mut dyn Buffers {
-        &mut self.buffers
-    }
-
-    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
-        let timeout = timeout.for_write();
-        self.stream
-            .set_write_timeout(timeout.not_zero().map(|t| *t))?;
-        let output = &self.buffers.output()[..amount];
-        self.stream
-            .write_all(output)
-            .map_err(|error| timed_out(error, &timeout))
-    }
-
-    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
-        let timeout = timeout.for_read();
-        self.stream
-            .set_read_timeout(timeout.not_zero().map(|t| *t))?;
-        let input = self.buffers.input_append_buf();
-        let amount = self
-            .stream
-            .read(input)
-            .map_err(|error| timed_out(error, &timeout))?;
-        self.buffers.input_appended(amount);
-        Ok(amount > 0)
-    }
-
-    fn is_open(&mut self) -> bool {
-        // Each check uses a fresh agent, so a connection is never reused.
-        false
     }
 }
 
@@ -196,13 +156,7 @@ impl<In: Transport> Connector<In> for ProxyConnector {
             };
             Error::ConnectProxyFailed(format!("proxy{name}: {}", outcome.detail))
         })?;
-        let config = details.config;
-        let buffers = LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size());
-        let mut transport: Box<dyn Transport> = Box::new(Deadlined {
-            stream,
-            buffers,
-            deadline: self.1,
-        });
+        let mut transport: Box<dyn Transport> = Box::new(Deadlined::new(stream, details, self.1));
         if proxy.protocol() == ProxyProtocol::Https {
             transport = proxy_tls(details, proxy.uri(), transport)?;
         }
@@ -231,7 +185,7 @@ impl<In: Transport> Connector<In> for ProxyConnector {
             if transport.buffers().input_append_buf().is_empty() {
                 return Err(Error::ConnectProxyFailed(format!(
                     "the proxy's reply headers are larger than {} KiB",
-                    config.input_buffer_size() / 1024
+                    details.config.input_buffer_size() / 1024
                 )));
             }
             if !transport.await_input(NextTimeout::default())? {
@@ -377,6 +331,15 @@ impl std::fmt::Debug for Deadlined {
 }
 
 impl Deadlined {
+    pub fn new(stream: Stream, details: &ConnectionDetails, deadline: Deadline) -> Deadlined {
+        let config = details.config;
+        Deadlined {
+            stream,
+            buffers: LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
+            deadline,
+        }
+    }
+
     fn arm(&mut self, timeout: &NextTimeout) -> Result<(), Error> {
         if timeout.after.is_zero() {
             return Err(Error::Timeout(timeout.reason));
