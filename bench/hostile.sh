@@ -8,7 +8,7 @@
 bench_hostile() {
     local lines
     lines=$(HOSTILE_PROBE=$PROBE cargo test --locked --quiet --test it hostile::every_row -- \
-        --nocapture --test-threads 1 2>&1 | grep '^hostile-row' || true)
+        --nocapture --test-threads 1 2>&1 | grep -o 'hostile-row.*' || true)
     if [ -z "$lines" ]; then
         echo "| hostile peers: the table did not run (cargo test --test it hostile) | | | | | |"
         return
