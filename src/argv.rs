@@ -82,7 +82,7 @@ pub fn argh_error(output: &str) -> UsageError {
         .map(str::trim)
         .filter(|line| !line.is_empty());
     let first = lines.next().unwrap_or("invalid arguments");
-    let mut text = crate::net::lowercase_first(first);
+    let mut text = crate::outcome::lowercase_first(first);
     if first.ends_with(':') {
         let names: Vec<&str> = lines.take_while(|line| !line.ends_with(':')).collect();
         if !names.is_empty() {

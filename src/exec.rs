@@ -46,7 +46,7 @@ fn cannot_run(program: &str, error: &std::io::Error) -> Exit {
         "{}",
         crate::redact::scrub(&format!(
             "probe: cannot run {program}: {}",
-            crate::net::io_reason(error)
+            crate::outcome::io_reason(error)
         ))
     );
     failure_exit(error.kind())

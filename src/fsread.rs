@@ -25,7 +25,7 @@ impl ReadError {
     /// A short lowercase reason: "no such file or directory", "is a FIFO, not a regular file".
     pub fn reason(&self) -> String {
         match self {
-            ReadError::Io(error) => crate::net::io_reason(error),
+            ReadError::Io(error) => crate::outcome::io_reason(error),
             ReadError::NotRegular(what) => format!("is {what}, not a regular file"),
         }
     }

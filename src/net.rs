@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::deadline::Deadline;
-use crate::outcome::{usage, Outcome, UsageError};
+use crate::outcome::{io_reason, usage, Outcome, UsageError};
 
 /// Splits `host:port`, `[v6]:port` or `tcp://host:port` into host and port.
 pub fn split_host_port(text: &str) -> Result<(String, u16), UsageError> {
@@ -134,52 +134,12 @@ pub fn close_gracefully(stream: TcpStream, deadline: &Deadline) {
     }
 }
 
-/// A short, lowercase reason for a network error, without "(os error 111)".
-pub fn io_reason(error: &io::Error) -> String {
-    use io::ErrorKind::*;
-    let known = match error.kind() {
-        ConnectionRefused => "connection refused",
-        ConnectionReset => "connection reset by peer",
-        ConnectionAborted => "connection aborted",
-        HostUnreachable => "no route to host",
-        NetworkUnreachable => "network unreachable",
-        NetworkDown => "network down",
-        AddrNotAvailable => "address not available",
-        TimedOut | WouldBlock => "timed out",
-        UnexpectedEof => "connection closed by peer",
-        BrokenPipe => "connection closed by peer (broken pipe)",
-        PermissionDenied => "permission denied",
-        NotFound => "no such file or directory",
-        _ => "",
-    };
-    if known.is_empty() {
-        lowercase_first(&strip_os_error(&error.to_string()))
-    } else {
-        known.to_string()
-    }
-}
-
 fn resolve_reason(error: &io::Error) -> String {
-    let text = strip_os_error(&error.to_string());
+    let text = crate::outcome::strip_os_error(&error.to_string());
     let text = text
         .strip_prefix("failed to lookup address information: ")
         .unwrap_or(&text);
-    lowercase_first(text)
-}
-
-fn strip_os_error(text: &str) -> String {
-    match text.find(" (os error") {
-        Some(cut) => text[..cut].to_string(),
-        None => text.to_string(),
-    }
-}
-
-pub fn lowercase_first(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
+    crate::outcome::lowercase_first(text)
 }
 
 #[cfg(test)]

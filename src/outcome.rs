@@ -122,6 +122,51 @@ pub fn usage<T>(message: impl Into<String>) -> Result<T, UsageError> {
     Err(UsageError::new(message))
 }
 
+// The wording of reasons: one place for how probe says what went wrong.
+
+/// A short, lowercase reason for a network error, without "(os error 111)".
+pub fn io_reason(error: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    let known = match error.kind() {
+        ConnectionRefused => "connection refused",
+        ConnectionReset => "connection reset by peer",
+        ConnectionAborted => "connection aborted",
+        HostUnreachable => "no route to host",
+        NetworkUnreachable => "network unreachable",
+        NetworkDown => "network down",
+        AddrNotAvailable => "address not available",
+        TimedOut | WouldBlock => "timed out",
+        UnexpectedEof => "connection closed by peer",
+        BrokenPipe => "connection closed by peer (broken pipe)",
+        PermissionDenied => "permission denied",
+        NotFound => "no such file or directory",
+        _ => "",
+    };
+    if known.is_empty() {
+        lowercase_first(&strip_os_error(&error.to_string()))
+    } else {
+        known.to_string()
+    }
+}
+
+/// An error text without std's " (os error N)" tail.
+pub fn strip_os_error(text: &str) -> String {
+    match text.find(" (os error") {
+        Some(cut) => text[..cut].to_string(),
+        None => text.to_string(),
+    }
+}
+
+/// `text` with its first letter lowercased: library messages start with a capital, probe's
+/// reasons do not.
+pub fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,7 +80,7 @@ impl Stream {
             }
             Err(error) => Err(Outcome::unhealthy(format!(
                 "{} ({})",
-                net::io_reason(&error),
+                crate::outcome::io_reason(&error),
                 path.display()
             ))),
         }
@@ -365,7 +365,7 @@ pub fn failure(error: io::Error, deadline: &Deadline, phase: &str) -> Outcome {
         io::ErrorKind::UnexpectedEof => {
             Outcome::unhealthy(format!("connection closed by the server {phase}"))
         }
-        _ => Outcome::unhealthy(format!("{} {phase}", net::io_reason(&error))),
+        _ => Outcome::unhealthy(format!("{} {phase}", crate::outcome::io_reason(&error))),
     }
 }
 

@@ -223,7 +223,7 @@ pub fn argh_error(output: &str) -> UsageError {
         .map(str::trim)
         .find(|line| !line.is_empty())
         .unwrap_or("invalid arguments");
-    UsageError::new(crate::net::lowercase_first(line))
+    UsageError::new(crate::outcome::lowercase_first(line))
 }
 
 #[cfg(test)]

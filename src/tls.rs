@@ -23,7 +23,6 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
-use crate::net;
 use crate::outcome::{usage, Outcome, UsageError};
 
 /// What to trust when verifying a server.
@@ -188,7 +187,7 @@ fn pem_reason(error: &rustls::pki_types::pem::Error) -> String {
         Pem::Base64Decode(_) => "a PEM section is not valid base64",
         Pem::NoItemsFound => "no PEM item in it",
         Pem::SectionTooLarge => "a PEM section is too large",
-        Pem::Io(error) => return crate::net::io_reason(error),
+        Pem::Io(error) => return crate::outcome::io_reason(error),
         _ => "not a readable PEM file",
     }
     .into()
@@ -370,8 +369,10 @@ fn handshake_reason(error: &rustls::Error) -> String {
         E::InvalidEncryptedClientHello(why) => {
             format!("encrypted client hello failed ({})", debug_words(why))
         }
-        E::General(text) => net::lowercase_first(text),
-        E::Other(other) => net::lowercase_first(&debug_words_or_text(&other.to_string())),
+        E::General(text) => crate::outcome::lowercase_first(text),
+        E::Other(other) => {
+            crate::outcome::lowercase_first(&debug_words_or_text(&other.to_string()))
+        }
         // The rest print plain sentences of their own ("cannot decrypt peer's message").
         other => other.to_string(),
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use crate::cli::FileArgs;
 use crate::deadline::Deadline;
 use crate::duration::human;
-use crate::net::io_reason;
+use crate::outcome::io_reason;
 use crate::outcome::{usage, Outcome, UsageError};
 use crate::probe::{find_bytes, Probe};
 use crate::size::human_bytes;

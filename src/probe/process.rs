@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::ProcessArgs;
 use crate::deadline::Deadline;
-use crate::net::io_reason;
+use crate::outcome::io_reason;
 use crate::outcome::{usage, Outcome, UsageError};
 use crate::probe::{find_bytes, Probe};
 use crate::size::human_bytes;

@@ -143,7 +143,7 @@ impl MigrationLock for AdvisoryLock {
                         if let Err(error) = open.keep_alive(KEEPALIVE_IDLE) {
                             waiting(format!(
                                 "no TCP keepalive on the lock connection: {}",
-                                crate::net::io_reason(&error)
+                                crate::outcome::io_reason(&error)
                             ));
                         }
                     }

@@ -304,9 +304,10 @@ impl HttpCheck {
         match error {
             Error::Timeout(_) => deadline.timed_out(phase.doing()),
             Error::HostNotFound => Outcome::unhealthy(format!("{host} does not resolve")),
-            Error::Io(io) if phase == Phase::Resolving => {
-                Outcome::unhealthy(format!("{host} does not resolve ({})", net::io_reason(&io)))
-            }
+            Error::Io(io) if phase == Phase::Resolving => Outcome::unhealthy(format!(
+                "{host} does not resolve ({})",
+                crate::outcome::io_reason(&io)
+            )),
             Error::Io(io)
                 if matches!(
                     io.kind(),
@@ -316,8 +317,8 @@ impl HttpCheck {
                 deadline.timed_out(phase.doing())
             }
             Error::Io(io) => Outcome::unhealthy(match phase {
-                Phase::Connecting | Phase::Resolving => net::io_reason(&io),
-                _ => format!("{} {}", net::io_reason(&io), phase.doing()),
+                Phase::Connecting | Phase::Resolving => crate::outcome::io_reason(&io),
+                _ => format!("{} {}", crate::outcome::io_reason(&io), phase.doing()),
             }),
             Error::TooManyRedirects => {
                 Outcome::unhealthy(format!("too many redirects (more than {MAX_REDIRECTS})"))
@@ -335,7 +336,7 @@ impl HttpCheck {
             // Written by ProxyConnector as whole reasons that name the proxy.
             Error::ConnectProxyFailed(reason) => Outcome::unhealthy(reason),
             Error::Tls(reason) => Outcome::fatal(format!("TLS: {reason}")),
-            other => Outcome::unhealthy(net::lowercase_first(&error_chain(&other))),
+            other => Outcome::unhealthy(crate::outcome::lowercase_first(&error_chain(&other))),
         }
     }
 }

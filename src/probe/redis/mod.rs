@@ -339,7 +339,7 @@ fn lowercase_word(text: &str) -> String {
     let mut chars = text.chars().skip(1);
     match chars.next() {
         Some(second) if second.is_ascii_uppercase() => text.to_string(),
-        _ => crate::net::lowercase_first(text),
+        _ => crate::outcome::lowercase_first(text),
     }
 }
 

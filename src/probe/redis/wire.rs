@@ -16,7 +16,6 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::deadline::Deadline;
-use crate::net;
 use crate::outcome::Outcome;
 use crate::stream::Stream;
 
@@ -130,7 +129,11 @@ fn failure(error: io::Error, deadline: &Deadline, phase: Phase) -> Outcome {
             "connection closed by the server {}",
             phase.during()
         )),
-        _ => Outcome::unhealthy(format!("{} {}", net::io_reason(&error), phase.during())),
+        _ => Outcome::unhealthy(format!(
+            "{} {}",
+            crate::outcome::io_reason(&error),
+            phase.during()
+        )),
     }
 }
 

@@ -7,7 +7,6 @@ use std::io;
 use super::message::DbError;
 use super::Failure;
 use crate::deadline::Deadline;
-use crate::net;
 use crate::outcome::Outcome;
 use crate::probe::postgres::settings::Settings;
 
@@ -23,7 +22,7 @@ pub(super) fn io_failure(error: io::Error, deadline: &Deadline, phase: &str) -> 
         io::ErrorKind::UnexpectedEof => {
             Outcome::unhealthy(format!("connection closed by the server {phase}"))
         }
-        _ => Outcome::unhealthy(format!("{} {phase}", net::io_reason(&error))),
+        _ => Outcome::unhealthy(format!("{} {phase}", crate::outcome::io_reason(&error))),
     }
 }
 
