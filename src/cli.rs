@@ -635,7 +635,7 @@ pub struct WaitForArgs {
 )]
 pub struct MigrateArgs {
     /// the migration command, split into words like a shell would but never run by one,
-    /// e.g. 'alembic upgrade head' ($VAR in it is probe's to expand: write $$ for a literal $)
+    /// e.g. 'alembic upgrade head' (probe expands ${VAR} and a set $VAR in it: write $$ for a literal $)
     #[argh(option)]
     pub migrate: String,
 
