@@ -104,12 +104,12 @@ pub fn hidden<T>(build: impl FnOnce() -> T) -> T {
         // SAFETY: one null pointer, never written.
         unsafe impl Sync for Empty {}
         static EMPTY: Empty = Empty([std::ptr::null()]);
-        // SAFETY: probe parses on its main thread before any other thread starts, so no
-        // one reads the environment while it is swapped; it is restored before returning
-        // (a panic ends the process: panic = "abort", and the hook exits).
         // The variables probe reads are found before the environment is hidden, whatever
         // `build` does.
         captured();
+        // SAFETY: probe parses on its main thread before any other thread starts, so no
+        // one reads the environment while it is swapped; it is restored before returning
+        // (a panic ends the process: panic = "abort", and the hook exits).
         unsafe {
             let saved = environ;
             environ = EMPTY.0.as_ptr();
