@@ -462,3 +462,30 @@ fn the_command_gets_its_arguments_as_bytes_and_no_blocked_signal() {
     cmd.arg(latin1);
     run(cmd).code(3).says("argument 3 is not valid UTF-8");
 }
+
+/// The app gets probe's whole environment, even after an http target (whose client is
+/// configured with the environment hidden from it) and in a 300-variable environment.
+#[test]
+fn the_app_gets_the_whole_environment_after_an_http_target() {
+    let server =
+        crate::support::http::Server::http(|_| crate::support::http::Response::new(200, "ok"));
+    let mut env: Vec<(String, String)> = (0..300)
+        .map(|i| {
+            (
+                format!("SVC{i}_SERVICE_HOST"),
+                format!("10.0.0.{}", i % 250),
+            )
+        })
+        .collect();
+    env.push(("PROBE_MARK".into(), "still-here".into()));
+    env.push((
+        "HTTP_PROXY".into(),
+        format!("http://127.0.0.1:{}", free_port()),
+    ));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let url = server.url("/health");
+    let script = "printf '%s %s\\n' \"$PROBE_MARK\" \"$SVC299_SERVICE_HOST\"";
+    probe_env(&["wait-for", &url, "--", "sh", "-c", script], &env)
+        .code(0)
+        .says("still-here 10.0.0.49");
+}
