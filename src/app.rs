@@ -361,9 +361,11 @@ fn commas_to_spaces(text: &str) -> String {
 }
 
 /// Parses every TARGET before anything is probed: one bad target means nothing runs.
+/// `HOST PORT` is one target, as for `tcp` (wait-for-it and nc write it so).
 pub fn parse_targets(texts: &[String]) -> Result<Vec<Target>, UsageError> {
     let mut targets = Vec::new();
-    for text in texts {
+    for text in crate::net::join_host_port(texts) {
+        let text = &text;
         targets.extend(target::parse(text)?);
     }
     Ok(targets)

@@ -102,11 +102,19 @@ pub fn with_dashdash_hint(error: UsageError, args: &[String], has_command: bool)
         return error;
     }
     let after = &args[at + 1..];
+    let is_port = |word: &str| !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit());
     let mut previous: Option<&str> = None;
     for (index, word) in after.iter().enumerate() {
         let is_value = previous.is_some_and(|flag| VALUE_FLAGS.contains(&flag));
         previous = Some(word);
-        if is_value || word.starts_with('-') || !looks_like_a_program(word) {
+        // A host before a port word is a TARGET (`db 5432`), and a port is never a program.
+        let is_host = after.get(index + 1).is_some_and(|next| is_port(next));
+        if is_value
+            || word.starts_with('-')
+            || is_host
+            || is_port(word)
+            || !looks_like_a_program(word)
+        {
             continue;
         }
         if !error.0.contains(word.as_str()) {
@@ -199,6 +207,18 @@ mod tests {
             "unrecognized argument: ./app; did you mean `-- ./app a b c ...`?"
         );
         assert_eq!(hint("wait-for http://x", "other"), "other");
+        // `HOST PORT` is a target: the hint names the program after it, never the host.
+        assert_eq!(
+            hint("wait-for db 5432 ./app", "target \"./app\": nope"),
+            "target \"./app\": nope; did you mean `-- ./app`?"
+        );
+        assert_eq!(
+            hint(
+                "wait-for 127.0.0.1 13306 --timeout 0 app",
+                "target \"app\": nope"
+            ),
+            "target \"app\": nope; did you mean `-- app`?"
+        );
         assert_eq!(hint("http echo", "echo"), "echo");
         let with_command =
             with_dashdash_hint(UsageError::new("echo"), &words("wait-for echo"), true);

@@ -34,6 +34,38 @@ pub fn split_host_port(text: &str) -> Result<(String, u16), UsageError> {
     Ok((host.to_string(), port))
 }
 
+/// nc's and wait-for-it's `HOST PORT`, for `tcp` and for the TARGETs of `check` and
+/// `wait-for`: `["db", "5432", "cache:6379"]` → `["db:5432", "cache:6379"]`;
+/// `["::1", "5432"]` → `["[::1]:5432"]`. A lone port can never be a target, so a word that
+/// is only a port number joins the bare host before it. A word that is already HOST:PORT,
+/// a URL or a quoted check line keeps a following port word apart, which then fails as a
+/// target without a host.
+pub fn join_host_port(words: &[String]) -> Vec<String> {
+    let mut joined: Vec<String> = Vec::new();
+    let mut words = words.iter().peekable();
+    while let Some(word) = words.next() {
+        let next_is_port = words
+            .peek()
+            .is_some_and(|next| !next.is_empty() && next.bytes().all(|b| b.is_ascii_digit()));
+        // A host without a port: a name, an IPv4 address, or an IPv6 address with or
+        // without brackets (never `[::1]:5432` or `db:5432`).
+        let bare_host = !word.is_empty()
+            && !word.contains(|c: char| c.is_whitespace() || c == '/')
+            && (!word.contains(':') || (word.matches(':').count() > 1 && !word.contains("]:")));
+        if next_is_port && bare_host {
+            let port = words.next().map(String::as_str).unwrap_or_default();
+            let host = word.trim_start_matches('[').trim_end_matches(']');
+            joined.push(match host.contains(':') {
+                true => format!("[{host}]:{port}"),
+                false => format!("{host}:{port}"),
+            });
+        } else {
+            joined.push(word.clone());
+        }
+    }
+    joined
+}
+
 /// Resolves `host`, giving up at the deadline. getaddrinfo cannot be cancelled, so a name
 /// runs on a helper thread that is left behind if the resolver is slower than the deadline;
 /// IP literals are answered at once.
@@ -177,5 +209,27 @@ mod tests {
         assert_eq!(io_reason(&refused), "connection refused");
         let other = io::Error::other("Something Odd (os error 99)");
         assert_eq!(io_reason(&other), "something Odd");
+    }
+
+    fn join(words: &[&str]) -> Vec<String> {
+        join_host_port(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn nc_style_host_port_pairs_become_one_target() {
+        assert_eq!(join(&["db", "5432"]), ["db:5432"]);
+        assert_eq!(join(&["::1", "6379"]), ["[::1]:6379"]);
+        assert_eq!(
+            join(&["db:5432", "cache", "6379"]),
+            ["db:5432", "cache:6379"]
+        );
+        assert_eq!(join(&["db:5432", "6379"]), ["db:5432", "6379"]);
+        assert_eq!(join(&["db"]), ["db"]);
+        assert_eq!(join(&["[::1]", "1"]), ["[::1]:1"]);
+        assert_eq!(join(&["db:99999", "1"]), ["db:99999", "1"]);
+        // TARGETs: URLs and check lines keep a port word apart.
+        assert_eq!(join(&["tcp://db:1", "2"]), ["tcp://db:1", "2"]);
+        assert_eq!(join(&["http http://x", "2"]), ["http http://x", "2"]);
+        assert_eq!(join(&["postgres", "5432"]), ["postgres:5432"]);
     }
 }

@@ -20,7 +20,7 @@ impl TcpCheck {
         if args.targets.is_empty() {
             return usage("tcp needs at least one HOST:PORT (or HOST PORT, as nc -z writes it)");
         }
-        join_host_port(&args.targets)
+        net::join_host_port(&args.targets)
             .iter()
             .map(|target| Ok(Box::new(TcpCheck::parse(target)?) as Box<dyn Probe>))
             .collect()
@@ -30,34 +30,6 @@ impl TcpCheck {
         let (host, port) = net::split_host_port(target)?;
         Ok(TcpCheck { host, port })
     }
-}
-
-/// `["db", "5432", "cache:6379"]` → `["db:5432", "cache:6379"]`; `["::1", "5432"]` →
-/// `["[::1]:5432"]`. A word that is already HOST:PORT keeps a following port word apart,
-/// which then fails as a target without a host.
-fn join_host_port(words: &[String]) -> Vec<String> {
-    let mut joined: Vec<String> = Vec::new();
-    let mut words = words.iter().peekable();
-    while let Some(word) = words.next() {
-        let next_is_port = words
-            .peek()
-            .is_some_and(|next| !next.is_empty() && next.bytes().all(|b| b.is_ascii_digit()));
-        // A host without a port: a name, an IPv4 address, or an IPv6 address with or
-        // without brackets (never `[::1]:5432` or `db:5432`).
-        let bare_host = !word.is_empty()
-            && (!word.contains(':') || (word.matches(':').count() > 1 && !word.contains("]:")));
-        if next_is_port && bare_host {
-            let port = words.next().map(String::as_str).unwrap_or_default();
-            let host = word.trim_start_matches('[').trim_end_matches(']');
-            joined.push(match host.contains(':') {
-                true => format!("[{host}]:{port}"),
-                false => format!("{host}:{port}"),
-            });
-        } else {
-            joined.push(word.clone());
-        }
-    }
-    joined
 }
 
 impl Probe for TcpCheck {
@@ -86,28 +58,5 @@ impl Probe for TcpCheck {
             }
             Err(outcome) => outcome,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::join_host_port;
-
-    fn join(words: &[&str]) -> Vec<String> {
-        join_host_port(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>())
-    }
-
-    #[test]
-    fn nc_style_host_port_pairs_become_one_target() {
-        assert_eq!(join(&["db", "5432"]), ["db:5432"]);
-        assert_eq!(join(&["::1", "6379"]), ["[::1]:6379"]);
-        assert_eq!(
-            join(&["db:5432", "cache", "6379"]),
-            ["db:5432", "cache:6379"]
-        );
-        assert_eq!(join(&["db:5432", "6379"]), ["db:5432", "6379"]);
-        assert_eq!(join(&["db"]), ["db"]);
-        assert_eq!(join(&["[::1]", "1"]), ["[::1]:1"]);
-        assert_eq!(join(&["db:99999", "1"]), ["db:99999", "1"]);
     }
 }

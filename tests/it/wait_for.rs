@@ -489,3 +489,33 @@ fn the_app_gets_the_whole_environment_after_an_http_target() {
         .code(0)
         .says("still-here 10.0.0.49");
 }
+
+/// `HOST PORT`, as wait-for-it and nc write it, is one TARGET of wait-for and check too, and
+/// a forgotten `--` is pointed out at the program, never at the host.
+#[test]
+fn host_port_pairs_are_targets_of_wait_for_and_check() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    probe(&[
+        "wait-for",
+        "127.0.0.1",
+        &port,
+        "--timeout",
+        "5s",
+        "--",
+        "true",
+    ])
+    .code(0);
+    probe(&["check", "127.0.0.1", &port])
+        .code(0)
+        .says(&format!("tcp 127.0.0.1:{port}"));
+    probe_env(
+        &["wait-for", "--timeout", "5s"],
+        &[("PROBE_WAIT_TARGETS", &format!("127.0.0.1 {port}"))],
+    )
+    .code(0);
+    probe(&["wait-for", "127.0.0.1", &port, "--timeout", "0", "./app"])
+        .code(3)
+        .says("did you mean `-- ./app`?")
+        .does_not_say("-- 127.0.0.1");
+}
