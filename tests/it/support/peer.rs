@@ -157,14 +157,7 @@ impl Listener {
 /// A TLS server configuration with the test PKI's server certificate (`localhost`,
 /// `127.0.0.1`), offering `alpn` (none: the server chooses no protocol).
 pub fn tls_config(alpn: &[&[u8]]) -> Arc<rustls::ServerConfig> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let pem = &super::pki::pki().server;
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(pem.cert_pem.as_bytes())
-            .map(Result::unwrap)
-            .collect();
-    let key = PrivateKeyDer::from_pem_slice(pem.key_pem.as_bytes()).unwrap();
+    let (certs, key) = super::pki::pki().server.chain_and_key();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -19,6 +19,26 @@ pub struct Pem {
     pub key_pem: String,
 }
 
+impl Pem {
+    /// The certificate chain and the private key, parsed for a rustls server.
+    pub fn chain_and_key(
+        &self,
+    ) -> (
+        Vec<rustls::pki_types::CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    ) {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain = CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
+            .map(Result::unwrap)
+            .collect();
+        (
+            chain,
+            PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).unwrap(),
+        )
+    }
+}
+
 pub struct Pki {
     _dir: tempfile::TempDir,
     /// The CA that signed `server`, `client`, `wrong_name` and `expired`.
