@@ -34,7 +34,8 @@ const VALUE_FLAGS: [&str; 11] = [
 
 /// Rewrites `help COMMAND` and moves the shared flags written before the command to just
 /// after it. Nothing after the command's name is touched.
-pub fn prepare(mut args: Vec<String>) -> Vec<String> {
+pub fn prepare(args: Vec<String>) -> Vec<String> {
+    let mut args = crate::target::split_long_values(args);
     if args.first().is_some_and(|first| first == "help") {
         args.remove(0);
         args.truncate(1);
@@ -164,6 +165,26 @@ mod tests {
         assert_eq!(prepared("--version"), "--version");
         assert_eq!(prepared("-q"), "-q");
         assert_eq!(prepared("http -q x"), "http -q x");
+    }
+
+    #[test]
+    fn long_options_take_their_value_after_an_equals_sign() {
+        assert_eq!(prepared("tcp db:1 --timeout=2s"), "tcp db:1 --timeout 2s");
+        assert_eq!(prepared("--timeout=2s tcp db:1"), "tcp --timeout 2s db:1");
+        assert_eq!(
+            crate::target::split_long_values(words(
+                "http x --expect-json=/status=ok --header=A:b=c"
+            )),
+            words("http x --expect-json /status=ok --header A:b=c")
+        );
+        assert_eq!(
+            crate::target::split_long_values(words("--timeout=")),
+            ["--timeout", ""]
+        );
+        // Not a long option's name: left as written.
+        for word in ["--=x", "--X=y", "-t=5", "x=--y", "--a_b=1"] {
+            assert_eq!(crate::target::split_long_values(words(word)), [word]);
+        }
     }
 
     #[test]

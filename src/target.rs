@@ -117,6 +117,7 @@ pub fn words(text: &str) -> Result<Vec<String>, UsageError> {
     match shorthand(text)? {
         Some(words) => Ok(words),
         None => shlex::split(text)
+            .map(split_long_values)
             .filter(|words| !words.is_empty())
             .ok_or_else(|| {
                 UsageError::new(format!(
@@ -125,6 +126,34 @@ pub fn words(text: &str) -> Result<Vec<String>, UsageError> {
                 ))
             }),
     }
+}
+
+/// GNU's `--name=value` as argh reads it, `--name value`: every long option of every
+/// command takes its value either way (`--timeout=5s`, `--migrate='alembic upgrade head'`,
+/// `--expect-json=/status=ok`: split at the first `=`). A switch given a value
+/// (`--json=true`) is left to argh, which refuses the word after it.
+pub fn split_long_values(words: Vec<String>) -> Vec<String> {
+    let mut split = Vec::with_capacity(words.len());
+    for word in words {
+        let name_len = word
+            .strip_prefix("--")
+            .and_then(|rest| rest.split_once('='))
+            .filter(|(name, _)| {
+                name.starts_with(|c: char| c.is_ascii_lowercase())
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            })
+            .map(|(name, _)| name.len());
+        match name_len {
+            Some(len) => {
+                split.push(word[..2 + len].to_string());
+                split.push(word[3 + len..].to_string());
+            }
+            None => split.push(word),
+        }
+    }
+    split
 }
 
 /// The URL schemes a TARGET may use, and the check each one picks (the schemes each

@@ -28,3 +28,50 @@ fn unset_variables_are_usage_errors_not_empty_strings() {
         .code(3)
         .says("PROBE_TEST_UNSET_HOST");
 }
+
+/// GNU's `--name=value` works for the long options of every command and inside TARGETs.
+#[test]
+fn long_options_take_values_after_an_equals_sign() {
+    let server = crate::support::http::Server::http(|_| {
+        crate::support::http::Response::new(200, r#"{"status":"ok"}"#)
+    });
+    let url = server.url("/health");
+    let tcp = format!("127.0.0.1:{}", server.port);
+    probe(&["tcp", &tcp, "--timeout=2s"]).code(0);
+    probe(&["--timeout=2s", "tcp", &tcp]).code(0);
+    probe(&[
+        "http",
+        &url,
+        "--expect-status=200-299",
+        "--expect-json=/status=ok",
+    ])
+    .code(0);
+    probe(&["http", &url, "--expect-json=/status=down"])
+        .code(1)
+        .says("/status");
+    probe(&[
+        "check",
+        &format!("http {url} --expect-json=/status=ok --timeout=2s"),
+    ])
+    .code(0);
+    probe(&[
+        "wait-for",
+        &tcp,
+        "--timeout=5s",
+        "--interval=100ms",
+        "--",
+        "true",
+    ])
+    .code(0);
+    probe(&[
+        "migrate-then-exec",
+        "--migrate=true",
+        "--timeout=5s",
+        "--",
+        "true",
+    ])
+    .code(0);
+    probe(&["tcp", &tcp, "--timeout=0"])
+        .code(3)
+        .says("--timeout");
+}
