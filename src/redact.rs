@@ -256,9 +256,10 @@ fn register_arguments_at(args: &[String], depth: u8) {
         if assignment {
             for word in arg.split_whitespace() {
                 let word = word.trim_matches(|c| matches!(c, '"' | '\''));
+                // Words are registered as expanded (and the command after `--` is never
+                // expanded): a value starting with `$` here is the password as written.
                 if let Some((name, value)) = word.split_once('=') {
-                    // `--password=${DB_PASSWORD}` as written is no secret; its expansion is.
-                    if is_secret_name(name) && !value.starts_with('$') {
+                    if is_secret_name(name) {
                         register(value);
                     }
                 }
@@ -452,7 +453,8 @@ mod tests {
             "--api-token",
             "apitok-9999",
             "--password=inline-1212",
-            "--password=${DB_PW}",
+            // Registered words are expanded ones: a `$` left in them is the password.
+            "--password=$lit-1515",
             "sslmode=require-1313",
             "check 'http http://x -H \"X-Key: nested-1414\"'",
         ]
@@ -466,9 +468,10 @@ mod tests {
                 "filepw-5555",
                 "apitok-9999",
                 "inline-1212",
+                "$lit-1515",
                 "nested-1414",
             ],
-            &["probe postgres", "dbhost-6666", "${DB_PW}", "require-1313"],
+            &["probe postgres", "dbhost-6666", "require-1313"],
         );
     }
 

@@ -330,6 +330,12 @@ const FORMS: &[Form] = &[
         flags: &[],
     },
     Form {
+        name: "redis --password=$... (a literal $, no such variable), bad flag in the line",
+        target: "redis://127.0.0.1:{P}/0",
+        env: &[],
+        flags: &["--password=$ecret-{S}", "--bogus"],
+    },
+    Form {
         name: "http ?api_key=",
         target: "http://127.0.0.1:{P}/health?api_key={S}",
         env: &[],
