@@ -302,7 +302,11 @@ impl Postgres {
                 return String::from_utf8_lossy(&output.stdout).trim().to_string();
             }
             let stderr = String::from_utf8_lossy(&output.stderr);
-            let not_up_yet = stderr.contains("starting up") || stderr.contains("No such file");
+            // A standby refuses logins ("not yet accepting connections") until its recovery
+            // reaches a consistent state, a moment after it starts listening.
+            let not_up_yet = stderr.contains("starting up")
+                || stderr.contains("not yet accepting connections")
+                || stderr.contains("No such file");
             assert!(
                 not_up_yet && started.elapsed() < Duration::from_secs(30),
                 "psql {sql}: {}\nserver log:\n{}",
