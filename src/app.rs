@@ -9,11 +9,12 @@ use argh::FromArgs;
 #[path = "argv.rs"]
 mod argv;
 
-use crate::cli::{Cli, Command, Common, MigrateArgs, WaitForArgs};
+use crate::cli::{Cli, Command, MigrateArgs, Subcommand, WaitForArgs};
 use crate::duration::Span;
 use crate::expand::expand;
 use crate::mode;
 use crate::mode::retry::Policy;
+use crate::options::blocks::Common;
 use crate::outcome::{usage, Exit, UsageError};
 use crate::redact;
 use crate::report::Format;
@@ -82,7 +83,7 @@ pub fn run(args: Vec<String>, after: Option<Vec<OsString>>) -> Result<Exit, Usag
         );
         return Ok(Exit::Healthy);
     }
-    let Some(parsed) = cli.command else {
+    let Some(Subcommand::Any(parsed)) = cli.command else {
         return usage("missing a command; see probe --help");
     };
     if command.is_some() && !matches!(parsed, Command::WaitFor(_) | Command::MigrateThenExec(_)) {
@@ -92,7 +93,7 @@ pub fn run(args: Vec<String>, after: Option<Vec<OsString>>) -> Result<Exit, Usag
     let command = command.unwrap_or_default();
     // Everything is parsed and validated here; only running is left.
     let run: Box<dyn FnOnce() -> Exit> = match parsed {
-        Command::Check(args) => {
+        Command::CheckMode(args) => {
             if args.targets.is_empty() {
                 return usage("check needs at least one TARGET");
             }
@@ -107,8 +108,8 @@ pub fn run(args: Vec<String>, after: Option<Vec<OsString>>) -> Result<Exit, Usag
             plan.shown = unexpanded(&raw, &words, "--migrate").unwrap_or_default();
             Box::new(move || mode::migrate::run(plan, &command))
         }
-        one_shot => {
-            let checks = target::checks_from_command(one_shot)?;
+        Command::Check { kind, words } => {
+            let checks = target::checks(kind, &words)?;
             run_checks(checks.targets, checks.common, false)
         }
     };
@@ -313,24 +314,33 @@ fn lock_server(
             found.unwrap_or_else(|| vec!["postgres".to_string()])
         }
     };
-    let args = match parse_postgres_words(&words)? {
-        Some(args) => args,
+    let settings = match parse_postgres_words(&words)? {
+        Some(settings) => settings,
         None => return usage("--lock-url must be a postgres:// URL"),
     };
     let env = crate::env::get;
-    crate::probe::postgres::server_from_args(&args, &env)
+    crate::probe::postgres::server_from_settings(&settings, &env)
 }
 
-/// `probe postgres` arguments from check words, if the words are a postgres check.
+/// `probe postgres` settings from check words, if the words are a postgres check.
 #[cfg(feature = "postgres")]
-fn parse_postgres_words(words: &[String]) -> Result<Option<crate::cli::PostgresArgs>, UsageError> {
-    let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    let cli =
-        Cli::from_args(&["probe"], &words).map_err(|exit| target::argh_error(&exit.output))?;
-    Ok(match cli.command {
-        Some(Command::Postgres(args)) => Some(args),
-        _ => None,
-    })
+fn parse_postgres_words(
+    words: &[String],
+) -> Result<Option<crate::probe::postgres::PostgresSettings>, UsageError> {
+    let Some(("postgres", rest)) = words
+        .split_first()
+        .map(|(name, rest)| (name.as_str(), rest))
+    else {
+        return Ok(None);
+    };
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let words = crate::options::Words::parse(&crate::probe::postgres::CHECK.spec, &rest).map_err(
+        |early| match early {
+            crate::options::Early::Error(error) => error,
+            crate::options::Early::Help => UsageError::new("--help is not a lock URL"),
+        },
+    )?;
+    crate::probe::postgres::PostgresSettings::from_words(&words).map(Some)
 }
 
 #[cfg(not(feature = "postgres"))]

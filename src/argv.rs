@@ -12,11 +12,6 @@ use crate::outcome::UsageError;
 /// Subcommands that take a command to run after `--`.
 pub const RUNS_A_COMMAND: [&str; 2] = ["wait-for", "migrate-then-exec"];
 
-/// The check names, which are never mistaken for a command.
-const CHECKS: [&str; 7] = [
-    "http", "tcp", "postgres", "redis", "process", "file", "check",
-];
-
 /// Flags that take a value in wait-for and migrate-then-exec (to skip that value).
 const VALUE_FLAGS: [&str; 11] = [
     "--timeout",
@@ -134,9 +129,13 @@ pub fn with_dashdash_hint(error: UsageError, args: &[String], has_command: bool)
     error
 }
 
-/// `./app`, `gunicorn`, `/usr/bin/env`: no scheme, no port, no spaces, not a check name.
+/// `./app`, `gunicorn`, `/usr/bin/env`: no scheme, no port, no spaces, not a check name
+/// (a TARGET may be a check's command line: `wait-for 'grpc api:50051'`).
 fn looks_like_a_program(word: &str) -> bool {
-    !word.is_empty() && !word.contains([':', ' ', '\t', '=']) && !CHECKS.contains(&word)
+    !word.is_empty()
+        && !word.contains([':', ' ', '\t', '='])
+        && word != "check"
+        && crate::registry::find(word).is_none()
 }
 
 #[cfg(test)]

@@ -13,11 +13,13 @@ mod expand;
 mod fsread;
 mod mode;
 mod net;
+mod options;
 mod outcome;
 mod probe;
 #[cfg(test)]
 mod props;
 mod redact;
+mod registry;
 mod report;
 mod signals;
 mod size;

@@ -1,18 +1,16 @@
 //! From words to checks: the one place where a command line (`probe http URL ...`) or a
 //! TARGET (`http://...`, `'redis redis://cache --role master'`) becomes a list of
-//! [`Probe`]s. TARGETs go through the very same argh structs as the subcommands, so a flag
+//! [`Probe`]s. TARGETs go through the very same option tables as the subcommands, so a flag
 //! means the same thing in a HEALTHCHECK line and inside `check` or `wait-for`.
 
 use std::time::Duration;
 
-use argh::FromArgs;
-
-use crate::cli::{Cli, Command, Common};
+use crate::cli::parse_check;
+use crate::options::blocks::Common;
+use crate::options::{Early, Words};
 use crate::outcome::{usage, UsageError};
-use crate::probe::file::FileCheck;
-use crate::probe::process::ProcessCheck;
-use crate::probe::tcp::TcpCheck;
 use crate::probe::Probe;
+use crate::registry::{self, Kind};
 
 /// One check to run, with its own time limit if the user gave one.
 pub struct Target {
@@ -26,75 +24,16 @@ pub struct Checks {
     pub common: Common,
 }
 
-/// Builds the checks a one-shot subcommand describes (`check`, `wait-for` and other modes
-/// are not checks, and are rejected here).
-pub fn checks_from_command(command: Command) -> Result<Checks, UsageError> {
-    let (probes, common): (Vec<Box<dyn Probe>>, Common) = match command {
-        Command::Tcp(args) => (TcpCheck::from_args(&args)?, args.common()),
-        Command::Process(args) => (
-            vec![Box::new(ProcessCheck::from_args(&args)?)],
-            args.common(),
-        ),
-        Command::File(args) => (vec![Box::new(FileCheck::from_args(&args)?)], args.common()),
-        #[cfg(feature = "http")]
-        Command::Http(args) => (
-            vec![Box::new(crate::probe::http::HttpCheck::from_args(&args)?)],
-            args.common(),
-        ),
-        #[cfg(not(feature = "http"))]
-        Command::Http(_) => return usage(not_built("http")),
-        #[cfg(feature = "postgres")]
-        Command::Postgres(args) => (
-            vec![Box::new(crate::probe::postgres::PostgresCheck::from_args(
-                &args,
-            )?)],
-            args.common(),
-        ),
-        #[cfg(not(feature = "postgres"))]
-        Command::Postgres(_) => return usage(not_built("postgres")),
-        #[cfg(feature = "redis")]
-        Command::Redis(args) => (
-            vec![Box::new(crate::probe::redis::RedisCheck::from_args(&args)?)],
-            args.common(),
-        ),
-        #[cfg(not(feature = "redis"))]
-        Command::Redis(_) => return usage(not_built("redis")),
-        #[cfg(feature = "amqp")]
-        Command::Amqp(args) => (
-            vec![Box::new(crate::probe::amqp::AmqpCheck::from_args(&args)?)],
-            args.common(),
-        ),
-        #[cfg(not(feature = "amqp"))]
-        Command::Amqp(_) => return usage(not_built("amqp")),
-        #[cfg(feature = "grpc")]
-        Command::Grpc(args) => (
-            vec![Box::new(crate::probe::grpc::GrpcCheck::from_args(&args)?)],
-            args.common(),
-        ),
-        #[cfg(not(feature = "grpc"))]
-        Command::Grpc(_) => return usage(not_built("grpc")),
-        #[cfg(feature = "mysql")]
-        Command::Mysql(args) => (
-            vec![Box::new(crate::probe::mysql::MysqlCheck::from_args(&args)?)],
-            args.common(),
-        ),
-        #[cfg(not(feature = "mysql"))]
-        Command::Mysql(_) => return usage(not_built("mysql")),
-        Command::Check(_) | Command::WaitFor(_) | Command::MigrateThenExec(_) => {
-            return usage("only checks (http, tcp, postgres, ...) can be TARGETs")
-        }
-    };
+/// Builds the probes a check's words describe, with their shared flags.
+pub fn checks(kind: &Kind, words: &Words) -> Result<Checks, UsageError> {
+    let check = kind.built()?;
+    let common = Common::from_words(words, (check.timeout)(words)?);
     let timeout = common.timeout.map(|span| span.0);
-    let targets = probes
+    let targets = (check.build)(words)?
         .into_iter()
         .map(|probe| Target { probe, timeout })
         .collect();
     Ok(Checks { targets, common })
-}
-
-#[allow(dead_code)]
-fn not_built(check: &str) -> String {
-    format!("this probe binary was built without the {check:?} feature")
 }
 
 /// Parses one TARGET of `check` or `wait-for`: a URL whose scheme names the check, or a
@@ -156,31 +95,6 @@ pub fn split_long_values(words: Vec<String>) -> Vec<String> {
     split
 }
 
-/// The URL schemes a TARGET may use, and the check each one picks (the schemes each
-/// check itself accepts, so that a URL works the same as a target and as an argument).
-const SCHEMES: &[(&str, &str)] = &[
-    ("tcp", "tcp"),
-    ("http", "http"),
-    ("https", "http"),
-    ("postgres", "postgres"),
-    ("postgresql", "postgres"),
-    ("redis", "redis"),
-    ("rediss", "redis"),
-    ("redis+unix", "redis"),
-    ("unix", "redis"),
-    ("valkey", "redis"),
-    ("valkeys", "redis"),
-    ("valkey+unix", "redis"),
-    ("amqp", "amqp"),
-    ("amqps", "amqp"),
-    ("grpc", "grpc"),
-    ("grpcs", "grpc"),
-    ("mysql", "mysql"),
-    ("mariadb", "mysql"),
-    ("mysql+unix", "mysql"),
-    ("mariadb+unix", "mysql"),
-];
-
 /// `tcp://db:5432` and bare `db:5432` → `tcp db:5432`; `https://x/` → `http https://x/`;
 /// `postgresql+asyncpg://...` → `postgres ...`. A URL of an unknown scheme is an error
 /// here, with its password masked, rather than a confusing argh message.
@@ -206,15 +120,17 @@ fn shorthand(text: &str) -> Result<Option<Vec<String>>, UsageError> {
         Some((base @ ("postgres" | "postgresql"), _)) => base,
         _ => scheme.as_str(),
     };
-    match SCHEMES.iter().find(|(known, _)| *known == base) {
-        Some((_, "tcp")) => Ok(Some(vec!["tcp".into(), rest.trim_end_matches('/').into()])),
-        Some((_, check)) => Ok(Some(vec![check.to_string(), text.into()])),
+    match registry::by_scheme(base) {
+        Some(kind) if kind.name == "tcp" => {
+            Ok(Some(vec!["tcp".into(), rest.trim_end_matches('/').into()]))
+        }
+        Some(kind) => Ok(Some(vec![kind.name.to_string(), text.into()])),
         None => usage(format!(
             "target {:?}: unknown scheme {scheme:?} (known: {}, postgresql+DRIVER)",
             crate::redact::url_password(text),
-            SCHEMES
+            registry::KINDS
                 .iter()
-                .map(|(known, _)| *known)
+                .flat_map(|kind| kind.schemes.iter().copied())
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
@@ -235,24 +151,24 @@ fn is_host_port(text: &str) -> bool {
     }
 }
 
-/// Parses check words (`["http", "http://x", "--timeout", "2s"]`) with the argh structs.
+/// Parses check words (`["http", "http://x", "--timeout", "2s"]`) against the check's
+/// option table, the same way as its command line.
 pub fn parse_words(words: &[String]) -> Result<Checks, UsageError> {
-    let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    let cli = Cli::from_args(&["probe"], &words).map_err(|exit| argh_error(&exit.output))?;
-    match cli.command {
-        Some(command) => checks_from_command(command),
-        None => usage("missing the check name (http, tcp, postgres, redis, process, file)"),
-    }
-}
-
-/// argh's usage text, as one line.
-pub fn argh_error(output: &str) -> UsageError {
-    let line = output
-        .lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .unwrap_or("invalid arguments");
-    UsageError::new(crate::outcome::lowercase_first(line))
+    let Some((name, rest)) = words.split_first() else {
+        return usage(format!("missing the check name ({})", registry::names()));
+    };
+    let Some(kind) = registry::find(name) else {
+        return usage(format!(
+            "{name:?} is not a check; TARGETs are checks ({})",
+            registry::names()
+        ));
+    };
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let words = parse_check(kind, &rest).map_err(|early| match early {
+        Early::Error(error) => error,
+        Early::Help => UsageError::new("--help shows a command's help; it is not a TARGET"),
+    })?;
+    checks(kind, &words)
 }
 
 #[cfg(test)]

@@ -11,13 +11,72 @@ use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crate::cli::FileArgs;
 use crate::deadline::Deadline;
-use crate::duration::human;
+use crate::duration::{human, Span};
+use crate::options::blocks::{self, OUTPUT};
+use crate::options::{Arity, Opt, Positional, Spec, Words};
 use crate::outcome::io_reason;
 use crate::outcome::{usage, Outcome, UsageError};
 use crate::probe::{find_bytes, Probe};
-use crate::size::human_bytes;
+use crate::registry::Check;
+use crate::size::{human_bytes, Size};
+
+pub static CHECK: Check = Check {
+    spec: Spec {
+        name: "file",
+        about: "Check a file, e.g. a worker's heartbeat: healthy when it exists and (with \
+                --max-age) was modified recently enough. A modification time more than 5s in \
+                the future is unhealthy.",
+        positional: Positional {
+            name: "PATH",
+            arity: Arity::One,
+            help: "the file, e.g. /tmp/worker-heartbeat",
+        },
+        options: &[OWN, OUTPUT],
+        examples: &[],
+    },
+    timeout: blocks::check_timeout,
+    build: |words| {
+        Ok(vec![Box::new(FileCheck::new(&FileSettings::from_words(
+            words,
+        )?)?)])
+    },
+};
+
+const OWN: &[Opt] = &[
+    Opt::value(
+        "timeout",
+        "time limit for reading the file (default 5s; not 0)",
+    ),
+    Opt::value(
+        "max-age",
+        "the file must have been modified within this long, e.g. 60s or 2m",
+    ),
+    Opt::value(
+        "min-size",
+        "the file must hold at least this many bytes, e.g. 1 or 4k",
+    ),
+    Opt::value("contains", "the file's first MiB must contain this text"),
+];
+
+/// What `probe file` is told.
+pub struct FileSettings {
+    pub path: PathBuf,
+    pub max_age: Option<Span>,
+    pub min_size: Option<Size>,
+    pub contains: Option<String>,
+}
+
+impl FileSettings {
+    pub fn from_words(words: &Words) -> Result<FileSettings, UsageError> {
+        Ok(FileSettings {
+            path: words.positional().map(PathBuf::from).unwrap_or_default(),
+            max_age: words.parsed("max-age")?,
+            min_size: words.parsed("min-size")?,
+            contains: words.text("contains"),
+        })
+    }
+}
 
 /// How far in the future a modification time may be before it is a clock problem: writers on
 /// another host (a shared volume) or a coarse filesystem clock may be a little ahead.
@@ -35,7 +94,7 @@ pub struct FileCheck {
 }
 
 impl FileCheck {
-    pub fn from_args(args: &FileArgs) -> Result<Self, UsageError> {
+    pub fn new(args: &FileSettings) -> Result<Self, UsageError> {
         if args.path.as_os_str().is_empty() {
             return usage("file needs a PATH");
         }

@@ -1,6 +1,8 @@
-//! The checks. Each file holds one check: how its parsed arguments become a [`Probe`], and
-//! how it runs once within a [`Deadline`]. Modes (`check`, `wait-for`, `migrate-then-exec`)
-//! only ever see `dyn Probe`; adding a check is one file here and one arm in `target.rs`.
+//! The checks. Each folder (or file) holds one check: its option table and plain settings
+//! (a [`crate::registry::Check`] named `CHECK`), how the settings become a [`Probe`], and how
+//! it runs once within a [`Deadline`]. Modes (`check`, `wait-for`, `migrate-then-exec`) only
+//! ever see `dyn Probe`; adding a check is its folder here and one row in
+//! `crate::registry::KINDS`.
 
 use crate::deadline::Deadline;
 use crate::outcome::Outcome;
@@ -32,23 +34,6 @@ pub trait Probe: Send + Sync {
     /// Runs the check once. Must return by the deadline (give or take a few
     /// milliseconds) and must not panic; every failure is an [`Outcome`].
     fn run(&self, deadline: &Deadline) -> Outcome;
-}
-
-/// `--query` and `--expect` of the checks that log in to a database (postgres, mysql):
-/// `--expect` compares what a query returns, so it needs one, and a blank query is a
-/// mistake, not a check.
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-pub fn query_flags(
-    query: Option<&str>,
-    expect: Option<&str>,
-) -> Result<(), crate::outcome::UsageError> {
-    if expect.is_some() && query.is_none() {
-        return crate::outcome::usage("--expect needs --query");
-    }
-    if query.is_some_and(|sql| sql.trim().is_empty()) {
-        return crate::outcome::usage("--query is empty");
-    }
-    Ok(())
 }
 
 /// Where `needle` first appears in `haystack` (an empty needle: at 0). For body rules, file

@@ -18,6 +18,7 @@ mod mysql;
 mod postgres;
 mod process;
 mod redis;
+mod registry;
 mod secrets;
 mod static_binary;
 mod tcp;

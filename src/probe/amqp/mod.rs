@@ -13,11 +13,13 @@
 //! The protocol is in `wire.rs`, pure functions over bytes; this file holds the verdicts,
 //! the URL, and the one function that opens the connection.
 
+mod spec;
 pub mod wire;
+
+pub use spec::{AmqpSettings, CHECK};
 
 use std::io::Write;
 
-use crate::cli::AmqpArgs;
 use crate::deadline::Deadline;
 use crate::outcome::{usage, Outcome, UsageError};
 use crate::probe::Probe;
@@ -117,7 +119,7 @@ pub struct AmqpCheck {
 }
 
 impl AmqpCheck {
-    pub fn from_args(args: &AmqpArgs) -> Result<Self, UsageError> {
+    pub fn new(args: &AmqpSettings) -> Result<Self, UsageError> {
         let url = parse_url(args.url.as_deref().unwrap_or(DEFAULT_URL).trim())?;
         let user = match (&url.user, &args.user) {
             (Some(in_url), Some(flag)) if in_url != flag => {
@@ -160,9 +162,7 @@ impl AmqpCheck {
         if vhost.len() > 255 {
             return usage("the vhost name is longer than 255 bytes");
         }
-        let tls_flags =
-            args.ca_file.is_some() || args.insecure || args.cert.is_some() || args.key.is_some();
-        if tls_flags && !url.tls {
+        if args.tls_files.any() && !url.tls {
             return usage("--ca-file, --insecure, --cert and --key need an amqps:// URL");
         }
         #[cfg(not(feature = "tls"))]
@@ -174,7 +174,7 @@ impl AmqpCheck {
         Ok(AmqpCheck {
             #[cfg(feature = "tls")]
             tls: match url.tls {
-                true => Some(tls_setup(&url.host, args)?),
+                true => Some(args.tls_files.setup(&url.host, &[])?),
                 false => None,
             },
             host: url.host,
@@ -351,18 +351,6 @@ fn version_name(version: [u8; 4]) -> String {
 
 #[cfg(feature = "tls")]
 use crate::tls::Setup as TlsSetup;
-
-#[cfg(feature = "tls")]
-fn tls_setup(host: &str, args: &AmqpArgs) -> Result<TlsSetup, UsageError> {
-    TlsSetup::from_files(
-        host,
-        args.ca_file.as_deref(),
-        args.cert.as_deref(),
-        args.key.as_deref(),
-        args.insecure,
-        &[],
-    )
-}
 
 /// Resolves, connects and (for amqps) completes the TLS handshake, each step bounded by
 /// the deadline (the shared I/O layer, `crate::stream`).

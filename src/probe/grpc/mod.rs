@@ -16,12 +16,14 @@
 
 pub mod h2;
 pub mod proto;
+mod spec;
+
+pub use spec::{GrpcSettings, CHECK};
 
 use self::proto::{decode_response, encode_request};
 
 use std::io::{self, Write};
 
-use crate::cli::GrpcArgs;
 use crate::deadline::Deadline;
 use crate::net;
 use crate::outcome::{usage, Outcome, UsageError};
@@ -51,7 +53,7 @@ pub struct GrpcCheck {
 }
 
 impl GrpcCheck {
-    pub fn from_args(args: &GrpcArgs) -> Result<Self, UsageError> {
+    pub fn new(args: &GrpcSettings) -> Result<Self, UsageError> {
         let (host, port, scheme_tls) = parse_target(&args.target)?;
         let tls = match (scheme_tls, args.tls) {
             (Some(false), true) => {
@@ -60,11 +62,7 @@ impl GrpcCheck {
             (Some(tls), _) => tls,
             (None, tls) => tls,
         };
-        let tls_flags = args.ca_file.is_some()
-            || args.cert.is_some()
-            || args.key.is_some()
-            || args.insecure
-            || args.server_name.is_some();
+        let tls_flags = args.tls_files.any() || args.server_name.is_some();
         if tls_flags && !tls {
             return usage(
                 "--ca-file, --cert, --key, --insecure and --server-name need --tls or a grpcs:// target",
@@ -91,7 +89,10 @@ impl GrpcCheck {
         Ok(GrpcCheck {
             #[cfg(feature = "tls")]
             tls: if tls {
-                Some(tls_setup(&host, args)?)
+                Some(
+                    args.tls_files
+                        .setup(args.server_name.as_deref().unwrap_or(&host), &[b"h2"])?,
+                )
             } else {
                 None
             },
@@ -251,18 +252,6 @@ fn metadata(text: &str) -> Result<(String, String), UsageError> {
         return usage(format!("invalid -H value for {key} (control characters)"));
     }
     Ok((key, value.to_string()))
-}
-
-#[cfg(feature = "tls")]
-fn tls_setup(host: &str, args: &GrpcArgs) -> Result<TlsSetup, UsageError> {
-    TlsSetup::from_files(
-        args.server_name.as_deref().unwrap_or(host),
-        args.ca_file.as_deref(),
-        args.cert.as_deref(),
-        args.key.as_deref(),
-        args.insecure,
-        &[b"h2"],
-    )
 }
 
 /// A failed exchange as a verdict. All are retryable: a server that is starting, draining

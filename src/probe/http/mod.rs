@@ -9,7 +9,10 @@
 mod body;
 pub(crate) mod expect;
 mod json;
+mod spec;
 mod transport;
+
+pub use spec::{HttpSettings, CHECK};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,7 +22,6 @@ use ureq::http::{HeaderName, HeaderValue, Method, Request, Uri};
 use ureq::unversioned::transport::{Connector, TcpConnector};
 use ureq::{Agent, Body, Error, Proxy, ProxyProtocol};
 
-use crate::cli::HttpArgs;
 use crate::deadline::Deadline;
 use crate::net;
 use crate::outcome::{usage, Outcome, UsageError};
@@ -58,7 +60,7 @@ pub struct HttpCheck {
 }
 
 impl HttpCheck {
-    pub fn from_args(args: &HttpArgs) -> Result<Self, UsageError> {
+    pub fn new(args: &HttpSettings) -> Result<Self, UsageError> {
         let shown = redact::url_password(&args.url);
         let (url, credentials) = split_userinfo(&args.url)?;
         let method = parse_method(args.method.as_deref().unwrap_or("GET"))?;
@@ -138,13 +140,11 @@ impl HttpCheck {
                 "this probe binary was built without TLS; https:// needs the \"tls\" feature",
             );
         }
-        let tls_flags =
-            args.ca_file.is_some() || args.insecure || args.cert.is_some() || args.key.is_some();
-        if tls_flags && !is_https {
+        if args.tls_files.any() && !is_https {
             return usage("--ca-file, --insecure, --cert and --key need an https:// URL");
         }
         #[cfg(feature = "tls")]
-        let tls = tls_config(args)?;
+        let tls = tls_config(&args.tls_files)?;
         // ureq's defaults read eight proxy variables, each a scan of the whole environment,
         // which probe then overrides (proxies come only from --proxy, kubelet's rule).
         let config = crate::env::hidden(|| {
@@ -510,10 +510,12 @@ fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), UsageErr
 }
 
 #[cfg(feature = "tls")]
-fn tls_config(args: &HttpArgs) -> Result<ureq::tls::TlsConfig, UsageError> {
+fn tls_config(
+    files: &crate::options::blocks::TlsFiles,
+) -> Result<ureq::tls::TlsConfig, UsageError> {
     use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
 
-    let roots = match crate::tls::load_roots(args.ca_file.as_deref())? {
+    let roots = match crate::tls::load_roots(files.ca_file.as_deref())? {
         crate::tls::Roots::WebPki => RootCerts::WebPki,
         crate::tls::Roots::Custom(certs) => RootCerts::new_with_certs(
             &certs
@@ -522,7 +524,8 @@ fn tls_config(args: &HttpArgs) -> Result<ureq::tls::TlsConfig, UsageError> {
                 .collect::<Vec<_>>(),
         ),
     };
-    let client_cert = match crate::tls::load_identity(args.cert.as_deref(), args.key.as_deref())? {
+    let client_cert = match crate::tls::load_identity(files.cert.as_deref(), files.key.as_deref())?
+    {
         Some(identity) => {
             let chain: Vec<Certificate<'static>> = identity
                 .chain
@@ -542,7 +545,7 @@ fn tls_config(args: &HttpArgs) -> Result<ureq::tls::TlsConfig, UsageError> {
         .provider(TlsProvider::Rustls)
         .root_certs(roots)
         .client_cert(client_cert)
-        .disable_verification(args.insecure)
+        .disable_verification(files.insecure)
         .build())
 }
 

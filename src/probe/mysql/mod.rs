@@ -17,11 +17,13 @@
 mod auth;
 pub mod packet;
 mod session;
+mod spec;
 mod url;
+
+pub use spec::{MysqlSettings, CHECK};
 
 use std::time::Duration;
 
-use crate::cli::MysqlArgs;
 use crate::deadline::Deadline;
 use crate::outcome::{usage, Outcome, UsageError};
 use crate::probe::Probe;
@@ -76,12 +78,12 @@ pub struct MysqlCheck {
 }
 
 impl MysqlCheck {
-    pub fn from_args(args: &MysqlArgs) -> Result<Self, UsageError> {
-        Self::from_args_with_env(args, &crate::env::get)
+    pub fn new(args: &MysqlSettings) -> Result<Self, UsageError> {
+        Self::with_env(args, &crate::env::get)
     }
 
-    fn from_args_with_env(
-        args: &MysqlArgs,
+    fn with_env(
+        args: &MysqlSettings,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, UsageError> {
         let env_password = env("MYSQL_PWD").filter(|pw| !pw.is_empty());
@@ -118,13 +120,8 @@ impl MysqlCheck {
             (Some(mode), None) | (None, Some(mode)) => SslMode::parse(mode)?,
             (None, None) => SslMode::Preferred,
         };
-        crate::probe::query_flags(args.query.as_deref(), args.expect.as_deref())?;
         #[cfg(not(feature = "tls"))]
-        if !matches!(ssl_mode, SslMode::Disabled | SslMode::Preferred)
-            || args.ca_file.is_some()
-            || args.cert.is_some()
-            || args.key.is_some()
-        {
+        if !matches!(ssl_mode, SslMode::Disabled | SslMode::Preferred) || args.tls_files.any() {
             return usage(
                 "TLS options need the \"tls\" feature, and this probe binary was built without it",
             );
@@ -138,8 +135,8 @@ impl MysqlCheck {
             password,
             db: url.db,
             ssl_mode,
-            query: args.query.clone(),
-            expect: args.expect.clone(),
+            query: args.sql.query.clone(),
+            expect: args.sql.expect.clone(),
         })
     }
 
@@ -353,18 +350,28 @@ const TLS_HANDSHAKE: &str = "during TLS handshake";
 /// What to verify, as the mysql client means the ssl-modes; a `--ca-file` makes PREFERRED
 /// and REQUIRED verify the chain too (the mysql client's rule for --ssl-ca).
 #[cfg(feature = "tls")]
-fn tls_config(mode: SslMode, args: &MysqlArgs) -> Result<rustls::ClientConfig, UsageError> {
+fn tls_config(mode: SslMode, args: &MysqlSettings) -> Result<rustls::ClientConfig, UsageError> {
     use crate::tls::{self, Roots, Verify};
-    let identity = tls::load_identity(args.cert.as_deref(), args.key.as_deref())?;
-    let custom_ca = args.ca_file.is_some();
+    let identity = tls::load_identity(
+        args.tls_files.cert.as_deref(),
+        args.tls_files.key.as_deref(),
+    )?;
+    let custom_ca = args.tls_files.ca_file.is_some();
     let (roots, verify) = match mode {
         SslMode::Disabled => (Roots::Custom(Vec::new()), Verify::Nothing),
-        SslMode::Preferred | SslMode::Required if custom_ca => {
-            (tls::load_roots(args.ca_file.as_deref())?, Verify::ChainOnly)
-        }
+        SslMode::Preferred | SslMode::Required if custom_ca => (
+            tls::load_roots(args.tls_files.ca_file.as_deref())?,
+            Verify::ChainOnly,
+        ),
         SslMode::Preferred | SslMode::Required => (Roots::Custom(Vec::new()), Verify::Nothing),
-        SslMode::VerifyCa => (tls::load_roots(args.ca_file.as_deref())?, Verify::ChainOnly),
-        SslMode::VerifyIdentity => (tls::load_roots(args.ca_file.as_deref())?, Verify::Full),
+        SslMode::VerifyCa => (
+            tls::load_roots(args.tls_files.ca_file.as_deref())?,
+            Verify::ChainOnly,
+        ),
+        SslMode::VerifyIdentity => (
+            tls::load_roots(args.tls_files.ca_file.as_deref())?,
+            Verify::Full,
+        ),
     };
     tls::client_config(&roots, verify, identity.as_ref())
 }
@@ -372,15 +379,16 @@ fn tls_config(mode: SslMode, args: &MysqlArgs) -> Result<rustls::ClientConfig, U
 #[cfg(test)]
 mod tests {
     use super::*;
-    use argh::FromArgs;
+    use crate::options::Words;
 
     fn check(args: &[&str], env: &[(&str, &str)]) -> Result<MysqlCheck, UsageError> {
-        let args = MysqlArgs::from_args(&["mysql"], args).unwrap();
+        let words = Words::parse(&CHECK.spec, args).unwrap();
+        let args = MysqlSettings::from_words(&words)?;
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        MysqlCheck::from_args_with_env(&args, &move |name| {
+        MysqlCheck::with_env(&args, &move |name| {
             env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         })
     }

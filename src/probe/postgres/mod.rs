@@ -20,8 +20,10 @@
 
 pub mod session;
 pub mod settings;
+mod spec;
 
-use crate::cli::PostgresArgs;
+pub use spec::{PostgresSettings, CHECK};
+
 use crate::deadline::Deadline;
 use crate::outcome::{usage, Outcome, UsageError};
 use crate::probe::Probe;
@@ -39,8 +41,8 @@ enum Role {
 
 /// The server and login that `probe postgres` arguments describe. Other modes that need a
 /// connection of their own (migrate-then-exec's lock) build it the same way.
-pub fn server_from_args(
-    args: &PostgresArgs,
+pub fn server_from_settings(
+    args: &PostgresSettings,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Server, UsageError> {
     let user = match (&args.username, &args.user) {
@@ -61,9 +63,9 @@ pub fn server_from_args(
         dbname: args.dbname.clone(),
         password_file: args.password_file.clone(),
         sslmode: args.sslmode.clone(),
-        ca_file: args.ca_file.clone(),
-        cert: args.cert.clone(),
-        key: args.key.clone(),
+        ca_file: args.tls_files.ca_file.clone(),
+        cert: args.tls_files.cert.clone(),
+        key: args.tls_files.key.clone(),
     };
     let settings = connection_settings(args.url.as_deref(), &overrides, env)?;
     Server::new(settings)
@@ -77,12 +79,12 @@ pub struct PostgresCheck {
 }
 
 impl PostgresCheck {
-    pub fn from_args(args: &PostgresArgs) -> Result<Self, UsageError> {
-        Self::from_args_with_env(args, &crate::env::get)
+    pub fn new(args: &PostgresSettings) -> Result<Self, UsageError> {
+        Self::with_env(args, &crate::env::get)
     }
 
-    fn from_args_with_env(
-        args: &PostgresArgs,
+    fn with_env(
+        args: &PostgresSettings,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, UsageError> {
         let role = match (args.primary, args.replica) {
@@ -91,11 +93,10 @@ impl PostgresCheck {
             (false, true) => Some(Role::Replica),
             (false, false) => None,
         };
-        crate::probe::query_flags(args.query.as_deref(), args.expect.as_deref())?;
         Ok(PostgresCheck {
-            server: server_from_args(args, env)?,
-            query: args.query.clone(),
-            expect: args.expect.clone(),
+            server: server_from_settings(args, env)?,
+            query: args.sql.query.clone(),
+            expect: args.sql.expect.clone(),
             role,
         })
     }
@@ -192,11 +193,11 @@ impl Probe for PostgresCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use argh::FromArgs;
+    use crate::options::Words;
 
     fn check(args: &[&str]) -> Result<PostgresCheck, UsageError> {
-        let args = PostgresArgs::from_args(&["postgres"], args).expect("argh");
-        PostgresCheck::from_args_with_env(&args, &|_| None)
+        let words = Words::parse(&CHECK.spec, args).unwrap();
+        PostgresCheck::with_env(&PostgresSettings::from_words(&words)?, &|_| None)
     }
 
     #[test]

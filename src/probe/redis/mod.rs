@@ -9,10 +9,12 @@
 //! same protocol.
 
 pub mod resp;
+mod spec;
 mod url;
 mod wire;
 
-use crate::cli::RedisArgs;
+pub use spec::{RedisSettings, CHECK};
+
 use crate::deadline::Deadline;
 use crate::outcome::{usage, Outcome, UsageError};
 use crate::probe::Probe;
@@ -50,7 +52,7 @@ pub struct RedisCheck {
 }
 
 /// `redis[s]://HOST:PORT[/DB]` from redis-cli's `-h`, `-p`, `-n` and `--tls`.
-fn flags_url(args: &RedisArgs) -> Result<String, UsageError> {
+fn flags_url(args: &RedisSettings) -> Result<String, UsageError> {
     let host = args.host.as_deref().unwrap_or("127.0.0.1");
     if host.is_empty() || host.contains(['/', '@', '?', '#', ' ']) {
         return usage(format!("invalid -h {host:?} (a host name or IP address)"));
@@ -70,7 +72,7 @@ fn flags_url(args: &RedisArgs) -> Result<String, UsageError> {
 }
 
 /// With an explicit URL, redis-cli's flags may repeat it but never contradict it.
-fn flags_agree_with_url(url: &url::RedisUrl, args: &RedisArgs) -> Result<(), UsageError> {
+fn flags_agree_with_url(url: &url::RedisUrl, args: &RedisSettings) -> Result<(), UsageError> {
     let twice = |what: &str, in_url: String, flag: &str, value: String| {
         usage(format!(
             "the {what} is given twice: {in_url:?} in the URL and {value:?} with {flag}"
@@ -108,7 +110,7 @@ fn flags_agree_with_url(url: &url::RedisUrl, args: &RedisArgs) -> Result<(), Usa
 }
 
 impl RedisCheck {
-    pub fn from_args(args: &RedisArgs) -> Result<Self, UsageError> {
+    pub fn new(args: &RedisSettings) -> Result<Self, UsageError> {
         if let Some(password) = &args.password {
             redact::register(password);
         }
@@ -160,9 +162,7 @@ impl RedisCheck {
             Some("replica") => Some(Role::Replica),
             Some(other) => return usage(format!("invalid --role {other:?} (master or replica)")),
         };
-        let tls_flags =
-            args.ca_file.is_some() || args.insecure || args.cert.is_some() || args.key.is_some();
-        if tls_flags && !url.tls {
+        if args.tls_files.any() && !url.tls {
             return usage("--ca-file, --insecure, --cert and --key need a rediss:// URL or --tls");
         }
         #[cfg(not(feature = "tls"))]
@@ -301,23 +301,19 @@ impl Probe for RedisCheck {
 }
 
 #[cfg(feature = "tls")]
-fn tls_setup(url: &url::RedisUrl, args: &RedisArgs) -> Result<Option<wire::TlsSetup>, UsageError> {
-    use crate::tls;
+fn tls_setup(
+    url: &url::RedisUrl,
+    args: &RedisSettings,
+) -> Result<Option<wire::TlsSetup>, UsageError> {
     let Endpoint::Tcp { host, .. } = &url.endpoint else {
         return Ok(None);
     };
     if !url.tls {
         return Ok(None);
     }
-    tls::Setup::from_files(
-        host,
-        args.ca_file.as_deref(),
-        args.cert.as_deref(),
-        args.key.as_deref(),
-        args.insecure || url.insecure,
-        &[],
-    )
-    .map(Some)
+    let mut files = args.tls_files.clone();
+    files.insecure |= url.insecure;
+    files.setup(host, &[]).map(Some)
 }
 
 /// "NOAUTH Authentication required." → "NOAUTH authentication required": the code stays as

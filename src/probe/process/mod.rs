@@ -33,12 +33,14 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::cli::ProcessArgs;
 use crate::deadline::Deadline;
 use crate::outcome::io_reason;
 use crate::outcome::{usage, Outcome, UsageError};
 use crate::probe::{find_bytes, Probe};
 use crate::size::human_bytes;
+
+mod spec;
+pub use spec::{ProcessSettings, CHECK};
 
 const PROC: &str = "/proc";
 
@@ -73,7 +75,7 @@ enum PidSource {
 }
 
 impl ProcessCheck {
-    pub fn from_args(args: &ProcessArgs) -> Result<Self, UsageError> {
+    pub fn new(args: &ProcessSettings) -> Result<Self, UsageError> {
         let pid = match (args.pid, &args.pidfile) {
             (Some(_), Some(_)) => return usage("--pid and --pidfile cannot be used together"),
             (Some(0), None) => return usage("--pid must be a process id, 1 or more"),
