@@ -3,6 +3,8 @@
 //! port can never be a target, so `probe tcp db 5432` is one target and
 //! `probe tcp db:5432 cache:6379` two.
 
+pub mod dialog;
+
 use crate::cli::TcpArgs;
 use crate::deadline::Deadline;
 use crate::net;
