@@ -23,14 +23,6 @@ mod registry;
 mod report;
 mod signals;
 mod size;
-#[cfg(any(
-    feature = "http",
-    feature = "postgres",
-    feature = "redis",
-    feature = "amqp",
-    feature = "grpc",
-    feature = "mysql"
-))]
 mod stream;
 mod target;
 #[cfg(feature = "tls")]

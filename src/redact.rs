@@ -267,8 +267,9 @@ fn register_arguments_at(args: &[String], depth: u8) {
         }
         match previous {
             Some("-H" | "--header") => register_header(arg),
-            Some(flag) if flag.starts_with('-') && is_secret_name(flag) => register(arg),
-            Some("-a") => register(arg),
+            Some(flag) if flag.starts_with('-') && is_secret_name(flag) => register_word(arg),
+            // tcp's --send may log in (`AUTH pw\r\n`), and is never printed.
+            Some("-a" | "--send") => register_word(arg),
             Some("--password-file") => register_file(Path::new(arg)),
             _ => {}
         }
@@ -278,6 +279,15 @@ fn register_arguments_at(args: &[String], depth: u8) {
             }
         }
         previous = Some(arg);
+    }
+}
+
+/// A secret word, and the form it takes inside a double-quoted TARGET (`"pw\\r\\n"`), where
+/// a printed target line shows it so.
+fn register_word(word: &str) {
+    register(word);
+    if word.contains(['\\', '"']) {
+        register(&word.replace('\\', "\\\\").replace('"', "\\\""));
     }
 }
 

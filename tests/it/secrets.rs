@@ -25,6 +25,19 @@ struct Form {
 }
 
 const FORMS: &[Form] = &[
+    // --send is never printed (it may log in: `AUTH pw`), nor a bad escape after it.
+    Form {
+        name: "tcp --send",
+        target: "tcp://127.0.0.1:{P}",
+        env: &[],
+        flags: &["--send", "AUTH {S}\\r\\n", "--expect", "+OK"],
+    },
+    Form {
+        name: "tcp --send bad escape",
+        target: "tcp://127.0.0.1:{P}",
+        env: &[],
+        flags: &["--send", "AUTH {S}\\q", "--expect", "+OK"],
+    },
     Form {
         name: "http userinfo",
         target: "http://u:{S}@127.0.0.1:{P}/",
@@ -371,6 +384,7 @@ fn check_of(target: &str) -> Option<&'static str> {
         "mysql" | "mariadb" => Some("mysql"),
         "amqp" | "amqps" => Some("amqp"),
         "grpc" | "grpcs" => Some("grpc"),
+        "tcp" => Some("tcp"),
         _ => None,
     }
 }

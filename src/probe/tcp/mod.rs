@@ -3,54 +3,31 @@
 //! port can never be a target, so `probe tcp db 5432` is one target and
 //! `probe tcp db:5432 cache:6379` two.
 
+//!
+//! With `--expect-banner`, `--send` or `--expect` it also holds a short exchange for text
+//! protocols (memcached, ZooKeeper, SMTP: [`dialog`]); with `--tls` it completes a TLS
+//! handshake. Without them it is a connect check, and proves no more than that something
+//! accepts connections on the port.
+
+pub mod dialog;
+mod spec;
+
 use crate::deadline::Deadline;
 use crate::net;
-use crate::options::blocks::{self, OUTPUT};
-use crate::options::{Arity, Opt, Positional, Spec, Words};
 use crate::outcome::{usage, Outcome, UsageError};
 use crate::probe::Probe;
-use crate::registry::{Check, Probes};
+use crate::registry::Probes;
 
-pub static CHECK: Check = Check {
-    spec: Spec {
-        name: "tcp",
-        about: "Check that TCP connections open: healthy when every HOST:PORT accepts one. \
-                nc -z's form works too: `probe tcp db 5432` (a word that is only a port number \
-                joins the host before it; a lone port is never a target).",
-        positional: Positional {
-            name: "HOST:PORT",
-            arity: Arity::Many,
-            help: "HOST:PORT targets, e.g. db:5432 or [::1]:6379, or HOST PORT",
-        },
-        options: &[OWN, OUTPUT],
-        examples: &["probe tcp db:5432 cache:6379", "probe tcp db 5432"],
-    },
-    timeout: blocks::check_timeout,
-    build: |words| TcpCheck::probes(&TcpSettings::from_words(words)),
-};
+use self::dialog::Dialog;
+pub use spec::{TcpSettings, CHECK};
 
-const OWN: &[Opt] = &[Opt::value(
-    "timeout",
-    "time limit for the whole check, DNS to connected, all targets together, e.g. 2s or 500ms (default 5s; not 0)",
-)];
-
-/// What `probe tcp` is told.
-pub struct TcpSettings {
-    /// HOST:PORT words, or HOST PORT pairs.
-    pub targets: Vec<String>,
-}
-
-impl TcpSettings {
-    pub fn from_words(words: &Words) -> TcpSettings {
-        TcpSettings {
-            targets: words.positionals(),
-        }
-    }
-}
-
+#[derive(Clone)]
 pub struct TcpCheck {
     host: String,
     port: u16,
+    dialog: Option<Dialog>,
+    #[cfg(feature = "tls")]
+    tls: Option<dialog::TlsSetup>,
 }
 
 impl TcpCheck {
@@ -59,15 +36,45 @@ impl TcpCheck {
         if settings.targets.is_empty() {
             return usage("tcp needs at least one HOST:PORT (or HOST PORT, as nc -z writes it)");
         }
-        net::join_host_port(&settings.targets)
+        let dialog = Dialog::new(
+            settings.expect_banner.as_deref(),
+            settings.send.as_deref(),
+            settings.expect.as_deref(),
+        )?;
+        if settings.tls_files.any() && !settings.tls {
+            return usage("--ca-file, --insecure, --cert and --key need --tls");
+        }
+        #[cfg(not(feature = "tls"))]
+        if settings.tls {
+            return usage(
+                "this probe binary was built without the \"tls\" feature (needed for --tls)",
+            );
+        }
+        // `tcp://db:5432` as a TARGET's URL is the same target here.
+        let targets: Vec<String> = settings
+            .targets
             .iter()
-            .map(|target| Ok(Box::new(TcpCheck::parse(target)?) as Box<dyn Probe>))
+            .map(|word| match word.strip_prefix("tcp://") {
+                Some(rest) => rest.trim_end_matches('/').to_string(),
+                None => word.clone(),
+            })
+            .collect();
+        net::join_host_port(&targets)
+            .iter()
+            .map(|target| {
+                let (host, port) = net::split_host_port(target)?;
+                Ok(Box::new(TcpCheck {
+                    #[cfg(feature = "tls")]
+                    tls: match settings.tls {
+                        true => Some(settings.tls_files.setup(&host, &[])?),
+                        false => None,
+                    },
+                    host,
+                    port,
+                    dialog: dialog.clone(),
+                }) as Box<dyn Probe>)
+            })
             .collect()
-    }
-
-    pub fn parse(target: &str) -> Result<Self, UsageError> {
-        let (host, port) = net::split_host_port(target)?;
-        Ok(TcpCheck { host, port })
     }
 }
 
@@ -85,6 +92,15 @@ impl Probe for TcpCheck {
     }
 
     fn run(&self, deadline: &Deadline) -> Outcome {
+        #[cfg(feature = "tls")]
+        if self.dialog.is_some() || self.tls.is_some() {
+            let tls = self.tls.as_ref();
+            return dialog::exchange(&self.host, self.port, tls, self.dialog.as_ref(), deadline);
+        }
+        #[cfg(not(feature = "tls"))]
+        if self.dialog.is_some() {
+            return dialog::exchange(&self.host, self.port, self.dialog.as_ref(), deadline);
+        }
         let addrs = match net::resolve(&self.host, self.port, deadline) {
             Ok(addrs) => addrs,
             Err(outcome) => return outcome,
