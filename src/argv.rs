@@ -12,6 +12,33 @@ use crate::outcome::UsageError;
 /// Subcommands that take a command to run after `--`.
 pub const RUNS_A_COMMAND: [&str; 2] = ["wait-for", "migrate-then-exec"];
 
+/// A bare number of seconds as a duration (`15` → `15s`); anything else as it is.
+fn seconds(mut value: String) -> String {
+    if !value.is_empty() && value != "0" && value.bytes().all(|b| b.is_ascii_digit()) {
+        value.push('s');
+    }
+    value
+}
+
+/// wait-for-it's `--timeout=15` (its spelling, always seconds) for `wait-for`, before
+/// `--name=value` is split. probe's own `--timeout 15` still asks for a unit: a bare number
+/// there could mean seconds or milliseconds.
+fn wait_for_it_timeout(args: Vec<String>) -> Vec<String> {
+    let mut in_wait_for = false;
+    args.into_iter()
+        .map(|arg| {
+            if arg == "--" {
+                in_wait_for = false;
+            }
+            in_wait_for |= arg == "wait-for";
+            match arg.strip_prefix("--timeout=") {
+                Some(value) if in_wait_for => format!("--timeout={}", seconds(value.into())),
+                _ => arg,
+            }
+        })
+        .collect()
+}
+
 /// Flags that take a value in wait-for and migrate-then-exec (to skip that value).
 const VALUE_FLAGS: [&str; 11] = [
     "--timeout",
@@ -30,6 +57,7 @@ const VALUE_FLAGS: [&str; 11] = [
 /// Rewrites `help COMMAND` and moves the shared flags written before the command to just
 /// after it. Nothing after the command's name is touched.
 pub fn prepare(args: Vec<String>) -> Vec<String> {
+    let args = wait_for_it_timeout(args);
     let mut args = crate::target::split_long_values(args);
     if args.first().is_some_and(|first| first == "help") {
         args.remove(0);
@@ -60,14 +88,50 @@ pub fn prepare(args: Vec<String>) -> Vec<String> {
         }
     }
     match command {
-        Some(command) => before
-            .into_iter()
-            .chain([command])
-            .chain(shared)
-            .chain(words)
-            .collect(),
+        Some(command) => {
+            let rest: Vec<String> = shared.into_iter().chain(words).collect();
+            let rest = match command.as_str() {
+                "wait-for" => wait_for_it(rest),
+                _ => rest,
+            };
+            before.into_iter().chain([command]).chain(rest).collect()
+        }
         None => before.into_iter().chain(shared).chain(words).collect(),
     }
+}
+
+/// wait-for-it.sh's flags as wait-for's: `-h HOST -p PORT` (or `--host`, `--port`) is the
+/// target `HOST:PORT`, `-t N` is `--timeout Ns`, and `-s`/`--strict` is what wait-for always
+/// does (the command never runs after a failed wait). Nothing after `--` is touched.
+fn wait_for_it(words: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(words.len());
+    let (mut host, mut port) = (None, None);
+    let mut words = words.into_iter();
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--" => {
+                out.push(word);
+                break;
+            }
+            "-h" | "--host" => host = words.next(),
+            "-p" | "--port" => port = words.next(),
+            "-s" | "--strict" => {}
+            "-t" => {
+                out.push("--timeout".into());
+                out.extend(words.next().map(seconds));
+            }
+            _ => out.push(word),
+        }
+    }
+    match (host, port) {
+        (Some(host), Some(port)) => out.insert(0, format!("{host}:{port}")),
+        // One without the other is left for wait-for to refuse by name.
+        (Some(_), None) => out.insert(0, "-h".into()),
+        (None, Some(_)) => out.insert(0, "-p".into()),
+        (None, None) => {}
+    }
+    out.extend(words);
+    out
 }
 
 /// argh's error output as one line, keeping the names argh lists below
@@ -184,6 +248,23 @@ mod tests {
         for word in ["--=x", "--X=y", "-t=5", "x=--y", "--a_b=1"] {
             assert_eq!(crate::target::split_long_values(words(word)), [word]);
         }
+    }
+
+    #[test]
+    fn wait_for_it_flags_become_wait_for_s() {
+        assert_eq!(
+            prepared("wait-for -h db -p 5432 -t 15 -s -- app -h x"),
+            "wait-for db:5432 --timeout 15s -- app -h x"
+        );
+        assert_eq!(
+            prepared("wait-for --host=db --port=1 --timeout=2m"),
+            "wait-for db:1 --timeout 2m"
+        );
+        assert_eq!(
+            prepared("wait-for db:1 --timeout 0"),
+            "wait-for db:1 --timeout 0"
+        );
+        assert!(prepared("wait-for -h db").contains("-h"));
     }
 
     #[test]

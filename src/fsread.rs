@@ -105,10 +105,27 @@ pub fn read_config(flag: &str, path: &Path, limit: u64) -> Result<Vec<u8>, Usage
 }
 
 /// [`read_config`] for a text file (`--password-file`): valid UTF-8 or a usage error.
-#[cfg_attr(not(any(feature = "postgres", feature = "redis")), allow(dead_code))]
 pub fn read_text(flag: &str, path: &Path, limit: u64) -> Result<String, UsageError> {
     String::from_utf8(read_config(flag, path, limit)?)
         .map_err(|_| UsageError::new(format!("{flag} {} is not valid UTF-8", path.display())))
+}
+
+/// A file that holds one value (`--password-file`, `--user-file`: a Docker secret, an
+/// `echo` output): its text but one trailing newline (and a CR before it). Empty is an
+/// error: a check that silently sends no password or user fails later, misleadingly.
+pub fn read_value(flag: &str, path: &Path) -> Result<String, UsageError> {
+    let text = read_text(flag, path, 64 * 1024)?;
+    let value = text
+        .strip_suffix('\n')
+        .map(|text| text.strip_suffix('\r').unwrap_or(text))
+        .unwrap_or(&text);
+    if value.is_empty() {
+        return Err(UsageError::new(format!(
+            "{flag} {} is empty",
+            path.display()
+        )));
+    }
+    Ok(value.to_string())
 }
 
 #[cfg(test)]

@@ -41,6 +41,8 @@ pub struct Opt {
     pub repeatable: bool,
     /// Accepted but left out of the help (an alias kept for old lines).
     pub hidden: bool,
+    /// Its value is a secret (`mysql -pPASSWORD`): registered before anything can print it.
+    pub secret: bool,
     pub help: &'static str,
 }
 
@@ -53,6 +55,7 @@ impl Opt {
             takes_value: false,
             repeatable: false,
             hidden: false,
+            secret: false,
             help,
         }
     }
@@ -86,6 +89,59 @@ impl Opt {
             ..self
         }
     }
+
+    pub const fn secret(self) -> Opt {
+        Opt {
+            secret: true,
+            ..self
+        }
+    }
+}
+
+/// A flag of a tool probe replaces (curl, wget, nc, grpc_health_probe, mysqladmin), and what
+/// probe makes of it: users paste their old lines, and a flag that means something in probe
+/// keeps that meaning, while one that does not is refused with probe's way.
+#[derive(Debug)]
+pub struct Foreign {
+    pub tool: &'static str,
+    /// As the tool spells it: `-m`, `--max-time`, `-addr`.
+    pub flag: &'static str,
+    pub takes_value: bool,
+    pub means: Means,
+}
+
+#[derive(Debug)]
+pub enum Means {
+    /// probe's option `long`, with the value as given.
+    Same(&'static str),
+    /// probe's option `long`, the value being seconds (`-m 2.5`, `-w 2`).
+    Seconds(&'static str),
+    /// probe's option `long` with this value (`-I` is `--method HEAD`).
+    Preset(&'static str, &'static str),
+    /// The positional argument (`-addr host:port`).
+    Positional,
+    /// What probe does anyway (`-f`, `-s`, `--spider`, `-z`): accepted, value and all.
+    Anyway,
+    /// Refused, with what to do in probe instead.
+    Refused(&'static str),
+}
+
+impl Foreign {
+    pub const fn new(tool: &'static str, flag: &'static str, means: Means) -> Foreign {
+        Foreign {
+            tool,
+            flag,
+            takes_value: false,
+            means,
+        }
+    }
+
+    pub const fn value(tool: &'static str, flag: &'static str, means: Means) -> Foreign {
+        Foreign {
+            takes_value: true,
+            ..Foreign::new(tool, flag, means)
+        }
+    }
 }
 
 /// How many positional words a check takes.
@@ -115,6 +171,8 @@ pub struct Spec {
     /// The check's own options first, then the blocks it shares with other checks
     /// ([`blocks`]), in the order the help lists them.
     pub options: &'static [&'static [Opt]],
+    /// The replaced tools' flags this check understands or refuses.
+    pub foreign: &'static [Foreign],
     pub examples: &'static [&'static str],
 }
 
@@ -134,6 +192,98 @@ impl Spec {
             .find(|opt| long == Some(opt.long) || (short.is_some() && opt.short == short))
     }
 
+    fn option(&self, long: &str) -> Option<&'static Opt> {
+        self.all().find(|opt| opt.long == long)
+    }
+
+    fn short_opt(&self, short: char) -> Option<&'static Opt> {
+        self.all().find(|opt| opt.short == Some(short))
+    }
+
+    fn foreign_flag(&self, flag: &str) -> Option<&'static Foreign> {
+        self.foreign.iter().find(|foreign| foreign.flag == flag)
+    }
+
+    /// What an option word asks for: probe's own options (`--name`, `-x`, `--name=value`
+    /// split before this, `-xVALUE` glued as getopt allows), the replaced tools' flags
+    /// (`-name=value` too, as Go's flag package writes them), and bundled switches (`-fsS`).
+    fn resolve(&'static self, word: &str) -> Result<Vec<Action>, UsageError> {
+        if let Some(opt) = self.find(word) {
+            return Ok(vec![Action::Own(opt, None)]);
+        }
+        if let Some(foreign) = self.foreign_flag(word) {
+            return self
+                .foreign_action(foreign, None)
+                .map(|action| vec![action]);
+        }
+        // Go's `-flag=value`: only for a flag the table knows, so `-Hname=value` stays a
+        // glued -H.
+        if let Some((flag, value)) = word.split_once('=') {
+            if let Some(foreign) = self.foreign_flag(flag).filter(|f| f.takes_value) {
+                return self
+                    .foreign_action(foreign, Some(value.to_string()))
+                    .map(|action| vec![action]);
+            }
+        }
+        let mut chars = word.chars();
+        if let (Some('-'), Some(first)) = (chars.next(), chars.next()) {
+            let glued = chars.as_str();
+            if first != '-' && !glued.is_empty() {
+                // `-uroot`, `-p3306`, `-t5`, `-w2`: a short option that takes a value.
+                if let Some(opt) = self.short_opt(first).filter(|opt| opt.takes_value) {
+                    return Ok(vec![Action::Own(opt, Some(glued.to_string()))]);
+                }
+                let short = format!("-{first}");
+                if let Some(foreign) = self.foreign_flag(&short).filter(|f| f.takes_value) {
+                    return self
+                        .foreign_action(foreign, Some(glued.to_string()))
+                        .map(|action| vec![action]);
+                }
+                // `-fsS`, `-zv`: switches bundled, each one probe's or a known tool's.
+                let bundle: Option<Vec<Action>> = word[1..]
+                    .chars()
+                    .map(|c| match self.short_opt(c) {
+                        Some(opt) if !opt.takes_value => Some(Ok(Action::Own(opt, None))),
+                        Some(_) => None,
+                        None => self
+                            .foreign_flag(&format!("-{c}"))
+                            .filter(|f| !f.takes_value)
+                            .map(|f| self.foreign_action(f, None)),
+                    })
+                    .collect::<Option<Result<Vec<_>, _>>>()
+                    .transpose()?;
+                if let Some(actions) = bundle {
+                    return Ok(actions);
+                }
+            }
+        }
+        Err(UsageError::new(format!("unrecognized argument: {word}")))
+    }
+
+    fn foreign_action(
+        &'static self,
+        foreign: &'static Foreign,
+        inline: Option<String>,
+    ) -> Result<Action, UsageError> {
+        let own = |long: &str| {
+            self.option(long)
+                .expect("a foreign flag names an option of its check")
+        };
+        Ok(match foreign.means {
+            Means::Same(long) => Action::Own(own(long), inline),
+            Means::Seconds(long) => Action::Seconds(own(long), inline),
+            Means::Preset(long, value) => Action::Own(own(long), Some(value.to_string())),
+            Means::Positional => Action::Positional(inline),
+            Means::Anyway => Action::Drop(foreign.takes_value && inline.is_none()),
+            Means::Refused(reason) => {
+                return Err(UsageError::new(format!(
+                    "{}'s {} is not taken: {reason}",
+                    foreign.tool, foreign.flag
+                )))
+            }
+        })
+    }
+
     /// Whether this check declares `--long` (blocks read only what their check has).
     pub fn has(&self, long: &str) -> bool {
         self.all().any(|opt| opt.long == long)
@@ -143,6 +293,19 @@ impl Spec {
     pub fn help(&self, command: &str) -> String {
         help::render(self, command)
     }
+}
+
+/// What one option word does.
+#[derive(Debug)]
+enum Action {
+    /// One of the check's options, with its value if the word held it.
+    Own(&'static Opt, Option<String>),
+    /// An option whose value is in seconds (a bare number gets its `s`).
+    Seconds(&'static Opt, Option<String>),
+    /// The positional argument, from the word or the next one.
+    Positional(Option<String>),
+    /// Nothing; `true` when the next word is its value, dropped too.
+    Drop(bool),
 }
 
 /// The outcome of reading words that is not a parse: help was asked for, or the words
@@ -186,6 +349,7 @@ impl Words {
             given: Vec::new(),
             positionals: Vec::new(),
         };
+        register_secrets(spec, words);
         let mut help = false;
         let mut options_ended = false;
         let mut rest = words.iter();
@@ -205,27 +369,50 @@ impl Words {
             if help {
                 return Err(error("trailing arguments are not allowed after `help`"));
             }
-            let Some(opt) = spec.find(word) else {
-                return Err(error(format!("unrecognized argument: {word}")));
-            };
-            let value = if opt.takes_value {
-                let Some(value) = rest.next() else {
-                    return Err(error(format!("no value provided for option '{word}'")));
+            for action in spec.resolve(word)? {
+                let (opt, inline, seconds) = match action {
+                    Action::Own(opt, inline) => (opt, inline, false),
+                    Action::Seconds(opt, inline) => (opt, inline, true),
+                    Action::Positional(inline) => {
+                        let value = inline.or_else(|| rest.next().map(|v| v.to_string()));
+                        let Some(value) = value else {
+                            return Err(error(format!("no value provided for option '{word}'")));
+                        };
+                        parsed.positionals.push(value);
+                        continue;
+                    }
+                    Action::Drop(skip_value) => {
+                        if skip_value {
+                            rest.next();
+                        }
+                        continue;
+                    }
                 };
-                if !opt.repeatable && parsed.given.iter().any(|given| given.opt.long == opt.long) {
-                    return Err(error(format!(
-                        "error parsing option '{word}' with value '{value}': duplicate values provided"
-                    )));
-                }
-                Some(value.to_string())
-            } else {
-                None
-            };
-            parsed.given.push(Given {
-                opt,
-                spelled: word.to_string(),
-                value,
-            });
+                let value = if opt.takes_value {
+                    let value = inline.or_else(|| rest.next().map(|v| v.to_string()));
+                    let Some(mut value) = value else {
+                        return Err(error(format!("no value provided for option '{word}'")));
+                    };
+                    if !opt.repeatable
+                        && parsed.given.iter().any(|given| given.opt.long == opt.long)
+                    {
+                        return Err(error(format!(
+                            "error parsing option '{word}' with value '{value}': duplicate values provided"
+                        )));
+                    }
+                    if seconds && is_seconds(&value) {
+                        value.push('s');
+                    }
+                    Some(value)
+                } else {
+                    None
+                };
+                parsed.given.push(Given {
+                    opt,
+                    spelled: word.to_string(),
+                    value,
+                });
+            }
         }
         if help {
             return Err(Early::Help);
@@ -313,6 +500,40 @@ impl Words {
     }
 }
 
+/// The values of a check's secret options, registered before the words are read: an
+/// error about any word may print them all (a TARGET's usage error shows its text).
+fn register_secrets(spec: &'static Spec, words: &[&str]) {
+    if !spec.all().any(|opt| opt.secret) {
+        return;
+    }
+    for (at, word) in words.iter().enumerate() {
+        let Ok(actions) = spec.resolve(word) else {
+            continue;
+        };
+        for action in actions {
+            if let Action::Own(opt, inline) = action {
+                if opt.secret {
+                    match inline {
+                        Some(value) => crate::redact::register(&value),
+                        None => words
+                            .get(at + 1)
+                            .into_iter()
+                            .for_each(|v| crate::redact::register(v)),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `2`, `2.5`: seconds as curl, wget, nc and wait-for-it write them.
+fn is_seconds(value: &str) -> bool {
+    !value.is_empty()
+        && value.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && value.bytes().filter(|&b| b == b'.').count() <= 1
+        && value != "0"
+}
+
 fn error(message: impl Into<String>) -> Early {
     Early::Error(UsageError::new(message))
 }
@@ -335,6 +556,7 @@ mod tests {
             help: "the URL",
         },
         options: &[OWN],
+        foreign: &[],
         examples: &[],
     };
 

@@ -308,21 +308,10 @@ fn register_file(path: &Path) {
 /// `--password-file`: the file's text but one trailing newline (Docker secrets and `echo`
 /// output end with one), registered as a secret. An empty file is an error: a check that
 /// silently sends no password fails later, with a misleading reason.
-#[cfg_attr(not(any(feature = "postgres", feature = "redis")), allow(dead_code))]
 pub fn read_password_file(path: &Path) -> Result<String, UsageError> {
-    let text = crate::fsread::read_text("--password-file", path, 64 * 1024)?;
-    let password = text
-        .strip_suffix('\n')
-        .map(|text| text.strip_suffix('\r').unwrap_or(text))
-        .unwrap_or(&text);
-    if password.is_empty() {
-        return Err(UsageError::new(format!(
-            "--password-file {} is empty",
-            path.display()
-        )));
-    }
-    register(password);
-    Ok(password.to_string())
+    let password = crate::fsread::read_value("--password-file", path)?;
+    register(&password);
+    Ok(password)
 }
 
 /// Forgets every secret: a fuzz target runs many inputs in one process, and the registry

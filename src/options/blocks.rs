@@ -29,6 +29,27 @@ pub const PASSWORD_FILE: Opt = Opt::value(
     "read the password from this file, e.g. a Docker secret (one trailing newline is ignored)",
 );
 
+/// `--user-file`, for the checks that log in: a user name from a Docker secret, as
+/// `mysqladmin -u"$(cat /run/secrets/user)"` did.
+pub const USER_FILE: Opt = Opt::value(
+    "user-file",
+    "read the user name from this file (one trailing newline is ignored)",
+);
+
+/// The user of `--user` (or the check's own name for it) or `--user-file`, never both.
+pub fn user_flag(words: &Words, long: &str) -> Result<Option<String>, UsageError> {
+    match (words.text(long), words.text("user-file")) {
+        (Some(_), Some(_)) => crate::outcome::usage(format!(
+            "the user is given twice: with --{long} and with --user-file"
+        )),
+        (Some(user), None) => Ok(Some(user)),
+        (None, Some(path)) => {
+            crate::fsread::read_value("--user-file", std::path::Path::new(&path)).map(Some)
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 /// The certificate files of every check that speaks TLS.
 pub const TLS_FILES: &[Opt] = &[
     Opt::value(
@@ -117,7 +138,13 @@ impl TlsFiles {
     /// Whether any TLS option was given: a check without TLS refuses them rather than
     /// ignoring them.
     pub fn any(&self) -> bool {
-        self.ca_file.is_some() || self.cert.is_some() || self.key.is_some() || self.insecure
+        self.any_file() || self.insecure
+    }
+
+    /// Whether a certificate file was given (`-k` on a cleartext URL is harmless, as
+    /// curl users write it; a file that would go unread is a mistake).
+    pub fn any_file(&self) -> bool {
+        self.ca_file.is_some() || self.cert.is_some() || self.key.is_some()
     }
 
     /// The shared TLS client for a check that speaks TLS on [`crate::stream`], verified

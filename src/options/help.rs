@@ -1,7 +1,7 @@
 //! A check's `--help`, drawn from its [`Spec`] in the layout argh gives probe's modes, so
 //! that every command's help reads alike.
 
-use super::{Arity, Opt, Spec};
+use super::{Arity, Means, Opt, Spec};
 
 const DESCRIPTION_COLUMN: usize = 20;
 const WIDTH: usize = 80;
@@ -39,6 +39,27 @@ pub fn render(spec: &Spec, command: &str) -> String {
         describe(&mut out, &name, opt.help);
     }
     describe(&mut out, "--help, help", "display usage information");
+    if !spec.foreign.is_empty() {
+        out.push_str("\nDrop-in flags (docs/reference.md#drop-in-flags):\n");
+        let mut tools: Vec<&str> = spec.foreign.iter().map(|f| f.tool).collect();
+        tools.dedup();
+        for tool in tools {
+            let of_tool = || spec.foreign.iter().filter(move |f| f.tool == tool);
+            let taken: Vec<&str> = of_tool()
+                .filter(|f| !matches!(f.means, Means::Refused(_)))
+                .map(|f| f.flag)
+                .collect();
+            let refused: Vec<&str> = of_tool()
+                .filter(|f| matches!(f.means, Means::Refused(_)))
+                .map(|f| f.flag)
+                .collect();
+            let mut text = taken.join(" ");
+            if !refused.is_empty() {
+                text.push_str(&format!(" (not taken: {})", refused.join(" ")));
+            }
+            describe(&mut out, tool, text.trim_start());
+        }
+    }
     if !spec.examples.is_empty() {
         out.push_str("\nExamples:\n");
         for example in spec.examples {
@@ -110,6 +131,7 @@ mod tests {
                 Opt::value("port", "p").short('p'),
                 Opt::switch("old", "o").hidden(),
             ]],
+            foreign: &[],
             examples: &["probe demo x"],
         };
         let help = render(&SPEC, "probe demo");

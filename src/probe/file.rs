@@ -33,6 +33,7 @@ pub static CHECK: Check = Check {
             help: "the file, e.g. /tmp/worker-heartbeat",
         },
         options: &[OWN, OUTPUT],
+        foreign: &[],
         examples: &[],
     },
     timeout: blocks::check_timeout,

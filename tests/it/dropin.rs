@@ -280,3 +280,122 @@ fn a_forgotten_dashdash_gets_a_hint() {
         .code(0)
         .says("hi");
 }
+
+/// The rows of docs/reference.md's "Drop-in flags" table: tool, flags, meaning, example.
+fn drop_in_table() -> Vec<(String, Vec<String>, String, String)> {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/reference.md"))
+        .expect("docs/reference.md");
+    let section = docs
+        .split("## Drop-in flags")
+        .nth(1)
+        .expect("a Drop-in flags section");
+    let section = section.split("\n## ").next().unwrap();
+    let code = |cell: &str| -> Vec<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(String::from)
+            .collect()
+    };
+    section
+        .lines()
+        .filter(|line| line.starts_with("| ") && !line.starts_with("| tool"))
+        .map(|line| {
+            let cells: Vec<&str> = line.trim_matches('|').split(" | ").collect();
+            assert_eq!(cells.len(), 4, "{line}");
+            let example = code(cells[3]).pop().expect("an example");
+            (
+                cells[0].trim().to_string(),
+                code(cells[1]),
+                cells[2].to_string(),
+                example,
+            )
+        })
+        .collect()
+}
+
+/// Every row of the drop-in table does what it says: an accepted flag passes a dry run,
+/// a refused one is a usage error naming it and its tool. And the table and each check's
+/// `--help` list the same foreign flags.
+#[test]
+fn every_drop_in_flag_does_what_the_table_says() {
+    let pki = crate::support::pki::pki();
+    let rows = drop_in_table();
+    assert!(rows.len() > 60, "the table: {} rows", rows.len());
+    for (tool, flags, meaning, example) in &rows {
+        let example = example
+            .replace("{ca}", &pki.ca.cert.display().to_string())
+            .replace("{cert}", &pki.client.cert.display().to_string())
+            .replace("{key}", &pki.client.key.display().to_string());
+        let words = shlex::split(&example).expect("an example splits");
+        assert_eq!(words[0], "probe", "{example}");
+        let run = probe_env(
+            &words[1..].iter().map(String::as_str).collect::<Vec<_>>(),
+            &[("PROBE_DRY_RUN", "1")],
+        );
+        if meaning.contains("not taken") {
+            run.code(3).says(&format!("{tool}'s {}", flags[0]));
+        } else {
+            run.code(0);
+        }
+    }
+    // Each foreign row appears in its check's --help, and each --help drop-in flag here.
+    for check in ["http", "tcp", "grpc", "mysql", "redis"] {
+        let help = probe(&[check, "--help"]).stdout.clone();
+        let listed = help.split("Drop-in flags").nth(1).unwrap_or_default();
+        let listed: Vec<&str> = listed
+            .lines()
+            .skip(1)
+            .take_while(|line| !line.is_empty())
+            .flat_map(|line| line.split_whitespace())
+            .map(|word| word.trim_matches(|c| c == '(' || c == ')'))
+            .filter(|word| word.starts_with('-'))
+            .collect();
+        for flag in &listed {
+            assert!(
+                rows.iter()
+                    .any(|(_, flags, _, example)| flags.iter().any(|f| f == flag)
+                        && example.starts_with(&format!("probe {check} "))),
+                "{check} --help lists {flag}, which the table lacks"
+            );
+        }
+        for (_, flags, meaning, example) in &rows {
+            let foreign = meaning.starts_with('=')
+                || meaning.starts_with("accepted")
+                || meaning.contains("not taken");
+            if foreign && example.starts_with(&format!("probe {check} ")) {
+                assert!(
+                    listed.contains(&flags[0].as_str()),
+                    "the table has {check} {}, which its --help lacks",
+                    flags[0]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn glued_values_and_go_style_flags_work_against_real_servers() {
+    let server = RedisServer::start(&["--requirepass", PASSWORD]);
+    let port = server.port.to_string();
+    probe(&[
+        "redis",
+        "-h127.0.0.1",
+        &format!("-p{port}"),
+        &format!("-a{PASSWORD}"),
+        "--no-auth-warning",
+        "ping",
+    ])
+    .code(0)
+    .does_not_say(PASSWORD);
+    let pg = plain();
+    probe(&[
+        "postgres",
+        "-h127.0.0.1",
+        &format!("-p{}", pg.port),
+        &format!("-U{USER}"),
+        &format!("-d{DB}"),
+        "-t5",
+    ])
+    .code(0);
+}

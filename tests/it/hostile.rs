@@ -10,7 +10,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::peer::{Backlog, Peer, Step, TLS_RECORD_HEADER};
-use crate::support::{command, temp_dir};
+use crate::support::{probe_bin, temp_dir};
 
 const SLACK: Duration = Duration::from_millis(300);
 const MAX_RSS_KIB: i64 = 8 * 1024;
@@ -891,17 +891,65 @@ pub fn run_row(name: &str, phase: Phase, timeout: Duration) -> Measured {
 }
 
 /// Runs probe and reaps it with wait4, for its own peak RSS (ru_maxrss, KiB).
+///
+/// Not from this process: a child spawned here (vfork, then exec) starts with this
+/// process's own high-water mark, which other tests running in parallel push to tens of
+/// MiB, and ru_maxrss keeps it. So a fresh copy of this test binary, small, spawns probe
+/// and reports ([`measured_spawner`]).
 pub fn spawn_measured(args: &[&str]) -> (ExitStatus, Duration, i64, String) {
     let started = Instant::now();
     // bench/hostile.sh runs the same table against the release binary.
-    let mut command = match std::env::var_os("HOSTILE_PROBE") {
-        Some(bin) => {
-            let mut command = std::process::Command::new(bin);
-            command.args(args).stdin(Stdio::null());
-            command
-        }
-        None => command(args),
+    let program = std::env::var("HOSTILE_PROBE").unwrap_or_else(|_| probe_bin().to_string());
+    let request = serde_json::to_string(&(program, args)).unwrap();
+    let spawner = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "hostile::measured_spawner",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(SPAWN_REQUEST, request)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .expect("run the measuring spawner");
+    let wall = started.elapsed();
+    let text = String::from_utf8_lossy(&spawner.stdout);
+    let report = text
+        .split(SPAWN_MARK)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no report from the spawner: {text}"));
+    let report = report.split(SPAWN_END).next().unwrap();
+    let (numbers, output) = report.split_once('\n').unwrap();
+    let mut numbers = numbers.split(' ').map(|n| n.parse::<i64>().unwrap());
+    let (status, max_rss_kib) = (numbers.next().unwrap(), numbers.next().unwrap());
+    (
+        ExitStatus::from_raw(status as i32),
+        wall,
+        max_rss_kib,
+        output.to_string(),
+    )
+}
+
+const SPAWN_REQUEST: &str = "PROBE_HOSTILE_SPAWN";
+const SPAWN_MARK: &str = "\x1ehostile-measured ";
+const SPAWN_END: &str = "\x1ehostile-measured-end";
+
+/// [`spawn_measured`]'s other half, in a fresh, small process: runs the requested probe,
+/// reaps it with wait4 and prints its exit status, peak RSS and output. Does nothing in a
+/// normal test run.
+#[test]
+fn measured_spawner() {
+    let Ok(request) = std::env::var(SPAWN_REQUEST) else {
+        return;
     };
+    let (program, args): (String, Vec<String>) = serde_json::from_str(&request).unwrap();
+    let mut command = std::process::Command::new(&program);
+    command.args(&args).stdin(Stdio::null());
+    for var in crate::support::AMBIENT_VARS {
+        command.env_remove(var);
+    }
+    command.env_remove(SPAWN_REQUEST);
     // Reaped below by wait4, which std's Child does not know about.
     #[allow(clippy::zombie_processes)]
     let mut child = command
@@ -914,12 +962,14 @@ pub fn spawn_measured(args: &[&str]) -> (ExitStatus, Duration, i64, String) {
     // SAFETY: rusage is plain data; wait4 reaps our own child, which std never waits for.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = started.elapsed();
     assert_eq!(reaped, pid, "wait4");
     let mut output = String::new();
     let _ = child.stdout.take().unwrap().read_to_string(&mut output);
     let _ = child.stderr.take().unwrap().read_to_string(&mut output);
-    (ExitStatus::from_raw(status), wall, usage.ru_maxrss, output)
+    println!(
+        "{SPAWN_MARK}{status} {}\n{output}{SPAWN_END}",
+        usage.ru_maxrss
+    );
 }
 
 #[test]

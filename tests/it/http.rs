@@ -513,8 +513,9 @@ fn malformed_input_is_a_usage_error() {
             "HEAD gets no body",
         ),
         (vec!["http", "http://x/", "-d", "body"], "-X POST"),
+        // -k on http:// is harmless (curl users write it), a certificate file is a mistake.
         (
-            vec!["http", "http://x/", "--insecure"],
+            vec!["http", "http://x/", "--ca-file", "/ca.pem"],
             "need an https:// URL",
         ),
         (

@@ -3,8 +3,11 @@
 use std::path::PathBuf;
 
 use super::AmqpCheck;
-use crate::options::blocks::{self, TlsFiles, INSECURE, OUTPUT, PASSWORD_FILE, TLS_FILES};
+use crate::options::blocks::{
+    self, user_flag, TlsFiles, INSECURE, OUTPUT, PASSWORD_FILE, TLS_FILES, USER_FILE,
+};
 use crate::options::{Arity, Opt, Positional, Spec, Words};
+use crate::outcome::UsageError;
 use crate::registry::Check;
 
 pub static CHECK: Check = Check {
@@ -20,13 +23,14 @@ pub static CHECK: Check = Check {
             help: "amqp://[user[:password]@]host[:port][/vhost] or amqps://... (TLS, port 5671)",
         },
         options: &[OWN, TLS_FILES, OUTPUT],
+        foreign: &[],
         examples: &[],
     },
     timeout: blocks::check_timeout,
     build: |words| {
         Ok(vec![Box::new(AmqpCheck::new(&AmqpSettings::from_words(
             words,
-        ))?)])
+        )?)?)])
     },
 };
 
@@ -35,6 +39,7 @@ const OWN: &[Opt] = &[
         "user",
         "user to log in as (needs --password-file or a password in the URL)",
     ),
+    USER_FILE,
     PASSWORD_FILE,
     Opt::value(
         "vhost",
@@ -62,14 +67,14 @@ pub struct AmqpSettings {
 }
 
 impl AmqpSettings {
-    pub fn from_words(words: &Words) -> AmqpSettings {
-        AmqpSettings {
+    pub fn from_words(words: &Words) -> Result<AmqpSettings, UsageError> {
+        Ok(AmqpSettings {
             url: words.positional(),
-            user: words.text("user"),
+            user: user_flag(words, "user")?,
             password_file: words.text("password-file").map(PathBuf::from),
             vhost: words.text("vhost"),
             check_alarms: words.switch("check-alarms"),
             tls_files: TlsFiles::from_words(words),
-        }
+        })
     }
 }

@@ -2,7 +2,7 @@
 
 use super::GrpcCheck;
 use crate::options::blocks::{self, TlsFiles, INSECURE, OUTPUT, TLS_FILES};
-use crate::options::{Arity, Opt, Positional, Spec, Words};
+use crate::options::{Arity, Foreign, Means, Opt, Positional, Spec, Words};
 use crate::registry::Check;
 
 pub static CHECK: Check = Check {
@@ -18,6 +18,7 @@ pub static CHECK: Check = Check {
             help: "the server: HOST:PORT, grpc://HOST:PORT or grpcs://HOST:PORT (TLS), e.g. localhost:50051",
         },
         options: &[OWN, TLS_FILES, OUTPUT],
+        foreign: GRPC_HEALTH_PROBE,
         examples: &[],
     },
     timeout: blocks::check_timeout,
@@ -47,6 +48,47 @@ const OWN: &[Opt] = &[
     Opt::value(
         "timeout",
         "time limit for the whole check, DNS to the health answer, e.g. 2s or 500ms (default 5s; not 0)",
+    ),
+];
+
+/// grpc_health_probe's flags (Go's `-flag value` and `-flag=value`), so its lines paste.
+const GRPC_HEALTH_PROBE: &[Foreign] = &[
+    Foreign::value("grpc_health_probe", "-addr", Means::Positional),
+    Foreign::value("grpc_health_probe", "-service", Means::Same("service")),
+    Foreign::new("grpc_health_probe", "-tls", Means::Same("tls")),
+    Foreign::new(
+        "grpc_health_probe",
+        "-tls-no-verify",
+        Means::Same("insecure"),
+    ),
+    Foreign::value("grpc_health_probe", "-tls-ca-cert", Means::Same("ca-file")),
+    Foreign::value("grpc_health_probe", "-tls-client-cert", Means::Same("cert")),
+    Foreign::value("grpc_health_probe", "-tls-client-key", Means::Same("key")),
+    Foreign::value(
+        "grpc_health_probe",
+        "-tls-server-name",
+        Means::Same("server-name"),
+    ),
+    Foreign::value("grpc_health_probe", "-rpc-header", Means::Same("header")),
+    Foreign::value("grpc_health_probe", "-rpc-timeout", Means::Same("timeout")),
+    // probe has one deadline for the whole check, connect included.
+    Foreign::value("grpc_health_probe", "-connect-timeout", Means::Anyway),
+    Foreign::value("grpc_health_probe", "-user-agent", Means::Anyway),
+    Foreign::new("grpc_health_probe", "-v", Means::Anyway),
+    Foreign::new(
+        "grpc_health_probe",
+        "-alts",
+        Means::Refused("ALTS is not supported; use TLS (--tls)"),
+    ),
+    Foreign::new(
+        "grpc_health_probe",
+        "-spiffe",
+        Means::Refused("SPIFFE is not supported; use TLS with --cert/--key"),
+    ),
+    Foreign::new(
+        "grpc_health_probe",
+        "-gzip",
+        Means::Refused("probe's health request is a few bytes: compression has no use"),
     ),
 ];
 

@@ -71,6 +71,7 @@ impl HttpCheck {
         if args.data.is_some() && matches!(method, Method::GET | Method::HEAD) {
             return usage("--data needs a method with a body, e.g. -X POST");
         }
+        let credentials = basic_auth(args, credentials)?;
         let mut headers = Vec::new();
         if let Some((user, password)) = credentials {
             let token =
@@ -140,8 +141,8 @@ impl HttpCheck {
                 "this probe binary was built without TLS; https:// needs the \"tls\" feature",
             );
         }
-        if args.tls_files.any() && !is_https {
-            return usage("--ca-file, --insecure, --cert and --key need an https:// URL");
+        if args.tls_files.any_file() && !is_https {
+            return usage("--ca-file, --cert and --key need an https:// URL");
         }
         #[cfg(feature = "tls")]
         let tls = tls_config(&args.tls_files)?;
@@ -547,6 +548,55 @@ fn tls_config(
         .client_cert(client_cert)
         .disable_verification(files.insecure)
         .build())
+}
+
+/// The basic-auth login: the URL's `user:password@`, or `-u USER[:PASSWORD]`, `--user-file`
+/// and `--password-file` (which need no percent-encoding); never both.
+fn basic_auth(
+    args: &HttpSettings,
+    in_url: Option<(String, String)>,
+) -> Result<Option<(String, String)>, UsageError> {
+    let flags = args.user.is_some() || args.user_file.is_some() || args.password_file.is_some();
+    if in_url.is_some() && flags {
+        return usage(
+            "the login is given twice: in the URL and with -u/--user-file/--password-file",
+        );
+    }
+    if !flags {
+        return Ok(in_url);
+    }
+    let (user, inline_password) = match (&args.user, &args.user_file) {
+        (Some(_), Some(_)) => {
+            return usage("the user is given twice: with -u and with --user-file")
+        }
+        (Some(text), None) => match text.split_once(':') {
+            Some((user, password)) => {
+                redact::register(password);
+                (user.to_string(), Some(password.to_string()))
+            }
+            None => (text.clone(), None),
+        },
+        (None, Some(path)) => (crate::fsread::read_value("--user-file", path)?, None),
+        (None, None) => return usage("--password-file needs a user: -u USER or --user-file"),
+    };
+    let password = match (inline_password, &args.password_file) {
+        (Some(_), Some(_)) => {
+            return usage(
+                "the password is given twice: in -u USER:PASSWORD and with --password-file",
+            )
+        }
+        (Some(password), None) => password,
+        (None, Some(path)) => redact::read_password_file(path)?,
+        (None, None) => {
+            return usage(format!(
+                "user {user:?} needs a password: -u USER:PASSWORD or --password-file"
+            ))
+        }
+    };
+    if user.contains(':') {
+        return usage("a basic-auth user name cannot contain ':' (RFC 7617)");
+    }
+    Ok(Some((user, password)))
 }
 
 /// An error and its causes, "a: b: c", for errors without a better reason.

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use super::HttpCheck;
-use crate::options::blocks::{self, TlsFiles, INSECURE, OUTPUT, TLS_FILES};
-use crate::options::{Arity, Opt, Positional, Spec, Words};
+use crate::options::blocks::{self, TlsFiles, INSECURE, OUTPUT, PASSWORD_FILE, TLS_FILES};
+use crate::options::{Arity, Foreign, Means, Opt, Positional, Spec, Words};
 use crate::registry::Check;
 
 pub static CHECK: Check = Check {
@@ -19,6 +19,7 @@ pub static CHECK: Check = Check {
             help: "the URL, e.g. http://localhost:8000/health",
         },
         options: &[OWN, TLS_FILES, OUTPUT],
+        foreign: CURL_AND_WGET,
         examples: &[],
     },
     timeout: blocks::check_timeout,
@@ -68,6 +69,16 @@ const OWN: &[Opt] = &[
     )
     .repeatable(),
     Opt::value("data", "request body to send (e.g. with -X POST)").short('d'),
+    Opt::value(
+        "user",
+        "basic auth as curl -u: USER:PASSWORD, or USER with --password-file (it shows in `ps`: prefer the files)",
+    )
+    .short('u'),
+    Opt::value(
+        "user-file",
+        "read the basic-auth user name from this file (one trailing newline is ignored)",
+    ),
+    PASSWORD_FILE,
     INSECURE,
     Opt::value(
         "unix-socket",
@@ -76,6 +87,72 @@ const OWN: &[Opt] = &[
     Opt::value(
         "proxy",
         "send the request through this HTTP proxy (proxy variables in the environment are ignored)",
+    ),
+];
+
+/// curl's and wget's flags, as users paste them from `curl -fsS` and `wget --spider` lines.
+const CURL_AND_WGET: &[Foreign] = &[
+    Foreign::new("curl", "-f", Means::Anyway),
+    Foreign::new("curl", "--fail", Means::Anyway),
+    Foreign::new("curl", "--fail-with-body", Means::Anyway),
+    Foreign::new("curl", "-s", Means::Anyway),
+    Foreign::new("curl", "--silent", Means::Anyway),
+    Foreign::new("curl", "-S", Means::Anyway),
+    Foreign::new("curl", "--show-error", Means::Anyway),
+    Foreign::value("curl", "-o", Means::Anyway),
+    Foreign::value("curl", "--output", Means::Anyway),
+    Foreign::value("curl", "-m", Means::Seconds("timeout")),
+    Foreign::value("curl", "--max-time", Means::Seconds("timeout")),
+    Foreign::value("curl", "--connect-timeout", Means::Anyway),
+    Foreign::value("curl", "--cacert", Means::Same("ca-file")),
+    Foreign::value("curl", "--request", Means::Same("method")),
+    Foreign::new("curl", "-I", Means::Preset("method", "HEAD")),
+    Foreign::new("curl", "--head", Means::Preset("method", "HEAD")),
+    Foreign::new("curl", "--location", Means::Same("follow-redirects")),
+    Foreign::value("curl", "-x", Means::Same("proxy")),
+    Foreign::value("curl", "--noproxy", Means::Anyway),
+    Foreign::value(
+        "curl",
+        "--retry",
+        Means::Refused("probe wait-for retries, with backoff, until its --timeout"),
+    ),
+    Foreign::value(
+        "curl",
+        "-w",
+        Means::Refused("probe prints one line per check (--json for machines)"),
+    ),
+    Foreign::value(
+        "curl",
+        "--write-out",
+        Means::Refused("probe prints one line per check (--json for machines)"),
+    ),
+    Foreign::value(
+        "curl",
+        "-A",
+        Means::Refused("send it as a header: -H 'User-Agent: ...'"),
+    ),
+    Foreign::new("wget", "--spider", Means::Anyway),
+    Foreign::value("wget", "-O", Means::Anyway),
+    Foreign::value("wget", "--output-document", Means::Anyway),
+    Foreign::value("wget", "-T", Means::Seconds("timeout")),
+    Foreign::new("wget", "--no-check-certificate", Means::Same("insecure")),
+    Foreign::value("wget", "--ca-certificate", Means::Same("ca-file")),
+    Foreign::value("wget", "--certificate", Means::Same("cert")),
+    Foreign::value("wget", "--private-key", Means::Same("key")),
+    Foreign::value(
+        "wget",
+        "-t",
+        Means::Refused("probe wait-for retries, with backoff, until its --timeout"),
+    ),
+    Foreign::value(
+        "wget",
+        "--tries",
+        Means::Refused("probe wait-for retries, with backoff, until its --timeout"),
+    ),
+    Foreign::value(
+        "wget",
+        "--password",
+        Means::Refused("it would show in `ps`: --password-file, or -u USER:PASSWORD"),
     ),
 ];
 
@@ -94,6 +171,9 @@ pub struct HttpSettings {
     pub data: Option<String>,
     pub unix_socket: Option<PathBuf>,
     pub proxy: Option<String>,
+    pub user: Option<String>,
+    pub user_file: Option<PathBuf>,
+    pub password_file: Option<PathBuf>,
     pub tls_files: TlsFiles,
 }
 
@@ -113,6 +193,9 @@ impl HttpSettings {
             data: words.text("data"),
             unix_socket: words.text("unix-socket").map(PathBuf::from),
             proxy: words.text("proxy"),
+            user: words.text("user"),
+            user_file: words.text("user-file").map(PathBuf::from),
+            password_file: words.text("password-file").map(PathBuf::from),
             tls_files: TlsFiles::from_words(words),
         }
     }

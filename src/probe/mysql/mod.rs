@@ -90,7 +90,16 @@ impl MysqlCheck {
         if let Some(password) = &env_password {
             redact::register(password);
         }
-        let url = url::parse(args.url.as_deref().unwrap_or(DEFAULT_URL).trim())?;
+        let text =
+            match (&args.url, location_flags(args)?) {
+                (Some(_), Some(_)) => return usage(
+                    "the server is given twice: as a URL and with -h/-P/-S/--protocol; give one",
+                ),
+                (Some(url), None) => url.clone(),
+                (None, Some(from_flags)) => from_flags,
+                (None, None) => DEFAULT_URL.to_string(),
+            };
+        let url = url::parse(text.trim())?;
         let user = match (&url.user, &args.user) {
             (Some(in_url), Some(flag)) if in_url != flag => {
                 return usage(format!(
@@ -105,13 +114,21 @@ impl MysqlCheck {
         if user.contains('\0') {
             return usage("the user contains a NUL byte");
         }
-        let password = match (&url.password, &args.password_file) {
-            (Some(_), Some(_)) => {
-                return usage("the password is given twice: in the URL and with --password-file")
+        let given = [
+            url.password.as_ref().map(|pw| ("in the URL", pw.clone())),
+            args.password.as_ref().map(|pw| ("with -p", pw.clone())),
+            match &args.password_file {
+                Some(path) => Some(("with --password-file", redact::read_password_file(path)?)),
+                None => None,
+            },
+        ];
+        let mut given = given.into_iter().flatten();
+        let password = match (given.next(), given.next()) {
+            (Some((first, _)), Some((second, _))) => {
+                return usage(format!("the password is given twice: {first} and {second}"))
             }
-            (Some(password), None) => Some(password.clone()),
-            (None, Some(path)) => Some(redact::read_password_file(path)?),
-            (None, None) => env_password,
+            (Some((_, password)), None) => Some(password),
+            (None, _) => env_password,
         };
         let ssl_mode = match (&url.ssl_mode, &args.ssl_mode) {
             (Some(_), Some(_)) => {
@@ -342,6 +359,56 @@ fn query_failed(error: &ServerError) -> Outcome {
     } else {
         Outcome::fatal(reason)
     }
+}
+
+/// mysqladmin's `-h`, `-P`, `-S` and `--protocol` as a URL, when any is given. `-h`
+/// without a socket flag is TCP, whatever the name (mysqladmin would take `localhost` to
+/// mean its socket): say `-S` or `--protocol socket` for that.
+fn location_flags(args: &MysqlSettings) -> Result<Option<String>, UsageError> {
+    if args.host.is_none()
+        && args.port.is_none()
+        && args.socket.is_none()
+        && args.protocol.is_none()
+    {
+        return Ok(None);
+    }
+    let socket = match args
+        .protocol
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None => args.socket.is_some(),
+        Some("tcp") => false,
+        Some("socket") => true,
+        Some(other) => return usage(format!("invalid --protocol {other:?} (tcp or socket)")),
+    };
+    if socket {
+        if args.host.is_some() || args.port.is_some() {
+            return usage("-h and -P are for TCP, and -S/--protocol socket asks for the socket");
+        }
+        let path = args
+            .socket
+            .clone()
+            .unwrap_or_else(|| "/run/mysqld/mysqld.sock".into());
+        return Ok(Some(format!("mysql+unix://{}", path.display())));
+    }
+    if args.socket.is_some() {
+        return usage("-S is a socket, and --protocol tcp asks for TCP");
+    }
+    if args.port == Some(0) {
+        return usage("invalid -P 0 (1-65535)");
+    }
+    let host = args.host.as_deref().unwrap_or("localhost");
+    if host.is_empty() || host.contains(['/', '@', '?', '#']) {
+        return usage(format!("invalid -h {host:?}"));
+    }
+    let host = match host.contains(':') {
+        true => format!("[{host}]"),
+        false => host.to_string(),
+    };
+    let port = args.port.unwrap_or(url::DEFAULT_PORT);
+    Ok(Some(format!("mysql://{host}:{port}")))
 }
 
 #[cfg(feature = "tls")]

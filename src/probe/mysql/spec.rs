@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 
 use super::MysqlCheck;
-use crate::options::blocks::{self, Query, TlsFiles, OUTPUT, PASSWORD_FILE, QUERY, TLS_FILES};
-use crate::options::{Arity, Opt, Positional, Spec, Words};
+use crate::options::blocks::{
+    self, user_flag, Query, TlsFiles, OUTPUT, PASSWORD_FILE, QUERY, TLS_FILES, USER_FILE,
+};
+use crate::options::{Arity, Foreign, Means, Opt, Positional, Spec, Words};
 use crate::outcome::UsageError;
 use crate::registry::Check;
 
@@ -24,6 +26,7 @@ pub static CHECK: Check = Check {
                    mariadb://..., or mysql+unix:///path/to/mysqld.sock",
         },
         options: &[OWN, QUERY, TAIL, TLS_FILES, OUTPUT],
+        foreign: MYSQLADMIN,
         examples: &[],
     },
     timeout: blocks::check_timeout,
@@ -35,8 +38,45 @@ pub static CHECK: Check = Check {
 };
 
 const OWN: &[Opt] = &[
+    Opt::value(
+        "host",
+        "server host (mysqladmin -h; default localhost, over TCP: -S or --protocol socket for the socket)",
+    )
+    .short('h'),
+    Opt::value("port", "server port (mysqladmin -P; default 3306)").short('P'),
+    Opt::value("socket", "Unix socket path (mysqladmin -S)").short('S'),
+    Opt::value("protocol", "tcp or socket (mysqladmin --protocol)"),
     Opt::value("user", "user name (default: the URL's, else root)").short('u'),
+    USER_FILE,
+    Opt::value(
+        "password",
+        "the password, as mysqladmin -pPASSWORD; it shows in `ps`: --password-file or MYSQL_PWD do not",
+    )
+    .short('p')
+    .secret(),
     PASSWORD_FILE,
+];
+
+/// mysqladmin's flags beyond the ones probe mysql shares with it (-h -P -S -u -p
+/// --protocol).
+const MYSQLADMIN: &[Foreign] = &[
+    Foreign::value("mysqladmin", "--ssl-ca", Means::Same("ca-file")),
+    Foreign::value("mysqladmin", "--ssl-cert", Means::Same("cert")),
+    Foreign::value("mysqladmin", "--ssl-key", Means::Same("key")),
+    Foreign::new("mysqladmin", "--ssl", Means::Preset("ssl-mode", "REQUIRED")),
+    Foreign::new(
+        "mysqladmin",
+        "--skip-ssl",
+        Means::Preset("ssl-mode", "DISABLED"),
+    ),
+    Foreign::value("mysqladmin", "--connect-timeout", Means::Seconds("timeout")),
+    Foreign::new("mysqladmin", "-s", Means::Anyway),
+    Foreign::new("mysqladmin", "--silent", Means::Anyway),
+    Foreign::value(
+        "mysqladmin",
+        "--wait",
+        Means::Refused("probe wait-for waits, with backoff, until its --timeout"),
+    ),
 ];
 
 const TAIL: &[Opt] = &[
@@ -53,7 +93,12 @@ const TAIL: &[Opt] = &[
 /// What `probe mysql` is told.
 pub struct MysqlSettings {
     pub url: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub socket: Option<PathBuf>,
+    pub protocol: Option<String>,
     pub user: Option<String>,
+    pub password: Option<String>,
     pub password_file: Option<PathBuf>,
     pub sql: Query,
     pub ssl_mode: Option<String>,
@@ -63,8 +108,14 @@ pub struct MysqlSettings {
 impl MysqlSettings {
     pub fn from_words(words: &Words) -> Result<MysqlSettings, UsageError> {
         Ok(MysqlSettings {
-            url: words.positional(),
-            user: words.text("user"),
+            // `mysqladmin ping`'s command word: probe mysql always pings.
+            url: words.positional().filter(|word| word != "ping"),
+            host: words.text("host"),
+            port: words.parsed("port")?,
+            socket: words.text("socket").map(PathBuf::from),
+            protocol: words.text("protocol"),
+            user: user_flag(words, "user")?,
+            password: words.text("password"),
             password_file: words.text("password-file").map(PathBuf::from),
             sql: Query::from_words(words)?,
             ssl_mode: words.text("ssl-mode"),

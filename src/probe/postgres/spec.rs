@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::PostgresCheck;
 use crate::duration::Span;
 use crate::options::blocks::{
-    CheckTimeout, Query, TlsFiles, OUTPUT, PASSWORD_FILE, QUERY, TLS_FILES,
+    user_flag, CheckTimeout, Query, TlsFiles, OUTPUT, PASSWORD_FILE, QUERY, TLS_FILES, USER_FILE,
 };
 use crate::options::{Arity, Opt, Positional, Spec, Words};
 use crate::outcome::UsageError;
@@ -30,6 +30,7 @@ pub static CHECK: Check = Check {
                 "postgres://[user[:password]@][host][:port][/dbname][?sslmode=...&host=/socket/dir]",
         },
         options: &[OWN, QUERY, ROLE, LOGIN, TLS_FILES, OUTPUT],
+        foreign: &[],
         examples: &[],
     },
     timeout: |words| {
@@ -76,6 +77,7 @@ const LOGIN: &[Opt] = &[
     )
     .short('U'),
     Opt::value("user", "the same as --username").hidden(),
+    USER_FILE,
     Opt::value(
         "dbname",
         "database name (pg_isready -d; default: the URL's, else PGDATABASE, else the user name)",
@@ -113,7 +115,7 @@ impl PostgresSettings {
             sql: Query::from_words(words)?,
             primary: words.switch("primary"),
             replica: words.switch("replica"),
-            username: words.text("username"),
+            username: user_flag(words, "username")?,
             user: words.text("user"),
             dbname: words.text("dbname"),
             password_file: words.text("password-file").map(PathBuf::from),

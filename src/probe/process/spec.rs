@@ -23,6 +23,7 @@ pub static CHECK: Check = Check {
             help: "executable name, exact: the kernel's process name (comm) or the basename of argv[0]",
         },
         options: &[OWN, OUTPUT],
+        foreign: &[],
         examples: &[],
     },
     timeout: blocks::check_timeout,

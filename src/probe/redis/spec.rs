@@ -2,7 +2,7 @@
 
 use super::RedisCheck;
 use crate::options::blocks::{self, TlsFiles, INSECURE, OUTPUT, PASSWORD_FILE, TLS_FILES};
-use crate::options::{Arity, Opt, Positional, Spec, Words};
+use crate::options::{Arity, Foreign, Means, Opt, Positional, Spec, Words};
 use crate::outcome::UsageError;
 use crate::registry::Check;
 
@@ -19,6 +19,7 @@ pub static CHECK: Check = Check {
                    unix:///path or redis+unix:///path",
         },
         options: &[OWN, TLS_FILES, OUTPUT],
+        foreign: REDIS_CLI,
         examples: &[],
     },
     timeout: blocks::check_timeout,
@@ -49,7 +50,8 @@ const OWN: &[Opt] = &[
         "password",
         "the password (redis-cli -a); it shows in `ps`: --password-file or the URL from REDIS_URL do not",
     )
-    .short('a'),
+    .short('a')
+    .secret(),
     PASSWORD_FILE,
     Opt::value(
         "role",
@@ -59,6 +61,22 @@ const OWN: &[Opt] = &[
     Opt::value(
         "timeout",
         "time limit for the whole check, DNS to the last reply, e.g. 2s or 500ms (default 5s; not 0)",
+    ),
+];
+
+/// redis-cli's flags beyond those probe redis shares with it (-h -p -n -a --user --tls).
+const REDIS_CLI: &[Foreign] = &[
+    Foreign::new("redis-cli", "--no-auth-warning", Means::Anyway),
+    Foreign::value("redis-cli", "--cacert", Means::Same("ca-file")),
+    Foreign::value(
+        "redis-cli",
+        "-u",
+        Means::Refused("give the URL as the argument: probe redis redis://..."),
+    ),
+    Foreign::value(
+        "redis-cli",
+        "-r",
+        Means::Refused("probe wait-for repeats, with backoff, until its --timeout"),
     ),
 ];
 
@@ -79,7 +97,8 @@ pub struct RedisSettings {
 impl RedisSettings {
     pub fn from_words(words: &Words) -> Result<RedisSettings, UsageError> {
         Ok(RedisSettings {
-            url: words.positional(),
+            // `redis-cli ping`'s command word: probe redis always pings.
+            url: words.positional().filter(|word| word != "ping"),
             host: words.text("host"),
             port: words.parsed("port")?,
             db: words.parsed("db")?,

@@ -2,7 +2,7 @@
 
 use super::TcpCheck;
 use crate::options::blocks::{self, TlsFiles, INSECURE, OUTPUT, TLS_FILES};
-use crate::options::{Arity, Opt, Positional, Spec, Words};
+use crate::options::{Arity, Foreign, Means, Opt, Positional, Spec, Words};
 use crate::registry::Check;
 
 pub static CHECK: Check = Check {
@@ -18,6 +18,7 @@ pub static CHECK: Check = Check {
             help: "HOST:PORT targets, e.g. db:5432 or [::1]:6379, or HOST PORT",
         },
         options: &[OWN, TLS_FILES, OUTPUT],
+        foreign: NC,
         examples: &[
             "probe tcp db:5432 cache:6379",
             "probe tcp db 5432",
@@ -51,6 +52,19 @@ const OWN: &[Opt] = &[
         "speak TLS after connecting, verified against HOST (with --ca-file, --cert/--key, -k)",
     ),
     INSECURE,
+];
+
+/// nc's flags from `nc -z -w 2 host port` lines.
+const NC: &[Foreign] = &[
+    Foreign::new("nc", "-z", Means::Anyway),
+    Foreign::new("nc", "-v", Means::Anyway),
+    Foreign::new("nc", "-n", Means::Anyway),
+    Foreign::value("nc", "-w", Means::Seconds("timeout")),
+    Foreign::new(
+        "nc",
+        "-u",
+        Means::Refused("probe speaks TCP; for a DNS server, probe dns"),
+    ),
 ];
 
 /// What `probe tcp` is told.

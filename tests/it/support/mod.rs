@@ -25,7 +25,7 @@ pub fn probe_bin() -> &'static str {
 
 /// Variables that would change what probe does, removed from every run unless a test
 /// sets them on purpose.
-const AMBIENT_VARS: &[&str] = &[
+pub const AMBIENT_VARS: &[&str] = &[
     "DATABASE_URL",
     "REDIS_URL",
     "PGHOST",
