@@ -4,6 +4,8 @@
 //!
 //! And running the migration as a child in its own process group: a stop (time limit,
 //! signal, lost lock) is for everything it started, not only the process probe spawned.
+//! `probe exec` runs its program with the same pieces ([`in_own_group`], [`when_ended`],
+//! [`find_program`]), its output piped and its time bounded by the check's deadline.
 
 use std::ffi::OsString;
 use std::io::ErrorKind;
@@ -114,40 +116,17 @@ pub fn run_child(
     let terminal = owns_terminal();
     let mut child_command = Command::new(program);
     child_command.args(args);
-    // SAFETY: setpgid, tcsetpgrp, sigprocmask and prctl are async-signal-safe and touch
-    // only the child's own state.
-    unsafe {
-        child_command.pre_exec(move || {
-            libc::setpgid(0, 0);
-            if terminal {
-                take_terminal();
-            }
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            signals::unblock();
-            Ok(())
-        });
-    }
+    in_own_group(&mut child_command, terminal);
     let mut child = signals::forward_to(|| child_command.spawn(), std::process::Child::id)
         .map_err(|error| cannot_run(program, &error))?;
     let pid = child.id() as i32;
     let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        // WNOWAIT: the child stays unreaped, so its pid, the id of its group, cannot be
-        // reused while probe may still signal the group.
-        // SAFETY: a zeroed siginfo_t is a valid buffer for waitid.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        while unsafe {
-            libc::waitid(
-                libc::P_PID,
-                pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT,
-            )
-        } != 0
-            && std::io::Error::last_os_error().kind() == ErrorKind::Interrupted
-        {}
-        let _ = sender.send(());
-    });
+    when_ended(
+        pid,
+        Box::new(move || {
+            let _ = sender.send(());
+        }),
+    );
     let started = std::time::Instant::now();
     let mut stopped = None;
     loop {
@@ -190,6 +169,105 @@ pub fn run_child(
         },
         Err(_) => Ended::Exited(1),
     })
+}
+
+/// Makes the child that `command` spawns the leader of a process group of its own, so that
+/// a stop reaches everything it starts; with `terminal`, that group takes the terminal's
+/// foreground. The child gets SIGKILL if the thread that spawned it ends first
+/// (PR_SET_PDEATHSIG), and none of probe's blocked signals.
+pub fn in_own_group(command: &mut Command, terminal: bool) {
+    // SAFETY: setpgid, tcsetpgrp, sigprocmask and prctl are async-signal-safe and touch
+    // only the child's own state.
+    unsafe {
+        command.pre_exec(move || {
+            libc::setpgid(0, 0);
+            if terminal {
+                take_terminal();
+            }
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            signals::unblock();
+            Ok(())
+        });
+    }
+}
+
+/// Calls `ended`, from a thread of its own, once the child `pid` has ended. The child is
+/// left unreaped (WNOWAIT): its pid, the id of its group, cannot be reused while probe may
+/// still signal the group. The caller reaps it (`Child::wait`). Boxed: each closure type
+/// would be another copy of std's thread start-up.
+pub fn when_ended(pid: i32, ended: Box<dyn FnOnce() + Send>) {
+    std::thread::spawn(move || {
+        // SAFETY: a zeroed siginfo_t is a valid buffer for waitid.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        while unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        } != 0
+            && std::io::Error::last_os_error().kind() == ErrorKind::Interrupted
+        {}
+        ended();
+    });
+}
+
+/// Where `execvp` would find `program`: the path itself when it holds a `/`, else the
+/// first executable regular file named so in a directory of `PATH` (musl's default
+/// `/usr/local/bin:/bin:/usr/bin` when unset; an empty entry is the current directory).
+/// Err of kind `NotFound` when there is none, `PermissionDenied` when the only candidates
+/// cannot be executed (a directory, a file without the x bit): [`failure_exit`]'s 127 and
+/// 126. Lets a command be checked before anything runs.
+pub fn find_program(program: &std::ffi::OsStr) -> std::io::Result<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::{Path, PathBuf};
+
+    let executable = |path: &Path| -> std::io::Result<()> {
+        if std::fs::metadata(path)?.is_dir() {
+            return Err(ErrorKind::PermissionDenied.into());
+        }
+        let name = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from(ErrorKind::InvalidInput))?;
+        // SAFETY: a NUL-terminated path; access(2) only reads it.
+        if unsafe { libc::access(name.as_ptr(), libc::X_OK) } == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    };
+    if program.is_empty() {
+        return Err(ErrorKind::NotFound.into());
+    }
+    if program.as_bytes().contains(&b'/') {
+        return executable(Path::new(program)).map(|()| PathBuf::from(program));
+    }
+    let path = std::env::var_os("PATH");
+    let path = path
+        .as_deref()
+        .map_or(&b"/usr/local/bin:/bin:/usr/bin"[..], |path| path.as_bytes());
+    let mut denied = false;
+    for dir in path.split(|&byte| byte == b':') {
+        let dir = if dir.is_empty() { &b"."[..] } else { dir };
+        let candidate = Path::new(std::ffi::OsStr::from_bytes(dir)).join(program);
+        match executable(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(error) => denied |= error.kind() == ErrorKind::PermissionDenied,
+        }
+    }
+    Err(if denied {
+        ErrorKind::PermissionDenied
+    } else {
+        ErrorKind::NotFound
+    }
+    .into())
+}
+
+/// Words as a shell would need them quoted, for progress lines and reports (bytes that are
+/// not UTF-8 shown as U+FFFD).
+pub fn shell_words(words: &[OsString]) -> String {
+    let words: Vec<_> = words.iter().map(|word| word.to_string_lossy()).collect();
+    shlex::try_join(words.iter().map(|word| &**word)).unwrap_or_else(|_| words.join(" "))
 }
 
 /// Whether stdin is a terminal whose foreground is probe's process group.

@@ -174,13 +174,9 @@ pub fn run(mut plan: Migrate, app: &[OsString]) -> Exit {
     if app.is_empty() {
         return Exit::Healthy;
     }
-    say("exec", format!("exec'ing the app: {}", shell_words(app)));
+    say(
+        "exec",
+        format!("exec'ing the app: {}", exec::shell_words(app)),
+    );
     exec::exec(app)
-}
-
-/// Words as a shell would need them quoted, for progress lines (bytes that are not UTF-8
-/// shown as U+FFFD).
-fn shell_words(words: &[OsString]) -> String {
-    let words: Vec<_> = words.iter().map(|word| word.to_string_lossy()).collect();
-    shlex::try_join(words.iter().map(|word| &**word)).unwrap_or_else(|_| words.join(" "))
 }

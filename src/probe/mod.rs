@@ -9,6 +9,7 @@ use crate::outcome::Outcome;
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
+pub mod exec;
 pub mod file;
 #[cfg(feature = "grpc")]
 pub mod grpc;
