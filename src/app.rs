@@ -57,9 +57,18 @@ pub fn run(args: Vec<String>, after: Option<Vec<OsString>>) -> Result<Exit, Usag
     // before this prints an argument, and errors of expansion name only the variable, so
     // an unexpanded `${PW}` is never mistaken for a password. The environment is not
     // scanned: the variables probe reads register theirs as they are read (crate::env).
+    // `probe exec -- CMD`: its command is run as written, like wait-for's.
+    let literal_from = match raw.iter().find(|arg| !arg.starts_with('-')) {
+        Some(name) if name == "exec" => raw.iter().position(|arg| arg == "--"),
+        _ => None,
+    };
     let args = raw
         .iter()
-        .map(|arg| expand(arg))
+        .enumerate()
+        .map(|(at, arg)| match literal_from {
+            Some(from) if at > from => Ok(arg.clone()),
+            _ => expand(arg),
+        })
         .collect::<Result<Vec<_>, _>>()?;
     redact::register_arguments(&args);
     let hint = |error| argv::with_dashdash_hint(error, &args, has_command);

@@ -156,6 +156,17 @@ fn captured() -> &'static [(&'static [u8], &'static [u8])] {
     })
 }
 
+/// Registers the values of the credential-named variables of the whole environment (as
+/// `${NAME}` expansions are: `*_PASSWORD`, `*_TOKEN`, `*_KEY`, ...), for `probe exec`,
+/// whose program gets all of them and may print one. Only exec pays for this walk.
+pub fn register_secret_variables() {
+    for (name, value) in std::env::vars_os() {
+        if let (Some(name), Some(value)) = (name.to_str(), value.to_str()) {
+            crate::redact::register_expansion(name, value);
+        }
+    }
+}
+
 /// probe's own command line, as `main` received it (argv\[0\] included): std reads it only
 /// in the runtime start-up that probe skips (src/main.rs).
 static ARGV: OnceLock<Vec<std::ffi::OsString>> = OnceLock::new();

@@ -86,6 +86,12 @@ pub static KINDS: &[Kind] = &[
         check: Some(&crate::probe::file::CHECK),
     },
     Kind {
+        name: "exec",
+        schemes: &[],
+        feature: "",
+        check: Some(&crate::probe::exec::CHECK),
+    },
+    Kind {
         name: "redis",
         schemes: &[
             "redis",

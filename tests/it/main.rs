@@ -8,6 +8,7 @@ mod check;
 mod cli;
 mod dropin;
 mod errors;
+mod exec;
 mod file;
 mod grpc;
 mod help;

@@ -20,6 +20,7 @@ const LINES: &[(&str, &str, Option<&str>)] = &[
     ),
     ("process", "process no-such-process-name-xyz", None),
     ("file", "file /nonexistent/heartbeat", None),
+    ("exec", "exec -- false", None),
     (
         "redis",
         "redis redis://127.0.0.1:{port}",
@@ -80,7 +81,10 @@ fn each_check_runs_alike_as_a_command_a_target_and_in_wait_for() {
     for (name, line, url) in LINES {
         let line = line.replace("{port}", &port);
         let words: Vec<&str> = line.split(' ').collect();
-        let alone = probe(&[&words[..], &["--timeout", "2s"]].concat());
+        // Flags go right after the check's name: exec's command after `--` takes the rest.
+        let with =
+            |flags: &[&'static str]| -> Vec<&str> { [&words[..1], flags, &words[1..]].concat() };
+        let alone = probe(&with(&["--timeout", "2s"]));
         alone.code(1).says(name);
         probe(&["check", "--timeout", "2s", &line])
             .code(1)
@@ -91,10 +95,10 @@ fn each_check_runs_alike_as_a_command_a_target_and_in_wait_for() {
         probe(&[name, "--help"])
             .code(0)
             .says(&format!("Usage: probe {name}"));
-        probe(&[name, "--no-such-flag"])
+        probe(&with(&["--no-such-flag"]))
             .code(3)
             .says("unrecognized argument: --no-such-flag");
-        probe(&["check", &format!("{line} --no-such-flag")])
+        probe(&["check", &with(&["--no-such-flag"]).join(" ")])
             .code(3)
             .says("unrecognized argument: --no-such-flag");
         if let Some(url) = url {

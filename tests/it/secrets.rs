@@ -822,3 +822,82 @@ fn dollars_that_name_no_variable_stay_literal() {
         .code(3)
         .says("${PW_UNSET} is not set");
 }
+
+/// `probe exec`: what the program prints is masked where it is a secret of the command line
+/// (a credential in its arguments) or of the environment it gets (credential-named
+/// variables, which probe otherwise never reads).
+#[test]
+fn exec_output_masks_secrets_of_its_arguments_and_environment() {
+    for (args, env) in [
+        (
+            vec![
+                "exec",
+                "--",
+                "sh",
+                "-c",
+                "echo \"connecting with $1\" >&2; exit 1",
+                "sh",
+                "--password=Zq9hunter2x",
+            ],
+            vec![],
+        ),
+        (
+            vec![
+                "exec",
+                "--",
+                "sh",
+                "-c",
+                "echo 'cannot reach postgres://app:Zq9hunter2x@db/app: refused'; exit 2",
+            ],
+            vec![],
+        ),
+        (
+            vec![
+                "exec",
+                "--",
+                "sh",
+                "-c",
+                "echo password=$MYSTERY >&2; exit 1",
+            ],
+            vec![("MYSTERY", SECRET)],
+        ),
+        (
+            vec![
+                "exec",
+                "--",
+                "sh",
+                "-c",
+                "echo \"$APP_DB_PASSWORD\"; exit 1",
+            ],
+            vec![("APP_DB_PASSWORD", SECRET)],
+        ),
+        (
+            vec![
+                "exec",
+                "--",
+                "sh",
+                "-c",
+                "echo \"token: $API_TOKEN\"; exit 3",
+            ],
+            vec![("API_TOKEN", SECRET)],
+        ),
+    ] {
+        for mode in ["", "--json"] {
+            let mut words = args.clone();
+            if !mode.is_empty() {
+                words.insert(1, mode);
+            }
+            let run = probe_env(&words, &env);
+            run.code(1).does_not_say(SECRET).says("exited");
+            let line = format!(
+                "exec -- {}",
+                shlex::try_join(args[2..].iter().copied()).unwrap()
+            );
+            let check: Vec<&str> = ["check", mode, &line]
+                .into_iter()
+                .filter(|word| !word.is_empty())
+                .collect();
+            probe_env(&check, &env).code(1).does_not_say(SECRET);
+        }
+    }
+}

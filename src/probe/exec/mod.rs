@@ -21,10 +21,10 @@
 //! (exit 3, nothing run), found the way `execvp` would. Should it disappear afterwards (a
 //! wait-for), the attempt is fatal: waiting will not bring it back.
 
-// Until the command line builds it (the lead wires `probe exec`): remove then.
-#![cfg_attr(not(test), allow(dead_code))]
-
 mod run;
+mod spec;
+
+pub use spec::CHECK;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -84,6 +84,8 @@ impl ExecCheck {
             }
             _ => {}
         }
+        // The program gets the whole environment, and may print a secret of it.
+        crate::env::register_secret_variables();
         let program = crate::exec::find_program(name)
             .map_err(|error| UsageError::new(cannot_run(&name.to_string_lossy(), &error)))?;
         Ok(ExecCheck {
@@ -192,7 +194,23 @@ fn last_line(tail: &run::Tail) -> Option<String> {
     whole.iter().rev().find_map(|piece| {
         // Scrubbed before cleaning (a secret may hold a tab) and after (escape sequences
         // inside one are gone), and before the cap, which could split one.
-        let line = clean(&redact::scrub(&String::from_utf8_lossy(piece)));
+        // A program's own error may quote a credential probe was never told of
+        // (`postgres://app:pw@db`, `password=...`): what stands in a secret position of
+        // the line is registered first, as for probe's own arguments.
+        let text = String::from_utf8_lossy(piece);
+        redact::register_arguments(
+            &text
+                .split_whitespace()
+                .map(String::from)
+                .collect::<Vec<_>>(),
+        );
+        let line = clean(&redact::scrub(&text));
+        redact::register_arguments(
+            &line
+                .split_whitespace()
+                .map(String::from)
+                .collect::<Vec<_>>(),
+        );
         let line = redact::scrub(&line);
         (!line.is_empty()).then(|| cap(&line, MAX_LINE))
     })
