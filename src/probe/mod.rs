@@ -7,6 +7,8 @@ use crate::outcome::Outcome;
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
+#[cfg(feature = "dns")]
+pub mod dns;
 pub mod file;
 #[cfg(feature = "grpc")]
 pub mod grpc;
