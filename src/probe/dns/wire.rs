@@ -275,7 +275,12 @@ fn escape_label(label: &[u8], out: &mut String) {
                 out.push(char::from(byte));
             }
             0x21..=0x7e => out.push(char::from(byte)),
-            _ => out.push_str(&format!("\\{byte:03}")),
+            _ => {
+                out.push('\\');
+                for digit in [byte / 100, byte / 10 % 10, byte % 10] {
+                    out.push(char::from(b'0' + digit));
+                }
+            }
         }
     }
 }
