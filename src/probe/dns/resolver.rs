@@ -261,7 +261,10 @@ mod tests {
         assert_eq!(candidates("db.", &conf), ["db"]);
         let long = "a".repeat(63);
         let name = format!("{long}.{long}.{long}.{}", "a".repeat(50));
-        assert_eq!(candidates(&name, &parse_resolv_conf(&[])), std::slice::from_ref(&name));
+        assert_eq!(
+            candidates(&name, &parse_resolv_conf(&[])),
+            std::slice::from_ref(&name)
+        );
         let conf = parse_resolv_conf(&["search example.com".into(), "options ndots:9".into()]);
         assert_eq!(candidates(&name, &conf), [name]);
     }
