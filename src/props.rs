@@ -353,6 +353,59 @@ pub fn amqp(data: &[u8]) {
     }
 }
 
+/// DNS replies: any bytes, read as the reply to the question they hold themselves (so the
+/// fuzzer gets past the ID and question checks), give records or one reason, in bounded
+/// time; every name, wherever it starts, decodes to at most 255 wire bytes shown as
+/// printable ASCII with no space (a reason stays one line); and a query probe builds,
+/// answered with QR set, reads back as the answer to itself.
+pub fn dns(data: &[u8]) {
+    use crate::probe::dns::wire::{parse, query, read_name, Data};
+    let data = capped(data);
+    let one_line = |name: &str| {
+        assert!(name.len() <= 4 * 255, "{} bytes", name.len());
+        assert!(name.bytes().all(|b| b.is_ascii_graphic()), "{name:?}");
+    };
+    let id = u16::from_be_bytes([*data.first().unwrap_or(&0), *data.get(1).unwrap_or(&0)]);
+    let (name, qtype) = match read_name(data, 12) {
+        Ok((name, end)) => match data.get(end..end + 2) {
+            Some(qtype) => (name, u16::from_be_bytes([qtype[0], qtype[1]])),
+            None => (name, 1),
+        },
+        Err(_) => ("x".to_string(), 1),
+    };
+    let reply = timed_bytes("dns reply", data, || parse(data, id, &name, qtype));
+    if let Ok(reply) = reply {
+        assert!(reply.answers.len() <= data.len() / 11, "{reply:?}");
+        for record in &reply.answers {
+            match &record.data {
+                Data::Name(name)
+                | Data::Mx { exchange: name, .. }
+                | Data::Srv { target: name, .. } => one_line(name),
+                Data::Txt(text) => assert!(text.len() < data.len()),
+                Data::Ip(_) | Data::Other => {}
+            }
+        }
+    }
+    timed_bytes("dns names", data, || {
+        for at in 0..data.len().min(128) {
+            if let Ok((name, end)) = read_name(data, at) {
+                one_line(&name);
+                assert!(end > at && end <= data.len(), "{at}..{end}");
+            }
+        }
+    });
+    // A name as the check validates them: no empty label.
+    let asked = plain(&data[..data.len().min(40)], "x");
+    let asked: Vec<&str> = asked.split('.').filter(|label| !label.is_empty()).collect();
+    let asked = asked.join(".");
+    if !asked.is_empty() {
+        let mut answer = query(id, &asked, qtype);
+        answer[2] |= 0x80;
+        let read = parse(&answer, id, &asked.to_ascii_uppercase(), qtype);
+        assert_eq!(read.map(|reply| reply.answers.len()), Ok(0), "{asked:?}");
+    }
+}
+
 /// gRPC: the HTTP/2 exchange against any server bytes (frames, HPACK header blocks,
 /// SETTINGS, PING, GOAWAY), the health response protobuf, and `-H` metadata that carries
 /// a secret: nothing probe shows depends on it.
@@ -458,6 +511,7 @@ mod tests {
         ("mysql", super::mysql),
         ("amqp", super::amqp),
         ("grpc", super::grpc),
+        ("dns", super::dns),
     ];
 
     /// Seeded xorshift: the same inputs on every run.

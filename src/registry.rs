@@ -86,6 +86,12 @@ pub static KINDS: &[Kind] = &[
         check: Some(&crate::probe::file::CHECK),
     },
     Kind {
+        name: "dns",
+        schemes: &["dns"],
+        feature: "dns",
+        check: built!("dns", crate::probe::dns::CHECK),
+    },
+    Kind {
         name: "exec",
         schemes: &[],
         feature: "",

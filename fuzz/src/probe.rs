@@ -19,6 +19,8 @@ pub mod http {
 
 #[path = "../../src/probe/amqp/wire.rs"]
 pub mod amqp_wire;
+#[path = "../../src/probe/dns/wire.rs"]
+pub mod dns_wire;
 #[path = "../../src/probe/grpc/h2.rs"]
 pub mod grpc_h2;
 #[path = "../../src/probe/grpc/proto.rs"]
@@ -42,6 +44,10 @@ pub mod mysql {
 
 pub mod amqp {
     pub use super::amqp_wire as wire;
+}
+
+pub mod dns {
+    pub use super::dns_wire as wire;
 }
 
 pub mod grpc {

@@ -9,6 +9,8 @@ use crate::outcome::Outcome;
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
+#[cfg(feature = "dns")]
+pub mod dns;
 pub mod exec;
 pub mod file;
 #[cfg(feature = "grpc")]

@@ -6,6 +6,7 @@ mod support;
 mod amqp;
 mod check;
 mod cli;
+mod dns;
 mod dropin;
 mod errors;
 mod exec;

@@ -20,6 +20,11 @@ const LINES: &[(&str, &str, Option<&str>)] = &[
     ),
     ("process", "process no-such-process-name-xyz", None),
     ("file", "file /nonexistent/heartbeat", None),
+    (
+        "dns",
+        "dns db.invalid --server 127.0.0.1:{port}",
+        Some("dns://127.0.0.1:{port}/db.invalid"),
+    ),
     ("exec", "exec -- false", None),
     (
         "redis",
