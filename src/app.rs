@@ -15,6 +15,7 @@ use crate::expand::expand;
 use crate::mode;
 use crate::mode::retry::Policy;
 use crate::options::blocks::Common;
+use crate::options::Early;
 use crate::outcome::{usage, Exit, UsageError};
 use crate::redact;
 use crate::report::Format;
@@ -73,27 +74,26 @@ pub fn run(args: Vec<String>, after: Option<Vec<OsString>>) -> Result<Exit, Usag
     redact::register_arguments(&args);
     let hint = |error| argv::with_dashdash_hint(error, &args, has_command);
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
-    let cli = match Cli::from_args(&["probe"], &words) {
-        Ok(cli) => cli,
-        Err(exit) if exit.status.is_ok() => {
-            print!("{}", exit.output);
-            return Ok(Exit::Healthy);
+    let parsed = match words.split_first() {
+        // A check's words go straight to its option table: argh would only find the same
+        // row by name, at a few hundred instructions more in every health check.
+        Some((name, rest)) if crate::registry::find(name).is_some() => {
+            let kind = crate::registry::find(name).expect("found above");
+            match crate::cli::parse_check(kind, rest) {
+                Ok(words) => Command::Check { kind, words },
+                Err(Early::Help) => {
+                    if let Some(check) = kind.check {
+                        print!("{}", check.spec.help(&format!("probe {name}")));
+                    }
+                    return Ok(Exit::Healthy);
+                }
+                Err(Early::Error(error)) => return Err(hint(error)),
+            }
         }
-        Err(exit) => return Err(hint(argv::argh_error(&exit.output))),
-    };
-    if cli.version {
-        // Set by build.rs: which binary this is, for a user looking into an image.
-        println!(
-            "probe {}\ntarget: {}\nfeatures: {}\ncommit: {}",
-            env!("CARGO_PKG_VERSION"),
-            env!("PROBE_BUILD_TARGET"),
-            env!("PROBE_BUILD_FEATURES"),
-            env!("PROBE_BUILD_COMMIT"),
-        );
-        return Ok(Exit::Healthy);
-    }
-    let Some(Subcommand::Any(parsed)) = cli.command else {
-        return usage("missing a command; see probe --help");
+        _ => match parse_with_argh(&words).map_err(hint)? {
+            Some(parsed) => parsed,
+            None => return Ok(Exit::Healthy),
+        },
     };
     if command.is_some() && !matches!(parsed, Command::WaitFor(_) | Command::MigrateThenExec(_)) {
         return usage("`-- CMD` only follows wait-for and migrate-then-exec");
@@ -123,6 +123,34 @@ pub fn run(args: Vec<String>, after: Option<Vec<OsString>>) -> Result<Exit, Usag
         }
     };
     Ok(if dry_run { Exit::Healthy } else { run() })
+}
+
+/// The modes, `--help` and `--version`, through argh; `None` when that was all (help or the
+/// version was printed).
+fn parse_with_argh(words: &[&str]) -> Result<Option<Command>, UsageError> {
+    let cli = match Cli::from_args(&["probe"], words) {
+        Ok(cli) => cli,
+        Err(exit) if exit.status.is_ok() => {
+            print!("{}", exit.output);
+            return Ok(None);
+        }
+        Err(exit) => return Err(argv::argh_error(&exit.output)),
+    };
+    if cli.version {
+        // Set by build.rs: which binary this is, for a user looking into an image.
+        println!(
+            "probe {}\ntarget: {}\nfeatures: {}\ncommit: {}",
+            env!("CARGO_PKG_VERSION"),
+            env!("PROBE_BUILD_TARGET"),
+            env!("PROBE_BUILD_FEATURES"),
+            env!("PROBE_BUILD_COMMIT"),
+        );
+        return Ok(None);
+    }
+    match cli.command {
+        Some(Subcommand::Any(parsed)) => Ok(Some(parsed)),
+        None => usage("missing a command; see probe --help"),
+    }
 }
 
 /// The argument after `flag` as the user wrote it, before expansion (arguments expand

@@ -507,6 +507,9 @@ fn register_secrets(spec: &'static Spec, words: &[&str]) {
         return;
     }
     for (at, word) in words.iter().enumerate() {
+        if !word.starts_with('-') {
+            continue;
+        }
         let Ok(actions) = spec.resolve(word) else {
             continue;
         };

@@ -50,16 +50,7 @@ impl TcpCheck {
                 "this probe binary was built without the \"tls\" feature (needed for --tls)",
             );
         }
-        // `tcp://db:5432` as a TARGET's URL is the same target here.
-        let targets: Vec<String> = settings
-            .targets
-            .iter()
-            .map(|word| match word.strip_prefix("tcp://") {
-                Some(rest) => rest.trim_end_matches('/').to_string(),
-                None => word.clone(),
-            })
-            .collect();
-        net::join_host_port(&targets)
+        net::join_host_port(&settings.targets)
             .iter()
             .map(|target| {
                 let (host, port) = net::split_host_port(target)?;
@@ -84,11 +75,20 @@ impl Probe for TcpCheck {
     }
 
     fn target(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
+        // Pieces pushed, not format!: this runs in every tcp check (src/report.rs says why).
+        let port = self.port.to_string();
+        let mut target = String::with_capacity(self.host.len() + port.len() + 3);
+        match self.host.contains(':') {
+            true => {
+                target.push('[');
+                target.push_str(&self.host);
+                target.push(']');
+            }
+            false => target.push_str(&self.host),
         }
+        target.push(':');
+        target.push_str(&port);
+        target
     }
 
     fn run(&self, deadline: &Deadline) -> Outcome {

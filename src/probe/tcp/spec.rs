@@ -81,7 +81,15 @@ pub struct TcpSettings {
 impl TcpSettings {
     pub fn from_words(words: &Words) -> TcpSettings {
         TcpSettings {
-            targets: words.positionals(),
+            // `tcp://db:5432`, a TARGET's URL, is the same target here.
+            targets: words
+                .positionals()
+                .into_iter()
+                .map(|word| match word.strip_prefix("tcp://") {
+                    Some(rest) => rest.trim_end_matches('/').to_string(),
+                    None => word,
+                })
+                .collect(),
             expect_banner: words.text("expect-banner"),
             send: words.text("send"),
             expect: words.text("expect"),
