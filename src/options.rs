@@ -43,6 +43,8 @@ pub struct Opt {
     pub hidden: bool,
     /// Its value is a secret (`mysql -pPASSWORD`): registered before anything can print it.
     pub secret: bool,
+    /// What follows the first `:` of its value is a secret (curl's `-u USER:PASSWORD`).
+    pub secret_after_colon: bool,
     pub help: &'static str,
 }
 
@@ -56,6 +58,7 @@ impl Opt {
             repeatable: false,
             hidden: false,
             secret: false,
+            secret_after_colon: false,
             help,
         }
     }
@@ -93,6 +96,13 @@ impl Opt {
     pub const fn secret(self) -> Opt {
         Opt {
             secret: true,
+            ..self
+        }
+    }
+
+    pub const fn secret_after_colon(self) -> Opt {
+        Opt {
+            secret_after_colon: true,
             ..self
         }
     }
@@ -503,7 +513,7 @@ impl Words {
 /// The values of a check's secret options, registered before the words are read: an
 /// error about any word may print them all (a TARGET's usage error shows its text).
 fn register_secrets(spec: &'static Spec, words: &[&str]) {
-    if !spec.all().any(|opt| opt.secret) {
+    if !spec.all().any(|opt| opt.secret || opt.secret_after_colon) {
         return;
     }
     for (at, word) in words.iter().enumerate() {
@@ -514,15 +524,18 @@ fn register_secrets(spec: &'static Spec, words: &[&str]) {
             continue;
         };
         for action in actions {
-            if let Action::Own(opt, inline) = action {
-                if opt.secret {
-                    match inline {
-                        Some(value) => crate::redact::register(&value),
-                        None => words
-                            .get(at + 1)
-                            .into_iter()
-                            .for_each(|v| crate::redact::register(v)),
-                    }
+            let Action::Own(opt, inline) = action else {
+                continue;
+            };
+            let value = inline.or_else(|| words.get(at + 1).map(|v| v.to_string()));
+            let Some(value) = value else {
+                continue;
+            };
+            if opt.secret {
+                crate::redact::register(&value);
+            } else if opt.secret_after_colon {
+                if let Some((_, secret)) = value.split_once(':') {
+                    crate::redact::register(secret);
                 }
             }
         }

@@ -399,3 +399,175 @@ fn glued_values_and_go_style_flags_work_against_real_servers() {
     ])
     .code(0);
 }
+
+/// curl's `-u USER:PASSWORD`, and a login from files (`--user-file`, `--password-file`),
+/// which need no percent-encoding: the server sees the same Basic header either way, and
+/// no password is printed.
+#[test]
+fn http_basic_auth_without_the_url() {
+    use crate::support::http::{Response, Server};
+    let password = "p@ss:w/rd#1";
+    let expected = format!(
+        "Basic {}",
+        base64_encode(format!("elastic:{password}").as_bytes())
+    );
+    let server = Server::http(move |request| match request.header("authorization") {
+        Some(value) if value == expected => Response::new(200, "ok"),
+        _ => Response::new(401, "who are you"),
+    });
+    let url = server.url("/_cluster/health");
+    probe(&["http", "-u", &format!("elastic:{password}"), &url])
+        .code(0)
+        .does_not_say(password);
+    let dir = temp_dir();
+    let (user_file, password_file) = (dir.path().join("user"), dir.path().join("password"));
+    std::fs::write(&user_file, "elastic\n").unwrap();
+    std::fs::write(&password_file, format!("{password}\n")).unwrap();
+    let (user_file, password_file) = (
+        user_file.display().to_string(),
+        password_file.display().to_string(),
+    );
+    probe(&[
+        "http",
+        "--user-file",
+        &user_file,
+        "--password-file",
+        &password_file,
+        &url,
+    ])
+    .code(0);
+    probe(&[
+        "http",
+        "-u",
+        "elastic",
+        "--password-file",
+        &password_file,
+        &url,
+    ])
+    .code(0);
+    probe(&["http", "-u", "elastic:wrong", &url])
+        .code(1)
+        .says("401")
+        .does_not_say("wrong");
+    // Usage errors: a user without a password, a login given twice.
+    probe(&["http", "-u", "elastic", &url])
+        .code(3)
+        .says("needs a password");
+    probe(&["http", "-u", "a:b", &format!("http://c:d@127.0.0.1:{}/", 1)])
+        .code(3)
+        .says("given twice")
+        .does_not_say(":d@");
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// mysqladmin's line as users paste it (`ping -uroot -pPW -h HOST -P PORT --protocol=tcp`,
+/// or `-S` for the socket), and user names from a file, against the real MariaDB.
+#[test]
+fn mysqladmin_flags_and_user_files_against_mariadb() {
+    use crate::support::mysql::{mariadb, PASSWORD, USER};
+    let server = mariadb();
+    let port = server.port.to_string();
+    probe(&[
+        "mysql",
+        "ping",
+        &format!("-u{USER}"),
+        &format!("-p{PASSWORD}"),
+        "-h",
+        "127.0.0.1",
+        &format!("-P{port}"),
+        "--protocol=tcp",
+        "--skip-ssl",
+    ])
+    .code(0)
+    .does_not_say(PASSWORD);
+    let socket = server.socket.display().to_string();
+    probe(&["mysql", "-u", USER, &format!("-p{PASSWORD}"), "-S", &socket]).code(0);
+    // A wrong password given must fail, and never show.
+    probe(&[
+        "mysql",
+        "-u",
+        USER,
+        "-pnot-it-7f3e",
+        "-h",
+        "127.0.0.1",
+        "-P",
+        &port,
+    ])
+    .code(1)
+    .does_not_say("not-it-7f3e");
+    // --user-file and --password-file: nothing in ps, nothing percent-encoded.
+    let dir = temp_dir();
+    let (user_file, password_file) = (dir.path().join("user"), dir.path().join("password"));
+    std::fs::write(&user_file, format!("{USER}\n")).unwrap();
+    std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
+    probe(&[
+        "mysql",
+        "-S",
+        &socket,
+        "--user-file",
+        &user_file.display().to_string(),
+        "--password-file",
+        &password_file.display().to_string(),
+    ])
+    .code(0);
+    // A URL and location flags together are refused, naming both.
+    probe(&["mysql", "mysql://127.0.0.1/", "-h", "db"])
+        .code(3)
+        .says("given twice");
+    probe(&[
+        "mysql",
+        "-u",
+        "a",
+        "--user-file",
+        &user_file.display().to_string(),
+    ])
+    .code(3)
+    .says("given twice");
+}
+
+/// `--user-file` for postgres and amqp too: the user name comes from a Docker secret.
+#[test]
+fn postgres_user_from_a_file() {
+    let pg = plain();
+    let dir = temp_dir();
+    let (user_file, password_file) = (dir.path().join("user"), dir.path().join("password"));
+    std::fs::write(&user_file, format!("{USER}\n")).unwrap();
+    std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
+    probe(&[
+        "postgres",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &pg.port.to_string(),
+        "-d",
+        DB,
+        "--user-file",
+        &user_file.display().to_string(),
+        "--password-file",
+        &password_file.display().to_string(),
+        "--query",
+        "select 1",
+    ])
+    .code(0);
+    probe(&["amqp", "--user-file", "/nonexistent/user"])
+        .code(3)
+        .says("--user-file");
+}

@@ -25,6 +25,31 @@ struct Form {
 }
 
 const FORMS: &[Form] = &[
+    // mysqladmin's glued -pPASSWORD, and curl's -u USER:PASSWORD.
+    Form {
+        name: "mysql -pPASSWORD",
+        target: "mysql://u@127.0.0.1:{P}/app",
+        env: &[],
+        flags: &["-p{S}"],
+    },
+    Form {
+        name: "mysql --password PASSWORD",
+        target: "mysql://u@127.0.0.1:{P}/app",
+        env: &[],
+        flags: &["--password", "{S}"],
+    },
+    Form {
+        name: "http -u user:password",
+        target: "http://127.0.0.1:{P}/",
+        env: &[],
+        flags: &["-u", "elastic:{S}"],
+    },
+    Form {
+        name: "http -uuser:password glued",
+        target: "http://127.0.0.1:{P}/",
+        env: &[],
+        flags: &["-uelastic:{S}"],
+    },
     // --send is never printed (it may log in: `AUTH pw`), nor a bad escape after it.
     Form {
         name: "tcp --send",
@@ -431,6 +456,9 @@ fn no_secret_in_any_output() {
                     words.extend(flags.iter().cloned());
                     commands.push(words);
                 }
+                // A usage error inside the TARGET too (its line is printed with it), on its
+                // own: an error outside it would come first.
+                let inner_error = vec!["check".to_string(), format!("{as_target} --no-such-flag")];
                 commands.push(vec!["check".into(), as_target.clone()]);
                 commands.push(vec![
                     "wait-for".into(),
@@ -455,6 +483,16 @@ fn no_secret_in_any_output() {
                         words.push("--no-such-flag".into());
                         words.push(target.clone());
                     }
+                    let words = match usage_error && words[0] == "check" {
+                        true => {
+                            let mut inner = inner_error.clone();
+                            if !mode.is_empty() {
+                                inner.insert(1, mode.into());
+                            }
+                            inner
+                        }
+                        false => words,
+                    };
                     let name = format!(
                         "{} | {} {mode}{}",
                         form.name,

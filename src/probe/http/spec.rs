@@ -73,7 +73,8 @@ const OWN: &[Opt] = &[
         "user",
         "basic auth as curl -u: USER:PASSWORD, or USER with --password-file (it shows in `ps`: prefer the files)",
     )
-    .short('u'),
+    .short('u')
+    .secret_after_colon(),
     Opt::value(
         "user-file",
         "read the basic-auth user name from this file (one trailing newline is ignored)",
