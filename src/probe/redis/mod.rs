@@ -111,6 +111,15 @@ fn flags_agree_with_url(url: &url::RedisUrl, args: &RedisSettings) -> Result<(),
 
 impl RedisCheck {
     pub fn new(args: &RedisSettings) -> Result<Self, UsageError> {
+        Self::with_env(args, &crate::env::get)
+    }
+
+    /// [`RedisCheck::new`] with the environment given (`REDIS_URL`), as postgres and mysql
+    /// take theirs, so that tests and other modes can pass their own.
+    fn with_env(
+        args: &RedisSettings,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, UsageError> {
         if let Some(password) = &args.password {
             redact::register(password);
         }
@@ -120,7 +129,7 @@ impl RedisCheck {
             (Some(url), _) => url.clone(),
             // redis-cli's flags describe the whole address: REDIS_URL is not mixed in.
             (None, true) => flags_url(args)?,
-            (None, false) => crate::env::get("REDIS_URL")
+            (None, false) => env("REDIS_URL")
                 .filter(|url| !url.trim().is_empty())
                 .unwrap_or_else(|| DEFAULT_URL.to_string()),
         };
@@ -430,6 +439,27 @@ mod tests {
 
     fn bulk(text: &str) -> Reply {
         Reply::Bulk(Some(text.as_bytes().to_vec()))
+    }
+
+    fn check(args: &[&str], env: &[(&str, &str)]) -> Result<RedisCheck, UsageError> {
+        let words = crate::options::Words::parse(&CHECK.spec, args).unwrap();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        RedisCheck::with_env(&RedisSettings::from_words(&words)?, &move |name| {
+            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn redis_url_is_read_only_without_a_url_or_location_flags() {
+        let from_env = check(&[], &[("REDIS_URL", "redis://cache:6380/2")]).unwrap();
+        assert_eq!(from_env.target(), "redis://cache:6380/2");
+        let flags = check(&["-h", "other"], &[("REDIS_URL", "redis://cache:6380/2")]).unwrap();
+        assert_eq!(flags.target(), "redis://other:6379");
+        let default = check(&[], &[]).unwrap();
+        assert_eq!(default.target(), "redis://127.0.0.1:6379");
     }
 
     #[test]
