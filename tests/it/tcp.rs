@@ -117,3 +117,102 @@ fn send_and_expect_ask_memcached_as_a_command_a_target_and_in_wait_for() {
         .code(3)
         .says(r"unknown escape \q");
 }
+
+/// A server started by hand on a free port of 127.0.0.1, stopped when dropped.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn daemon(program: &str, args: &[&str], port: u16) -> Daemon {
+    let child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| panic!("{program} (scripts/test installs it): {error}"));
+    let daemon = Daemon(child);
+    crate::support::wait_for_port(port, Duration::from_secs(10));
+    daemon
+}
+
+/// MQTT, a binary protocol, with escapes: CONNECT (clean session, empty client id),
+/// then DISCONNECT; healthy on CONNACK "accepted". A real mosquitto.
+#[test]
+fn mqtt_connect_is_answered_by_mosquitto() {
+    let port = free_port();
+    let dir = crate::support::temp_dir();
+    let conf = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
+    )
+    .unwrap();
+    let _broker = daemon(
+        "/usr/sbin/mosquitto",
+        &["-c", &conf.display().to_string()],
+        port,
+    );
+    let target = format!("127.0.0.1:{port}");
+    probe(&[
+        "tcp",
+        &target,
+        "--send",
+        r"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00\xe0\x00",
+        "--expect",
+        r"\x20\x02\x00\x00",
+    ])
+    .code(0)
+    .says(r#"reply " \x02\0\0""#);
+    // A broker that refuses anonymous clients answers CONNACK 5 (not authorized).
+    let port = free_port();
+    std::fs::write(
+        &conf,
+        format!("listener {port} 127.0.0.1\nallow_anonymous false\n"),
+    )
+    .unwrap();
+    let _strict = daemon(
+        "/usr/sbin/mosquitto",
+        &["-c", &conf.display().to_string()],
+        port,
+    );
+    probe(&[
+        "tcp",
+        &format!("127.0.0.1:{port}"),
+        "--send",
+        r"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00",
+        "--expect",
+        r"\x20\x02\x00\x00",
+        "--timeout",
+        "1s",
+    ])
+    .code(1)
+    .says(r"\x05");
+}
+
+/// LDAP: an anonymous simple bind (BindRequest, LDAPv3), healthy on BindResponse
+/// "success", then an unbind. A real slapd (Debian's default configuration).
+#[test]
+fn ldap_anonymous_bind_is_answered_by_slapd() {
+    let port = free_port();
+    let url = format!("ldap://127.0.0.1:{port}/");
+    let _slapd = daemon(
+        "/usr/sbin/slapd",
+        &["-h", &url, "-F", "/etc/ldap/slapd.d", "-d", "0"],
+        port,
+    );
+    probe(&[
+        "tcp",
+        &format!("127.0.0.1:{port}"),
+        "--send",
+        r"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00\x30\x05\x02\x01\x02\x42\x00",
+        "--expect",
+        r"\x61\x07\x0a\x01\x00",
+    ])
+    .code(0);
+}
