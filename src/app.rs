@@ -3,19 +3,17 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
-use argh::FromArgs;
-
 // src/argv.rs; declared here rather than in main.rs, its only caller being this module.
 #[path = "argv.rs"]
 mod argv;
 
-use crate::cli::{Cli, Command, MigrateArgs, Subcommand, WaitForArgs};
+use crate::cli::{Command, MigrateArgs, Parsed, WaitForArgs};
 use crate::duration::Span;
 use crate::expand::expand;
 use crate::mode;
 use crate::mode::retry::Policy;
 use crate::options::blocks::Common;
-use crate::options::Early;
+use crate::options::is_flag;
 use crate::outcome::{usage, Exit, UsageError};
 use crate::redact;
 use crate::report::Format;
@@ -59,7 +57,7 @@ pub fn run(args: Vec<String>, after: Option<Vec<OsString>>) -> Result<Exit, Usag
     // an unexpanded `${PW}` is never mistaken for a password. The environment is not
     // scanned: the variables probe reads register theirs as they are read (crate::env).
     // `probe exec -- CMD`: its command is run as written, like wait-for's.
-    let literal_from = match raw.iter().find(|arg| !arg.starts_with('-')) {
+    let literal_from = match raw.iter().find(|arg| !is_flag(arg)) {
         Some(name) if name == "exec" => raw.iter().position(|arg| arg == "--"),
         _ => None,
     };
@@ -74,26 +72,23 @@ pub fn run(args: Vec<String>, after: Option<Vec<OsString>>) -> Result<Exit, Usag
     redact::register_arguments(&args);
     let hint = |error| argv::with_dashdash_hint(error, &args, has_command);
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
-    let parsed = match words.split_first() {
-        // A check's words go straight to its option table: argh would only find the same
-        // row by name, at a few hundred instructions more in every health check.
-        Some((name, rest)) if crate::registry::find(name).is_some() => {
-            let kind = crate::registry::find(name).expect("found above");
-            match crate::cli::parse_check(kind, rest) {
-                Ok(words) => Command::Check { kind, words },
-                Err(Early::Help) => {
-                    if let Some(check) = kind.check {
-                        print!("{}", check.spec.help(&format!("probe {name}")));
-                    }
-                    return Ok(Exit::Healthy);
-                }
-                Err(Early::Error(error)) => return Err(hint(error)),
-            }
+    let parsed = match crate::cli::parse(&words).map_err(hint)? {
+        Parsed::Run(parsed) => parsed,
+        Parsed::Help(text) => {
+            print!("{text}");
+            return Ok(Exit::Healthy);
         }
-        _ => match parse_with_argh(&words).map_err(hint)? {
-            Some(parsed) => parsed,
-            None => return Ok(Exit::Healthy),
-        },
+        Parsed::Version => {
+            // Set by build.rs: which binary this is, for a user looking into an image.
+            println!(
+                "probe {}\ntarget: {}\nfeatures: {}\ncommit: {}",
+                env!("CARGO_PKG_VERSION"),
+                env!("PROBE_BUILD_TARGET"),
+                env!("PROBE_BUILD_FEATURES"),
+                env!("PROBE_BUILD_COMMIT"),
+            );
+            return Ok(Exit::Healthy);
+        }
     };
     if command.is_some() && !matches!(parsed, Command::WaitFor(_) | Command::MigrateThenExec(_)) {
         return usage("`-- CMD` only follows wait-for and migrate-then-exec");
@@ -125,34 +120,6 @@ pub fn run(args: Vec<String>, after: Option<Vec<OsString>>) -> Result<Exit, Usag
     Ok(if dry_run { Exit::Healthy } else { run() })
 }
 
-/// The modes, `--help` and `--version`, through argh; `None` when that was all (help or the
-/// version was printed).
-fn parse_with_argh(words: &[&str]) -> Result<Option<Command>, UsageError> {
-    let cli = match Cli::from_args(&["probe"], words) {
-        Ok(cli) => cli,
-        Err(exit) if exit.status.is_ok() => {
-            print!("{}", exit.output);
-            return Ok(None);
-        }
-        Err(exit) => return Err(argv::argh_error(&exit.output)),
-    };
-    if cli.version {
-        // Set by build.rs: which binary this is, for a user looking into an image.
-        println!(
-            "probe {}\ntarget: {}\nfeatures: {}\ncommit: {}",
-            env!("CARGO_PKG_VERSION"),
-            env!("PROBE_BUILD_TARGET"),
-            env!("PROBE_BUILD_FEATURES"),
-            env!("PROBE_BUILD_COMMIT"),
-        );
-        return Ok(None);
-    }
-    match cli.command {
-        Some(Subcommand::Any(parsed)) => Ok(Some(parsed)),
-        None => usage("missing a command; see probe --help"),
-    }
-}
-
 /// The argument after `flag` as the user wrote it, before expansion (arguments expand
 /// one to one, so the same index holds it).
 fn unexpanded(raw: &[String], words: &[&str], flag: &str) -> Option<String> {
@@ -180,7 +147,7 @@ fn split_command(
     };
     let takes_command = args
         .iter()
-        .find(|arg| !arg.starts_with('-'))
+        .find(|arg| !is_flag(arg))
         .is_some_and(|name| RUNS_A_COMMAND.contains(&name.as_str()));
     if takes_command {
         return Ok((args, Some(after)));

@@ -1,10 +1,9 @@
-//! argv before argh, and argh's errors after it: the habits argh alone does not serve.
+//! argv before it is parsed (crate::cli), and its errors after: the habits a plain option
+//! table does not serve.
 //!
 //! - `probe help COMMAND` is `probe COMMAND --help`.
 //! - The flags every command shares (`--timeout V`, `--json`, `-q`) may come before the
-//!   command (`probe -q http URL`): they are moved to just after it, where argh reads them.
-//! - argh's "required ... not provided:" lists the missing names on the next lines: they are
-//!   kept on the one error line.
+//!   command (`probe -q http URL`): they are moved to just after it, where it reads them.
 //! - A command written without its `--` (`probe wait-for db:5432 ./app`) gets a hint.
 
 use crate::outcome::UsageError;
@@ -80,7 +79,7 @@ pub fn prepare(args: Vec<String>) -> Vec<String> {
                 before.push(word);
                 break;
             }
-            flag if flag.starts_with('-') => before.push(word),
+            flag if crate::options::is_flag(flag) => before.push(word),
             _ => {
                 command = Some(word);
                 break;
@@ -132,24 +131,6 @@ fn wait_for_it(words: Vec<String>) -> Vec<String> {
     }
     out.extend(words);
     out
-}
-
-/// argh's error output as one line, keeping the names argh lists below
-/// "Required positional arguments not provided:" and "Required options not provided:".
-pub fn argh_error(output: &str) -> UsageError {
-    let mut lines = output
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty());
-    let first = lines.next().unwrap_or("invalid arguments");
-    let mut text = crate::outcome::lowercase_first(first);
-    if first.ends_with(':') {
-        let names: Vec<&str> = lines.take_while(|line| !line.ends_with(':')).collect();
-        if !names.is_empty() {
-            text = format!("{text} {}", names.join(", "));
-        }
-    }
-    UsageError::new(text)
 }
 
 /// Adds "did you mean `-- ./app`?" when wait-for or migrate-then-exec was given no `--` and
@@ -271,24 +252,6 @@ mod tests {
     fn help_command_is_command_help() {
         assert_eq!(prepared("help wait-for"), "wait-for --help");
         assert_eq!(prepared("help"), "--help");
-    }
-
-    #[test]
-    fn missing_arguments_are_named() {
-        let output = "Required positional arguments not provided:\n    URL\n";
-        assert_eq!(
-            argh_error(output).0,
-            "required positional arguments not provided: URL"
-        );
-        let output = "Required options not provided:\n    --migrate\n    --wait\n";
-        assert_eq!(
-            argh_error(output).0,
-            "required options not provided: --migrate, --wait"
-        );
-        assert_eq!(
-            argh_error("Unrecognized argument: x\n").0,
-            "unrecognized argument: x"
-        );
     }
 
     #[test]

@@ -1,36 +1,14 @@
-//! The command line of probe's modes, as argh structs whose doc comments are their
-//! `--help`; the checks come from the registry (crate::registry), each reading its own
-//! words against its own option table (crate::options). Parsing only turns words into
-//! these values; what they mean is checked once, where they are used.
-
-use argh::{CommandInfo, DynamicSubCommand, EarlyExit, FromArgs, SubCommand};
+//! The command line: the top level (`--help`, `--version`, the command's name), and the
+//! modes' option tables and settings. Every command reads its words with crate::options:
+//! the checks from their registry rows (crate::registry), the modes from the tables here.
+//! Parsing only turns words into these values; what they mean is checked once, where they
+//! are used.
 
 use crate::duration::Span;
-use crate::options::blocks::{CheckTimeout, Common};
-use crate::options::{Early, Words};
+use crate::options::blocks::{CheckTimeout, Common, OUTPUT};
+use crate::options::{self, Arity, Early, Opt, Positional, Spec, Words};
+use crate::outcome::{usage, UsageError};
 use crate::registry::{self, Kind};
-
-/// Health checks and dependency waits for containers: one static binary, no shell needed.
-/// Exit codes: 0 healthy, 1 unhealthy, 3 usage error, 126/127 command not executable/found.
-/// --timeout, --json and -q may also come before the command; `probe help COMMAND` = `probe COMMAND --help`.
-#[derive(FromArgs, Debug)]
-pub struct Cli {
-    /// print the version and exit
-    #[argh(switch)]
-    pub version: bool,
-
-    #[argh(subcommand)]
-    pub command: Option<Subcommand>,
-}
-
-/// argh's door to the commands: one dynamic variant, so that `probe --help` lists the
-/// checks (from the registry) before the modes.
-#[derive(FromArgs, Debug)]
-#[argh(subcommand)]
-pub enum Subcommand {
-    #[argh(dynamic)]
-    Any(Command),
-}
 
 #[derive(Debug)]
 pub enum Command {
@@ -39,92 +17,133 @@ pub enum Command {
         kind: &'static Kind,
         words: Words,
     },
-    CheckMode(CheckArgs),
-    WaitFor(WaitForArgs),
-    MigrateThenExec(MigrateArgs),
+    // Boxed: a check, the command of every health check, is then moved around small.
+    CheckMode(Box<CheckArgs>),
+    WaitFor(Box<WaitForArgs>),
+    MigrateThenExec(Box<MigrateArgs>),
 }
 
-/// The checks' names and descriptions for argh (its help, and finding a command by name),
-/// read from the registry at compile time: a health check starts often, and nothing of
-/// this table needs building at run time.
-static CHECK_INFOS: [CommandInfo; registry::KINDS.len()] = {
-    const EMPTY: CommandInfo = CommandInfo {
+/// What a command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    Run(Command),
+    /// `--help` of a command or of probe: the text to print.
+    Help(String),
+    Version,
+}
+
+/// The top level: probe's own `--version` and `--help`, then a command and its words.
+static TOP: Spec = Spec {
+    name: "probe",
+    about: "Health checks and dependency waits for containers: one static binary, no shell \
+            needed. Exit codes: 0 healthy, 1 unhealthy, 3 usage error, 126/127 command not \
+            executable/found. --timeout, --json and -q may also come before the command; \
+            `probe help COMMAND` = `probe COMMAND --help`.",
+    positional: Positional {
         name: "",
-        short: &'\0',
-        description: "",
-    };
-    let mut infos = [EMPTY; registry::KINDS.len()];
-    let mut at = 0;
-    while at < infos.len() {
-        let kind = &registry::KINDS[at];
-        infos[at] = CommandInfo {
-            name: kind.name,
-            short: &'\0',
-            description: match kind.check {
-                Some(check) => check.spec.about,
-                None => "not built into this binary",
-            },
+        arity: Arity::None,
+        help: "",
+    },
+    options: &[&[Opt::switch("version", "print the version and exit")]],
+    foreign: &[],
+    examples: &[],
+    usage: Some("[--version] [<command>] [<args>]"),
+    notes: &[],
+};
+
+/// The modes, in the order `probe --help` lists them after the checks.
+static MODES: [&Spec; 3] = [&CHECK, &WAIT_FOR, &MIGRATE];
+
+/// Reads a whole command line (without argv\[0\]) the way argh read it before: options of
+/// the top level, then the command, which reads the rest; `--help` before the command is
+/// that command's.
+pub fn parse(words: &[&str]) -> Result<Parsed, UsageError> {
+    let mut help = false;
+    let mut version = false;
+    let mut options_ended = false;
+    for (at, &word) in words.iter().enumerate() {
+        if !options_ended && (word == "--help" || word == "help") {
+            help = true;
+            continue;
+        }
+        if !options_ended && options::is_flag(word) {
+            match word {
+                "--" => options_ended = true,
+                _ if help => return usage("trailing arguments are not allowed after `help`"),
+                "--version" => version = true,
+                _ => return usage(format!("unrecognized argument: {word}")),
+            }
+            continue;
+        }
+        let rest = &words[at + 1..];
+        let with_help;
+        let rest = match help {
+            true => {
+                with_help = [&["--help"], rest].concat();
+                &with_help[..]
+            }
+            false => rest,
         };
-        at += 1;
+        return match command(word, rest) {
+            Some(Ok(_)) if version => Ok(Parsed::Version),
+            Some(Ok(command)) => Ok(Parsed::Run(command)),
+            Some(Err(Early::Help)) => Ok(Parsed::Help(help_of(word))),
+            Some(Err(Early::Error(error))) => Err(error),
+            None => usage(format!("unrecognized argument: {word}")),
+        };
     }
-    infos
-};
+    match (help, version) {
+        (true, _) => Ok(Parsed::Help(top_help())),
+        (false, true) => Ok(Parsed::Version),
+        (false, false) => usage("missing a command; see probe --help"),
+    }
+}
 
-/// The checks, then the modes: the order of `probe --help`.
-static COMMANDS: [&CommandInfo; registry::KINDS.len() + 3] = {
-    let mut commands = [<CheckArgs as SubCommand>::COMMAND; registry::KINDS.len() + 3];
-    let mut at = 0;
-    while at < CHECK_INFOS.len() {
-        commands[at] = &CHECK_INFOS[at];
-        at += 1;
+/// The command `name` reading its words; `None` when there is no such command.
+fn command(name: &str, rest: &[&str]) -> Option<Result<Command, Early>> {
+    // A check first: its words go straight to its option table.
+    if let Some(kind) = registry::find(name) {
+        return Some(parse_check(kind, rest).map(|words| Command::Check { kind, words }));
     }
-    commands[at + 1] = <WaitForArgs as SubCommand>::COMMAND;
-    commands[at + 2] = <MigrateArgs as SubCommand>::COMMAND;
-    commands
-};
+    let spec = *MODES.iter().find(|spec| spec.name == name)?;
+    let words = match Words::parse(spec, rest).and_then(Words::require) {
+        Ok(words) => words,
+        Err(early) => return Some(Err(early)),
+    };
+    let command = match name {
+        "check" => CheckArgs::from_words(&words).map(|args| Command::CheckMode(Box::new(args))),
+        "wait-for" => WaitForArgs::from_words(&words).map(|args| Command::WaitFor(Box::new(args))),
+        _ => MigrateArgs::from_words(&words).map(|args| Command::MigrateThenExec(Box::new(args))),
+    };
+    Some(command.map_err(Early::Error))
+}
 
-impl DynamicSubCommand for Command {
-    fn commands() -> &'static [&'static CommandInfo] {
-        &COMMANDS
-    }
+/// The `--help` of the command `name` (one [`command`] found).
+fn help_of(name: &str) -> String {
+    let spec = match registry::find(name) {
+        Some(kind) => kind.check.map(|check| &check.spec),
+        None => MODES.iter().copied().find(|spec| spec.name == name),
+    };
+    spec.map(|spec| spec.help(&format!("probe {name}")))
+        .unwrap_or_default()
+}
 
-    fn try_redact_arg_values(
-        _command_name: &[&str],
-        _args: &[&str],
-    ) -> Option<Result<Vec<String>, EarlyExit>> {
-        // probe never asks argh to redact: crate::redact masks everything printed.
-        Some(Ok(Vec::new()))
+/// `probe --help`: the top level's options, then every check (built in or not) and the
+/// modes.
+fn top_help() -> String {
+    let mut out = TOP.help("probe");
+    out.push_str("\nCommands:\n");
+    for kind in registry::KINDS {
+        let about = match kind.check {
+            Some(check) => check.spec.about,
+            None => "not built into this binary",
+        };
+        options::describe(&mut out, kind.name, about);
     }
-
-    fn try_from_args(command_name: &[&str], args: &[&str]) -> Option<Result<Self, EarlyExit>> {
-        let name = *command_name.last()?;
-        Some(match name {
-            "check" => CheckArgs::from_args(command_name, args).map(Command::CheckMode),
-            "wait-for" => WaitForArgs::from_args(command_name, args).map(Command::WaitFor),
-            "migrate-then-exec" => {
-                MigrateArgs::from_args(command_name, args).map(Command::MigrateThenExec)
-            }
-            _ => {
-                let kind = registry::find(name)?;
-                parse_check(kind, args)
-                    .map(|words| Command::Check { kind, words })
-                    .map_err(|early| match (early, kind.check) {
-                        (Early::Help, Some(check)) => EarlyExit {
-                            output: check.spec.help(&command_name.join(" ")),
-                            status: Ok(()),
-                        },
-                        (Early::Help, None) => EarlyExit {
-                            output: String::new(),
-                            status: Ok(()),
-                        },
-                        (Early::Error(error), _) => EarlyExit {
-                            output: error.0,
-                            status: Err(()),
-                        },
-                    })
-            }
-        })
+    for spec in MODES {
+        options::describe(&mut out, spec.name, spec.about);
     }
+    out
 }
 
 /// A check's words read against its table; a check this binary lacks says so.
@@ -133,35 +152,61 @@ pub fn parse_check(kind: &'static Kind, args: &[&str]) -> Result<Words, Early> {
     Words::parse(&check.spec, args)
 }
 
-/// Run several checks in parallel under one deadline: healthy when all are (with --any:
-/// when one is). A TARGET is host:port (tcp), a URL whose scheme picks the check (tcp, http,
-/// https, postgres[ql][+driver], redis, rediss, unix, mysql, mariadb, grpc, grpcs, amqp,
-/// amqps) or a quoted check command line such as 'http http://api/health --expect-json /status=ok'.
-#[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "check")]
+/// `-q, --quiet` of the modes that wait: "print nothing".
+const QUIET: Opt = Opt::switch("quiet", "print nothing").short('q');
+
+/// `--json` of the modes that wait.
+const JSON_LINES: Opt = Opt::switch("json", "print progress as JSON lines");
+
+static CHECK: Spec = Spec {
+    name: "check",
+    about: "Run several checks in parallel under one deadline: healthy when all are (with \
+            --any: when one is). A TARGET is host:port (tcp), a URL whose scheme picks the \
+            check (tcp, http, https, postgres[ql][+driver], redis, rediss, unix, mysql, \
+            mariadb, grpc, grpcs, amqp, amqps) or a quoted check command line such as \
+            'http http://api/health --expect-json /status=ok'.",
+    positional: Positional {
+        name: "TARGET",
+        arity: Arity::Many,
+        help: "the targets",
+    },
+    options: &[
+        &[
+            Opt::value(
+                "timeout",
+                "time limit for all targets together, e.g. 2s (default 5s; not 0); a target's own --timeout is its own limit",
+            ),
+            Opt::switch("any", "healthy when at least one target is"),
+        ],
+        OUTPUT,
+    ],
+    foreign: &[],
+    examples: &[],
+    usage: None,
+    notes: &[],
+};
+
+/// `probe check`'s settings.
+#[derive(Debug)]
 pub struct CheckArgs {
-    /// the targets
-    #[argh(positional, arg_name = "TARGET")]
     pub targets: Vec<String>,
-
-    /// time limit for all targets together, e.g. 2s (default 5s; not 0); a target's own --timeout is its own limit
-    #[argh(option)]
     pub timeout: Option<CheckTimeout>,
-
-    /// healthy when at least one target is
-    #[argh(switch)]
     pub any: bool,
-
-    /// print one JSON object per check instead of a text line
-    #[argh(switch)]
     pub json: bool,
-
-    /// print nothing: the exit code tells
-    #[argh(switch, short = 'q')]
     pub quiet: bool,
 }
 
 impl CheckArgs {
+    fn from_words(words: &Words) -> Result<CheckArgs, UsageError> {
+        Ok(CheckArgs {
+            targets: words.positionals(),
+            timeout: words.parsed("timeout")?,
+            any: words.switch("any"),
+            json: words.switch("json"),
+            quiet: words.switch("quiet"),
+        })
+    }
+
     pub fn common(&self) -> Common {
         Common {
             timeout: self.timeout.map(|t| t.0),
@@ -171,105 +216,274 @@ impl CheckArgs {
     }
 }
 
-/// Wait until every TARGET is ready, then run CMD in probe's place (exec: same PID), or
-/// exit 0 when no CMD follows `--`. CMD never runs after a failed wait. Targets can also
-/// come from PROBE_WAIT_TARGETS (separated by spaces or commas; quote command lines).
-#[derive(FromArgs, Debug)]
-#[argh(
-    subcommand,
-    name = "wait-for",
-    usage = "[TARGET...] [options] [-- CMD [ARGS...]]",
-    example = "probe wait-for tcp://db:5432 http://api:8080/health --timeout 2m -- ./app --serve",
-    note = "Everything after -- is the command, run as written: never expanded, never parsed. In probe's own arguments $VAR and ${{VAR:-default}} are expanded; write $$ for a literal $."
-)]
+static WAIT_FOR: Spec = Spec {
+    name: "wait-for",
+    about: "Wait until every TARGET is ready, then run CMD in probe's place (exec: same PID), \
+            or exit 0 when no CMD follows `--`. CMD never runs after a failed wait. Targets can \
+            also come from PROBE_WAIT_TARGETS (separated by spaces or commas; quote command \
+            lines).",
+    positional: Positional {
+        name: "TARGET",
+        arity: Arity::Many,
+        help: "the targets: host:port, URLs (tcp, http(s), postgres, redis, mysql, grpc, amqp, ...) or quoted check command lines",
+    },
+    options: &[&[
+        Opt::value(
+            "timeout",
+            "give up after this long (default 60s, or PROBE_WAIT_TIMEOUT; 0: no limit, waits forever)",
+        ),
+        Opt::value(
+            "interval",
+            "longest pause between attempts (default 1s, or PROBE_WAIT_INTERVAL); polls every 100ms for the first 10s",
+        ),
+        Opt::value(
+            "attempt-timeout",
+            "time limit of one attempt, unless a target sets its own --timeout (default 5s; not 0)",
+        ),
+        Opt::value(
+            "successes",
+            "healthy results in a row each target needs (default 1)",
+        ),
+        Opt::switch("any", "ready when any one target is, instead of all"),
+        Opt::switch(
+            "retry-fatal",
+            "keep waiting after a fatal result (login failed, certificate rejected)",
+        ),
+        JSON_LINES,
+        QUIET,
+    ]],
+    foreign: &[],
+    examples: &[
+        "probe wait-for tcp://db:5432 http://api:8080/health --timeout 2m -- ./app --serve",
+    ],
+    usage: Some("[TARGET...] [options] [-- CMD [ARGS...]]"),
+    notes: &["Everything after -- is the command, run as written: never expanded, never parsed. In probe's own arguments $VAR and ${VAR:-default} are expanded; write $$ for a literal $."],
+};
+
+/// `probe wait-for`'s settings (the command after `--` aside).
+#[derive(Debug)]
 pub struct WaitForArgs {
-    /// the targets: host:port, URLs (tcp, http(s), postgres, redis, mysql, grpc, amqp, ...) or quoted check command lines
-    #[argh(positional, arg_name = "TARGET")]
     pub targets: Vec<String>,
-
-    /// give up after this long (default 60s, or PROBE_WAIT_TIMEOUT; 0: no limit, waits forever)
-    #[argh(option)]
     pub timeout: Option<Span>,
-
-    /// longest pause between attempts (default 1s, or PROBE_WAIT_INTERVAL); polls every 100ms for the first 10s
-    #[argh(option)]
     pub interval: Option<Span>,
-
-    /// time limit of one attempt, unless a target sets its own --timeout (default 5s; not 0)
-    #[argh(option)]
     pub attempt_timeout: Option<Span>,
-
-    /// healthy results in a row each target needs (default 1)
-    #[argh(option)]
     pub successes: Option<u32>,
-
-    /// ready when any one target is, instead of all
-    #[argh(switch)]
     pub any: bool,
-
-    /// keep waiting after a fatal result (login failed, certificate rejected)
-    #[argh(switch)]
     pub retry_fatal: bool,
-
-    /// print progress as JSON lines
-    #[argh(switch)]
     pub json: bool,
-
-    /// print nothing
-    #[argh(switch, short = 'q')]
     pub quiet: bool,
 }
 
-/// Wait for dependencies, run a migration (one replica at a time with --lock), and if it
-/// exits 0, run CMD in probe's place (exec). The migration's exit code is probe's when it
-/// fails; CMD never runs after a failed wait or migration.
-#[derive(FromArgs, Debug)]
-#[argh(
-    subcommand,
-    name = "migrate-then-exec",
-    usage = "--migrate CMD [options] -- CMD [ARGS...]",
-    example = "probe migrate-then-exec --wait postgres://db/app --migrate 'alembic upgrade head' --lock -- gunicorn app:app",
-    note = "Everything after -- is the app command, run as written: never expanded, never parsed."
-)]
+impl WaitForArgs {
+    fn from_words(words: &Words) -> Result<WaitForArgs, UsageError> {
+        Ok(WaitForArgs {
+            targets: words.positionals(),
+            timeout: words.parsed("timeout")?,
+            interval: words.parsed("interval")?,
+            attempt_timeout: words.parsed("attempt-timeout")?,
+            successes: words.parsed("successes")?,
+            any: words.switch("any"),
+            retry_fatal: words.switch("retry-fatal"),
+            json: words.switch("json"),
+            quiet: words.switch("quiet"),
+        })
+    }
+}
+
+static MIGRATE: Spec = Spec {
+    name: "migrate-then-exec",
+    about: "Wait for dependencies, run a migration (one replica at a time with --lock), and if \
+            it exits 0, run CMD in probe's place (exec). The migration's exit code is probe's \
+            when it fails; CMD never runs after a failed wait or migration.",
+    positional: Positional {
+        name: "",
+        arity: Arity::None,
+        help: "",
+    },
+    options: &[&[
+        Opt::value(
+            "migrate",
+            "the migration command, split into words like a shell would but never run by one, e.g. 'alembic upgrade head' (probe expands ${VAR} and a set $VAR in it: write $$ for a literal $)",
+        )
+        .required(),
+        Opt::value(
+            "wait",
+            "a dependency to wait for first, as in wait-for (repeatable)",
+        )
+        .repeatable(),
+        Opt::switch(
+            "lock",
+            "hold a PostgreSQL advisory lock while migrating, so replicas migrate one at a time",
+        ),
+        Opt::value(
+            "lock-url",
+            "the PostgreSQL URL for the lock (default: the postgres --wait target, else DATABASE_URL and PG* variables)",
+        ),
+        Opt::value(
+            "lock-key",
+            "the lock key: an integer, or a name hashed to one (default: probe-migrate)",
+        ),
+        Opt::value("lock-timeout", "longest wait for the lock (default: --timeout)"),
+        Opt::value(
+            "timeout",
+            "limit for waiting for the dependencies and the lock (default 60s; 0: no limit, waits forever)",
+        ),
+        Opt::value(
+            "migrate-timeout",
+            "stop the migration (SIGTERM, SIGKILL 10s later) if it runs longer; default: no limit",
+        ),
+        JSON_LINES,
+        QUIET,
+    ]],
+    foreign: &[],
+    examples: &["probe migrate-then-exec --wait postgres://db/app --migrate 'alembic upgrade head' --lock -- gunicorn app:app"],
+    usage: Some("--migrate CMD [options] -- CMD [ARGS...]"),
+    notes: &["Everything after -- is the app command, run as written: never expanded, never parsed."],
+};
+
+/// `probe migrate-then-exec`'s settings (the command after `--` aside).
+#[derive(Debug)]
 pub struct MigrateArgs {
-    /// the migration command, split into words like a shell would but never run by one,
-    /// e.g. 'alembic upgrade head' (probe expands ${VAR} and a set $VAR in it: write $$ for a literal $)
-    #[argh(option)]
     pub migrate: String,
-
-    /// a dependency to wait for first, as in wait-for (repeatable)
-    #[argh(option)]
     pub wait: Vec<String>,
-
-    /// hold a PostgreSQL advisory lock while migrating, so replicas migrate one at a time
-    #[argh(switch)]
     pub lock: bool,
-
-    /// the PostgreSQL URL for the lock (default: the postgres --wait target, else DATABASE_URL and PG* variables)
-    #[argh(option)]
     pub lock_url: Option<String>,
-
-    /// the lock key: an integer, or a name hashed to one (default: probe-migrate)
-    #[argh(option)]
     pub lock_key: Option<String>,
-
-    /// longest wait for the lock (default: --timeout)
-    #[argh(option)]
     pub lock_timeout: Option<Span>,
-
-    /// limit for waiting for the dependencies and the lock (default 60s; 0: no limit, waits forever)
-    #[argh(option)]
     pub timeout: Option<Span>,
-
-    /// stop the migration (SIGTERM, SIGKILL 10s later) if it runs longer; default: no limit
-    #[argh(option)]
     pub migrate_timeout: Option<Span>,
-
-    /// print progress as JSON lines
-    #[argh(switch)]
     pub json: bool,
-
-    /// print nothing
-    #[argh(switch, short = 'q')]
     pub quiet: bool,
+}
+
+impl MigrateArgs {
+    fn from_words(words: &Words) -> Result<MigrateArgs, UsageError> {
+        Ok(MigrateArgs {
+            // Required: Words::parse refused the words without it.
+            migrate: words.text("migrate").unwrap_or_default(),
+            wait: words.list("wait"),
+            lock: words.switch("lock"),
+            lock_url: words.text("lock-url"),
+            lock_key: words.text("lock-key"),
+            lock_timeout: words.parsed("lock-timeout")?,
+            timeout: words.parsed("timeout")?,
+            migrate_timeout: words.parsed("migrate-timeout")?,
+            json: words.switch("json"),
+            quiet: words.switch("quiet"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(words: &[&str]) -> String {
+        match parse(words) {
+            Err(error) => error.0,
+            Ok(other) => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_check_has_a_required_option() {
+        // Checks skip Words::require (the modes' rule), to keep it off every health check.
+        for check in registry::KINDS.iter().filter_map(|kind| kind.check) {
+            for opt in check.spec.options.iter().copied().flatten() {
+                assert!(!opt.required, "{} --{}", check.spec.name, opt.long);
+            }
+        }
+    }
+
+    #[test]
+    fn the_modes_read_their_tables() {
+        let Ok(Parsed::Run(Command::WaitFor(args))) = parse(&[
+            "wait-for",
+            "db:1",
+            "--timeout",
+            "0",
+            "-q",
+            "--successes",
+            "2",
+            "api:2",
+        ]) else {
+            panic!("wait-for");
+        };
+        assert_eq!(args.targets, ["db:1", "api:2"]);
+        assert!(args.timeout.is_some_and(|span| span.0.is_zero()));
+        assert_eq!(args.successes, Some(2));
+        assert!(args.quiet && !args.json);
+        let Ok(Parsed::Run(Command::MigrateThenExec(args))) = parse(&[
+            "migrate-then-exec",
+            "--migrate",
+            "m up",
+            "--wait",
+            "a:1",
+            "--wait",
+            "b:2",
+        ]) else {
+            panic!("migrate-then-exec");
+        };
+        assert_eq!(args.migrate, "m up");
+        assert_eq!(args.wait, ["a:1", "b:2"]);
+        let Ok(Parsed::Run(Command::CheckMode(args))) = parse(&["check", "--any", "x:1"]) else {
+            panic!("check");
+        };
+        assert!(args.any);
+        assert_eq!(args.targets, ["x:1"]);
+    }
+
+    #[test]
+    fn errors_name_the_word_as_argh_did() {
+        assert_eq!(
+            error_of(&["migrate-then-exec", "--json"]),
+            "required options not provided: --migrate"
+        );
+        assert_eq!(
+            error_of(&["migrate-then-exec", "--migrate", "x", "y"]),
+            "unrecognized argument: y"
+        );
+        assert!(error_of(&["wait-for", "--timeout", "5", "x:1"])
+            .starts_with("error parsing option '--timeout' with value '5': invalid duration"));
+        assert!(error_of(&["check", "--timeout", "0", "x:1"]).contains("no limit"));
+        assert_eq!(
+            error_of(&["wait-for", "--successes", "x"]),
+            "error parsing option '--successes' with value 'x': invalid digit found in string"
+        );
+        assert_eq!(error_of(&[]), "missing a command; see probe --help");
+        assert_eq!(error_of(&["nope"]), "unrecognized argument: nope");
+        assert_eq!(error_of(&["--bogus"]), "unrecognized argument: --bogus");
+        assert_eq!(
+            error_of(&["--help", "--version"]),
+            "trailing arguments are not allowed after `help`"
+        );
+    }
+
+    #[test]
+    fn help_and_version_at_the_top_level() {
+        let top = |words: &[&str]| match parse(words) {
+            Ok(Parsed::Help(text)) => text,
+            other => panic!("{other:?}"),
+        };
+        let help = top(&["--help"]);
+        assert!(help.starts_with("Usage: probe [--version] [<command>] [<args>]\n\n"));
+        let commands = &help[help.find("\nCommands:\n").expect("commands")..];
+        let mut at = 0;
+        for name in registry::KINDS
+            .iter()
+            .map(|kind| kind.name)
+            .chain(MODES.iter().map(|spec| spec.name))
+        {
+            let line = format!("\n  {name} ");
+            at += commands[at..]
+                .find(&line)
+                .unwrap_or_else(|| panic!("{name}"));
+        }
+        // `--help` before a command is the command's.
+        assert!(top(&["--help", "wait-for"])
+            .starts_with("Usage: probe wait-for [TARGET...] [options] [-- CMD [ARGS...]]\n"));
+        assert!(top(&["migrate-then-exec", "help"]).contains("\nNotes:\n  Everything after --"));
+        assert!(matches!(parse(&["--version"]), Ok(Parsed::Version)));
+        assert!(matches!(parse(&["--version", "tcp"]), Ok(Parsed::Version)));
+    }
 }

@@ -4,10 +4,11 @@
 //! text and the tests that walk the registry are all derived from that data, so the three
 //! cannot drift apart.
 //!
-//! The rules are argh's, which probe's modes still use, so that every command reads alike:
+//! probe's modes (`check`, `wait-for`, `migrate-then-exec`, src/cli.rs) are read the same
+//! way, so every command reads alike. The rules are those of argh, which probe used before:
 //! `--name value` (and `--name=value`, split before this), `-x value`, switches, `--` ending
 //! the options, `--help`/`help` anywhere before it; a value option given twice is an error
-//! unless it is repeatable. Errors are one line.
+//! unless it is repeatable; a required option left out is named. Errors are one line.
 
 // A slim build leaves out the checks that use some of these pieces.
 #![cfg_attr(
@@ -25,6 +26,8 @@
 
 pub mod blocks;
 mod help;
+
+pub use help::describe;
 
 use std::fmt::Display;
 use std::str::FromStr;
@@ -45,6 +48,8 @@ pub struct Opt {
     pub secret: bool,
     /// What follows the first `:` of its value is a secret (curl's `-u USER:PASSWORD`).
     pub secret_after_colon: bool,
+    /// Must be given (`migrate-then-exec --migrate`).
+    pub required: bool,
     pub help: &'static str,
 }
 
@@ -59,6 +64,7 @@ impl Opt {
             hidden: false,
             secret: false,
             secret_after_colon: false,
+            required: false,
             help,
         }
     }
@@ -103,6 +109,13 @@ impl Opt {
     pub const fn secret_after_colon(self) -> Opt {
         Opt {
             secret_after_colon: true,
+            ..self
+        }
+    }
+
+    pub const fn required(self) -> Opt {
+        Opt {
+            required: true,
             ..self
         }
     }
@@ -157,6 +170,8 @@ impl Foreign {
 /// How many positional words a check takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arity {
+    /// No positional words (`migrate-then-exec`).
+    None,
     One,
     Optional,
     Many,
@@ -184,6 +199,11 @@ pub struct Spec {
     /// The replaced tools' flags this check understands or refuses.
     pub foreign: &'static [Foreign],
     pub examples: &'static [&'static str],
+    /// The usage line after the command's name, when the one drawn from the options would
+    /// not tell how the command is written (`wait-for`'s `-- CMD`).
+    pub usage: Option<&'static str>,
+    /// Paragraphs the help prints last, under "Notes:".
+    pub notes: &'static [&'static str],
 }
 
 impl Spec {
@@ -368,7 +388,12 @@ impl Words {
                 help = true;
                 continue;
             }
-            if options_ended || !word.starts_with('-') || word == "-" {
+            if options_ended || !is_flag(word) || word == "-" {
+                // Refused at once, as argh did: `migrate-then-exec --migrate m ./app --serve`
+                // is about `./app`, not `--serve`.
+                if spec.positional.arity == Arity::None {
+                    return Err(error(format!("unrecognized argument: {word}")));
+                }
                 parsed.positionals.push(word.to_string());
                 continue;
             }
@@ -429,16 +454,40 @@ impl Words {
         }
         let positional = &spec.positional;
         match (positional.arity, parsed.positionals.len()) {
-            (Arity::One, 0) => Err(error(format!(
-                "required positional arguments not provided: {}",
-                positional.name
-            ))),
-            (Arity::One | Arity::Optional, 2..) => Err(error(format!(
-                "unrecognized argument: {}",
-                parsed.positionals[1]
-            ))),
-            _ => Ok(parsed),
+            (Arity::One, 0) => {
+                return Err(error(format!(
+                    "required positional arguments not provided: {}",
+                    positional.name
+                )))
+            }
+            (Arity::One | Arity::Optional, 2..) => {
+                return Err(error(format!(
+                    "unrecognized argument: {}",
+                    parsed.positionals[1]
+                )))
+            }
+            _ => {}
         }
+        Ok(parsed)
+    }
+
+    /// Refuses the words when an option marked [`Opt::required`] was left out:
+    /// "required options not provided: --migrate". Separate from [`Words::parse`], whose
+    /// every instruction runs in every health check: the modes call it, and no check has a
+    /// required option (a unit test in src/cli.rs holds the registry to that).
+    pub fn require(self) -> Result<Words, Early> {
+        match self
+            .spec
+            .all()
+            .any(|opt| opt.required && !self.has_given(opt.long))
+        {
+            true => Err(missing_options(&self)),
+            false => Ok(self),
+        }
+    }
+
+    fn has_given(&self, long: &str) -> bool {
+        self.given.iter().any(|given| given.opt.long == long)
     }
 
     fn check_declared(&self, long: &str) {
@@ -517,7 +566,7 @@ fn register_secrets(spec: &'static Spec, words: &[&str]) {
         return;
     }
     for (at, word) in words.iter().enumerate() {
-        if !word.starts_with('-') {
+        if !is_flag(word) {
             continue;
         }
         let Ok(actions) = spec.resolve(word) else {
@@ -540,6 +589,26 @@ fn register_secrets(spec: &'static Spec, words: &[&str]) {
             }
         }
     }
+}
+
+/// "required options not provided: --migrate", naming every one left out.
+fn missing_options(words: &Words) -> Early {
+    let missing: Vec<String> = words
+        .spec
+        .all()
+        .filter(|opt| opt.required && !words.has_given(opt.long))
+        .map(|opt| format!("--{}", opt.long))
+        .collect();
+    error(format!(
+        "required options not provided: {}",
+        missing.join(", ")
+    ))
+}
+
+/// Whether a word starts with `-`: a byte compared, where `starts_with('-')` costs a call
+/// of some fifty instructions at every start.
+pub fn is_flag(word: &str) -> bool {
+    word.as_bytes().first() == Some(&b'-')
 }
 
 /// `2`, `2.5`: seconds as curl, wget, nc and wait-for-it write them.
@@ -574,6 +643,8 @@ mod tests {
         options: &[OWN],
         foreign: &[],
         examples: &[],
+        usage: None,
+        notes: &[],
     };
 
     fn parse(words: &[&str]) -> Result<Words, Early> {
@@ -610,6 +681,47 @@ mod tests {
             bad.starts_with("error parsing option '-p' with value '70000'"),
             "{bad}"
         );
+    }
+
+    #[test]
+    fn required_options_and_no_positionals() {
+        static MODE: Spec = Spec {
+            name: "mode",
+            about: "A mode.",
+            positional: Positional {
+                name: "",
+                arity: Arity::None,
+                help: "",
+            },
+            options: &[&[
+                Opt::value("run", "r").required(),
+                Opt::value("also", "a").required(),
+                Opt::switch("quiet", "q").short('q'),
+            ]],
+            foreign: &[],
+            examples: &[],
+            usage: None,
+            notes: &[],
+        };
+        let required = |words: &[&str]| match Words::parse(&MODE, words).and_then(Words::require) {
+            Err(Early::Error(error)) => error.0,
+            other => format!("{other:?}"),
+        };
+        assert_eq!(
+            required(&["-q"]),
+            "required options not provided: --run, --also"
+        );
+        assert_eq!(
+            required(&["--also", "x"]),
+            "required options not provided: --run"
+        );
+        assert_eq!(
+            required(&["--run", "x", "--also", "y", "z"]),
+            "unrecognized argument: z"
+        );
+        let words = Words::parse(&MODE, &["--run", "x", "--also", "y"]).unwrap();
+        let words = words.require().unwrap();
+        assert_eq!(words.text("run").as_deref(), Some("x"));
     }
 
     #[test]

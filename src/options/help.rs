@@ -1,5 +1,5 @@
-//! A check's `--help`, drawn from its [`Spec`] in the layout argh gives probe's modes, so
-//! that every command's help reads alike.
+//! A command's `--help`, drawn from its [`Spec`]: the checks', the modes' and the top
+//! level's alike, in the layout argh gave probe's commands before it was replaced.
 
 use super::{Arity, Means, Opt, Spec};
 
@@ -9,28 +9,45 @@ const WIDTH: usize = 80;
 pub fn render(spec: &Spec, command: &str) -> String {
     let mut out = format!("Usage: {command}");
     let visible: Vec<&Opt> = spec.all().filter(|opt| !opt.hidden).collect();
-    for opt in &visible {
-        let name = match opt.short {
-            Some(short) => format!("-{short}"),
-            None => format!("--{}", opt.long),
-        };
-        let dots = if opt.repeatable { "..." } else { "" };
-        match opt.takes_value {
-            true => out.push_str(&format!(" [{name} <{}{dots}>]", opt.long)),
-            false => out.push_str(&format!(" [{name}]")),
+    let positional = &spec.positional;
+    match spec.usage {
+        Some(usage) => {
+            out.push(' ');
+            out.push_str(usage);
+        }
+        None => {
+            for opt in &visible {
+                let name = match opt.short {
+                    Some(short) => format!("-{short}"),
+                    None => format!("--{}", opt.long),
+                };
+                let dots = if opt.repeatable { "..." } else { "" };
+                let shown = match opt.takes_value {
+                    true => format!("{name} <{}{dots}>", opt.long),
+                    false => name,
+                };
+                match opt.required {
+                    true => out.push_str(&format!(" {shown}")),
+                    false => out.push_str(&format!(" [{shown}]")),
+                }
+            }
+            out.push_str(&match positional.arity {
+                Arity::None => String::new(),
+                Arity::One => format!(" [--] <{}>", positional.name),
+                Arity::Optional => format!(" [--] [<{}>]", positional.name),
+                Arity::Many => format!(" [--] [<{}...>]", positional.name),
+            });
         }
     }
-    let positional = &spec.positional;
-    out.push_str(&match positional.arity {
-        Arity::One => format!(" [--] <{}>", positional.name),
-        Arity::Optional => format!(" [--] [<{}>]", positional.name),
-        Arity::Many => format!(" [--] [<{}...>]", positional.name),
-    });
     out.push_str("\n\n");
     out.push_str(spec.about);
-    out.push_str("\n\nPositional Arguments:\n");
-    describe(&mut out, positional.name, positional.help);
-    out.push_str("\nOptions:\n");
+    out.push_str("\n\n");
+    if positional.arity != Arity::None {
+        out.push_str("Positional Arguments:\n");
+        describe(&mut out, positional.name, positional.help);
+        out.push('\n');
+    }
+    out.push_str("Options:\n");
     for opt in &visible {
         let name = match opt.short {
             Some(short) => format!("-{short}, --{}", opt.long),
@@ -66,36 +83,51 @@ pub fn render(spec: &Spec, command: &str) -> String {
             out.push_str(&format!("  {example}\n"));
         }
     }
+    if !spec.notes.is_empty() {
+        out.push_str("\nNotes:\n");
+        for note in spec.notes {
+            out.push_str(&format!("  {note}\n"));
+        }
+    }
     out
 }
 
-/// `  NAME              text wrapped at 80 columns, continued under itself`.
-fn describe(out: &mut String, name: &str, text: &str) {
-    let mut line = format!("  {name}");
-    if line.len() + 1 > DESCRIPTION_COLUMN {
-        out.push_str(&line);
+/// `  NAME              text wrapped at 80 columns, continued under itself`. Written
+/// straight into `out`, each line's width counted as it grows: `probe --help` wraps
+/// some 2,000 words.
+pub fn describe(out: &mut String, name: &str, text: &str) {
+    let mut start = out.len();
+    out.push_str("  ");
+    out.push_str(name);
+    if out.len() - start + 1 > DESCRIPTION_COLUMN {
         out.push('\n');
-        line.clear();
+        start = out.len();
     }
+    let mut width = out[start..].chars().count();
     let mut first = true;
     for word in text.split(' ') {
-        let fits = line.chars().count() + 1 + word.chars().count() <= WIDTH;
-        if !first && !fits {
-            out.push_str(line.trim_end());
+        let chars = word.chars().count();
+        if !first && width + 1 + chars > WIDTH {
+            let kept = out[start..].trim_end().len();
+            out.truncate(start + kept);
             out.push('\n');
-            line.clear();
+            start = out.len();
+            width = 0;
             first = true;
         }
         if first {
-            let pad = DESCRIPTION_COLUMN.saturating_sub(line.chars().count());
-            line.push_str(&" ".repeat(pad));
+            for _ in width..DESCRIPTION_COLUMN {
+                out.push(' ');
+            }
+            width = width.max(DESCRIPTION_COLUMN);
             first = false;
         } else {
-            line.push(' ');
+            out.push(' ');
+            width += 1;
         }
-        line.push_str(word);
+        out.push_str(word);
+        width += chars;
     }
-    out.push_str(&line);
     out.push('\n');
 }
 
@@ -133,11 +165,49 @@ mod tests {
             ]],
             foreign: &[],
             examples: &["probe demo x"],
+            usage: None,
+            notes: &[],
         };
         let help = render(&SPEC, "probe demo");
         assert!(help.starts_with("Usage: probe demo [-p <port>] [--] <URL>\n\nAbout.\n"));
         assert!(help.contains("  -p, --port        p\n"), "{help}");
         assert!(!help.contains("old"));
         assert!(help.ends_with("Examples:\n  probe demo x\n"));
+    }
+
+    #[test]
+    fn a_mode_has_its_usage_line_notes_and_no_positional_section() {
+        const SPEC: Spec = Spec {
+            name: "mode",
+            about: "About.",
+            positional: Positional {
+                name: "",
+                arity: Arity::None,
+                help: "",
+            },
+            options: &[&[Opt::value("run", "r").required()]],
+            foreign: &[],
+            examples: &["probe mode --run x"],
+            usage: Some("--run CMD [options]"),
+            notes: &["A note."],
+        };
+        let help = render(&SPEC, "probe mode");
+        assert!(
+            help.starts_with("Usage: probe mode --run CMD [options]\n\nAbout.\n\nOptions:\n"),
+            "{help}"
+        );
+        assert!(!help.contains("Positional"));
+        assert!(help.ends_with("Examples:\n  probe mode --run x\n\nNotes:\n  A note.\n"));
+        let drawn = render(
+            &Spec {
+                usage: None,
+                ..SPEC
+            },
+            "probe mode",
+        );
+        assert!(
+            drawn.starts_with("Usage: probe mode --run <run>\n"),
+            "{drawn}"
+        );
     }
 }

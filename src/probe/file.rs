@@ -34,6 +34,8 @@ pub static CHECK: Check = Check {
         },
         options: &[OWN, OUTPUT],
         foreign: &[],
+        usage: None,
+        notes: &[],
         examples: &[],
     },
     timeout: blocks::check_timeout,

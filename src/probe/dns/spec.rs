@@ -21,6 +21,8 @@ pub static CHECK: Check = Check {
         },
         options: &[OWN, OUTPUT],
         foreign: &[],
+        usage: None,
+        notes: &[],
         examples: &[
             "probe dns db",
             "probe dns _postgres._tcp.db.svc.cluster.local --type SRV --expect db-0.db:5432",

@@ -21,6 +21,8 @@ pub static CHECK: Check = Check {
         },
         options: &[OWN, OUTPUT],
         foreign: &[],
+        usage: None,
+        notes: &[],
         examples: &[
             "probe exec -- /app healthcheck",
             "probe exec --expect-output pong --timeout 10s -- celery -A app inspect ping",

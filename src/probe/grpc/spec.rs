@@ -19,6 +19,8 @@ pub static CHECK: Check = Check {
         },
         options: &[OWN, TLS_FILES, OUTPUT],
         foreign: GRPC_HEALTH_PROBE,
+        usage: None,
+        notes: &[],
         examples: &[],
     },
     timeout: blocks::check_timeout,

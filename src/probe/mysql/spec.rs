@@ -27,6 +27,8 @@ pub static CHECK: Check = Check {
         },
         options: &[OWN, QUERY, TAIL, TLS_FILES, OUTPUT],
         foreign: MYSQLADMIN,
+        usage: None,
+        notes: &[],
         examples: &[],
     },
     timeout: blocks::check_timeout,

@@ -31,6 +31,8 @@ pub static CHECK: Check = Check {
         },
         options: &[OWN, QUERY, ROLE, LOGIN, TLS_FILES, OUTPUT],
         foreign: &[],
+        usage: None,
+        notes: &[],
         examples: &[],
     },
     timeout: |words| {

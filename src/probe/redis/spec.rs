@@ -20,6 +20,8 @@ pub static CHECK: Check = Check {
         },
         options: &[OWN, TLS_FILES, OUTPUT],
         foreign: REDIS_CLI,
+        usage: None,
+        notes: &[],
         examples: &[],
     },
     timeout: blocks::check_timeout,

@@ -19,6 +19,8 @@ pub static CHECK: Check = Check {
         },
         options: &[OWN, TLS_FILES, OUTPUT],
         foreign: NC,
+        usage: None,
+        notes: &[],
         examples: &[
             "probe tcp db:5432 cache:6379",
             "probe tcp db 5432",
