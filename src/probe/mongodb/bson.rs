@@ -341,6 +341,40 @@ mod tests {
         assert!(decode(&bytes).unwrap_err().contains("unknown BSON type"));
     }
 
+    /// Every BSON type as pymongo's encoder writes it, and a real server's `hello` reply
+    /// (fuzz/corpus/bson, written by pymongo and SecantusDB).
+    #[test]
+    fn reads_what_pymongo_and_a_server_write() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/bson");
+        let types = decode(&std::fs::read(corpus.join("types.bson")).unwrap()).unwrap();
+        assert_eq!(types.get("d"), Some(&Value::Double(1.5)));
+        assert_eq!(types.get("i"), Some(&Value::Int64(-5)));
+        assert_eq!(types.get("bin"), Some(&Value::Binary(4, vec![1, 2])));
+        let Some(Value::Doc(inner)) = types.get("o") else {
+            panic!("{types:?}")
+        };
+        assert_eq!(
+            inner.get("a"),
+            Some(&Value::Array(vec![
+                Value::Int32(1),
+                Value::Int32(2),
+                Value::Doc(Doc::new().with("b", Value::Null))
+            ]))
+        );
+        for (key, tag) in [
+            ("oid", 7),
+            ("dt", 9),
+            ("ts", 0x11),
+            ("re", 0x0b),
+            ("code", 0x0f),
+        ] {
+            assert_eq!(types.get(key), Some(&Value::Other(tag)), "{key}");
+        }
+        assert_eq!(types.0.len(), 14);
+        let hello = decode(&std::fs::read(corpus.join("hello.bson")).unwrap()).unwrap();
+        assert_eq!(hello.get("isWritablePrimary"), Some(&Value::Bool(true)));
+    }
+
     #[test]
     fn refuses_bad_lengths_and_deep_nesting() {
         assert!(decode(b"").is_err());

@@ -4,7 +4,9 @@
 
 use md5::{Digest as _, Md5};
 
-pub use crate::scram::{end_point_hash, Binding, Scram, SCRAM_SHA_256, SCRAM_SHA_256_PLUS};
+#[cfg(feature = "tls")]
+pub use crate::scram::end_point_hash;
+pub use crate::scram::{Binding, Scram, SCRAM_SHA_256, SCRAM_SHA_256_PLUS};
 
 /// PostgreSQL's MD5 answer: `"md5" + hex(md5(hex(md5(password + user)) + salt))`.
 pub fn md5_password(user: &str, password: &str, salt: &[u8]) -> Vec<u8> {
