@@ -180,10 +180,17 @@ impl MongoCheck {
                 wire.legacy(&legacy, "isMaster", deadline)
             }
             Ok(reply) => Ok(reply),
-            Err(_) if wire.closed && !deadline.expired() => {
+            Err(first) if wire.closed && !deadline.expired() => {
                 // A server before 3.6 closes the connection on an OP_MSG.
                 *wire = self.open(index, deadline)?;
-                wire.legacy(&legacy, "isMaster", deadline)
+                let reply = wire.legacy(&legacy, "isMaster", deadline);
+                match reply {
+                    Err(_) if wire.closed => Err(Outcome::unhealthy(format!(
+                        "{} and during a legacy isMaster (a TLS-only server needs tls=true)",
+                        first.detail
+                    ))),
+                    other => other,
+                }
             }
             Err(outcome) => Err(outcome),
         }

@@ -344,6 +344,13 @@ fn mongodb_falls_back_to_is_master() {
         _ => Act::Reply(ok()),
     });
     assert!(timed_run(&[&peer_url(port, "")]).is_healthy());
+    // Closed both ways (a TLS-only server spoken to in plain text).
+    let port = peer(|_, _| Act::Close);
+    assert_eq!(
+        timed_run(&[&peer_url(port, "")]).detail,
+        "connection closed by the server during hello and during a legacy isMaster \
+         (a TLS-only server needs tls=true)"
+    );
 }
 
 #[test]
