@@ -5,7 +5,7 @@
 //! service in the namespace) as in an empty one. std's `env::vars_os()` copies every
 //! variable, and each `env::var(name)` scans them all again. So probe walks `environ` once,
 //! the first time it needs a variable, keeping only the names it reads (libpq's `PG*`, its
-//! own `PROBE_*`, `DATABASE_URL`, `REDIS_URL`, `MYSQL_PWD`): one byte tells most names
+//! own `PROBE_*`, `DATABASE_URL`, `REDIS_URL`, `MYSQL_PWD`, `MONGODB_URL`, `MONGO_URL`): one byte tells most names
 //! apart, and nothing else is copied, parsed or registered as a secret.
 //!
 //! Secrets are found where they are read: a credential variable's value (`PGPASSWORD`,
@@ -23,7 +23,13 @@ const CREDENTIALS: &[&str] = &["PGPASSWORD", "MYSQL_PWD"];
 
 /// Variables probe reads by exact name (besides `PG*` and `PROBE_*`); [`read_name_len`]
 /// spells them out too, and a test holds the two together.
-const NAMED: &[&str] = &["DATABASE_URL", "REDIS_URL", "MYSQL_PWD"];
+const NAMED: &[&str] = &[
+    "DATABASE_URL",
+    "REDIS_URL",
+    "MYSQL_PWD",
+    "MONGODB_URL",
+    "MONGO_URL",
+];
 
 /// Whether probe reads this variable: its own `PROBE_*`, libpq's `PG*` (upper case and
 /// `_` after `PG`), and [`NAMED`].
@@ -77,7 +83,11 @@ unsafe fn read_name_len(entry: *const u8) -> Option<usize> {
         },
         b'D' => named(b"DATABASE_URL"),
         b'R' => named(b"REDIS_URL"),
-        b'M' => named(b"MYSQL_PWD"),
+        b'M' => match *entry.add(1) {
+            b'Y' => named(b"MYSQL_PWD"),
+            b'O' => named(b"MONGODB_URL").or_else(|| named(b"MONGO_URL")),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -227,7 +237,12 @@ pub fn text(name: &str) -> Result<Option<String>, UsageError> {
 /// [`text`] for the checks, which run after [`validate`]: a non-UTF-8 value cannot reach
 /// them, so `None` means unset.
 #[cfg_attr(
-    not(any(feature = "postgres", feature = "redis", feature = "mysql")),
+    not(any(
+        feature = "postgres",
+        feature = "redis",
+        feature = "mysql",
+        feature = "mongodb"
+    )),
     allow(dead_code)
 )]
 pub fn get(name: &str) -> Option<String> {
@@ -249,6 +264,8 @@ mod tests {
             "DATABASE_URL",
             "REDIS_URL",
             "MYSQL_PWD",
+            "MONGODB_URL",
+            "MONGO_URL",
         ] {
             assert!(is_read_by_probe(name.as_bytes()), "{name}");
             let entry = std::ffi::CString::new(format!("{name}=v")).unwrap();

@@ -21,6 +21,8 @@ mod props;
 mod redact;
 mod registry;
 mod report;
+#[cfg(any(feature = "postgres", feature = "mongodb"))]
+mod scram;
 mod signals;
 mod size;
 mod stream;

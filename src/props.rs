@@ -486,6 +486,42 @@ pub fn grpc(data: &[u8]) {
     timed_bytes("health protobuf", p[1], || proto::decode_response(p[1])).ok();
 }
 
+/// MongoDB replies: BSON documents (bounded nesting, every length checked; what decodes
+/// encodes and decodes again) and the message framing around them, over any bytes.
+pub fn bson(data: &[u8]) {
+    use crate::probe::mongodb::{bson, frame};
+    let data = capped(data);
+    fn count(value: &bson::Value) -> usize {
+        match value {
+            bson::Value::Doc(doc) => 1 + doc.0.iter().map(|(_, v)| count(v)).sum::<usize>(),
+            bson::Value::Array(items) => 1 + items.iter().map(count).sum::<usize>(),
+            _ => 1,
+        }
+    }
+    if let Ok(doc) = timed_bytes("bson", data, || bson::decode(data)) {
+        let values: usize = doc.0.iter().map(|(_, v)| count(v)).sum();
+        assert!(values <= data.len() / 2, "{values} values");
+        let again = bson::decode(&doc.encode());
+        assert!(again.is_ok(), "{again:?}");
+    }
+    timed_bytes("mongodb frame", data, || {
+        if let Ok(Some(length)) = frame::message_len(data) {
+            if let Some(message) = data.get(..length) {
+                let id = bson::i32_at(message, 8).unwrap_or_default();
+                let _ = frame::reply(message, id);
+            }
+        }
+        // The same bytes as an OP_MSG and an OP_REPLY body behind a valid header.
+        for op in [2013i32, 1] {
+            let mut message = ((data.len() + 16) as u32).to_le_bytes().to_vec();
+            message.extend_from_slice(&[0; 8]);
+            message.extend_from_slice(&op.to_le_bytes());
+            message.extend_from_slice(data);
+            let _ = frame::reply(&message, 0);
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -512,6 +548,7 @@ mod tests {
         ("amqp", super::amqp),
         ("grpc", super::grpc),
         ("dns", super::dns),
+        ("bson", super::bson),
     ];
 
     /// Seeded xorshift: the same inputs on every run.

@@ -135,6 +135,12 @@ pub static KINDS: &[Kind] = &[
         feature: "mysql",
         check: built!("mysql", crate::probe::mysql::CHECK),
     },
+    Kind {
+        name: "mongodb",
+        schemes: &["mongodb", "mongodb+srv"],
+        feature: "mongodb",
+        check: built!("mongodb", crate::probe::mongodb::CHECK),
+    },
 ];
 
 /// The row of the check named `name`.

@@ -125,7 +125,12 @@ impl Stream {
     /// read (never 0), or the error, `UnexpectedEof` when the server closed. For the
     /// protocol readers that keep a buffer (redis, postgres, amqp).
     #[cfg_attr(
-        not(any(feature = "postgres", feature = "redis", feature = "amqp")),
+        not(any(
+            feature = "postgres",
+            feature = "redis",
+            feature = "amqp",
+            feature = "mongodb"
+        )),
         allow(dead_code)
     )]
     pub fn read_into(&mut self, buffer: &mut Vec<u8>, most: usize) -> io::Result<usize> {

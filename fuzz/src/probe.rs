@@ -25,6 +25,10 @@ pub mod dns_wire;
 pub mod grpc_h2;
 #[path = "../../src/probe/grpc/proto.rs"]
 pub mod grpc_proto;
+#[path = "../../src/probe/mongodb/bson.rs"]
+pub mod mongodb_bson;
+#[path = "../../src/probe/mongodb/frame.rs"]
+pub mod mongodb_frame;
 #[path = "../../src/probe/mysql/packet.rs"]
 pub mod mysql_packet;
 #[path = "../../src/probe/redis/resp.rs"]
@@ -36,6 +40,14 @@ pub mod redis {
 
 pub mod postgres {
     pub use crate::pg_session as session;
+}
+
+// frame.rs finds the BSON module as its sibling `super::bson`.
+use mongodb_bson as bson;
+
+pub mod mongodb {
+    pub use super::mongodb_bson as bson;
+    pub use super::mongodb_frame as frame;
 }
 
 pub mod mysql {

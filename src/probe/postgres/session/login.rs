@@ -115,7 +115,7 @@ impl Conn {
                     }
                     bound = mechanism == auth::SCRAM_SHA_256_PLUS;
                     let (exchange, first) =
-                        auth::Scram::start(password()?, binding).map_err(Outcome::unhealthy)?;
+                        auth::Scram::start("", password()?, binding).map_err(Outcome::unhealthy)?;
                     scram = Some(exchange);
                     sasl_initial_response(mechanism, &first)
                 }

@@ -1,0 +1,84 @@
+//! `probe mongodb`'s options and the settings read from them.
+
+use std::path::PathBuf;
+
+use super::MongoCheck;
+use crate::options::blocks::{
+    self, user_flag, TlsFiles, INSECURE, OUTPUT, PASSWORD_FILE, TLS_FILES, USER_FILE,
+};
+use crate::options::{Arity, Opt, Positional, Spec, Words};
+use crate::outcome::UsageError;
+use crate::registry::Check;
+
+pub static CHECK: Check = Check {
+    spec: Spec {
+        name: "mongodb",
+        about: "Check a MongoDB server: healthy when `hello` answers ok (and, with a user, \
+                when the SCRAM-SHA-256 login, with the server's proof, and `ping` succeed; a \
+                refused password is fatal). With several hosts, the first that answers \
+                decides. Without a URL, uses $MONGODB_URL, else $MONGO_URL, else \
+                mongodb://localhost:27017.",
+        positional: Positional {
+            name: "URL",
+            arity: Arity::Optional,
+            help: "mongodb://[user:password@]host[:port][,host[:port]...][/db][?authSource=...\
+                   &tls=true&replicaSet=...]",
+        },
+        options: &[OWN, TLS_FILES, OUTPUT],
+        foreign: &[],
+        examples: &[
+            "probe mongodb",
+            "probe mongodb mongodb://db:27017 --role primary",
+            "probe mongodb mongodb://app@db/shop --password-file /run/secrets/mongo",
+        ],
+    },
+    timeout: blocks::check_timeout,
+    build: |words| {
+        Ok(vec![Box::new(MongoCheck::new(
+            &MongoSettings::from_words(words)?,
+        )?)])
+    },
+};
+
+const OWN: &[Opt] = &[
+    Opt::value(
+        "user",
+        "log in as this user (SCRAM-SHA-256, against the URL's authSource, default admin)",
+    ),
+    USER_FILE,
+    PASSWORD_FILE,
+    Opt::value(
+        "role",
+        "primary (a writable primary; a standalone server is one), secondary, or any (default)",
+    ),
+    Opt::switch("tls", "connect with TLS, like tls=true in the URL"),
+    INSECURE,
+    Opt::value(
+        "timeout",
+        "time limit for the whole check, DNS to the last reply, e.g. 2s or 500ms (default 5s; not 0)",
+    ),
+];
+
+/// What `probe mongodb` is told.
+#[derive(Debug, Default)]
+pub struct MongoSettings {
+    pub url: Option<String>,
+    pub user: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub role: Option<String>,
+    pub tls: bool,
+    pub tls_files: TlsFiles,
+}
+
+impl MongoSettings {
+    pub fn from_words(words: &Words) -> Result<MongoSettings, UsageError> {
+        Ok(MongoSettings {
+            url: words.positional(),
+            user: user_flag(words, "user")?,
+            password_file: words.text("password-file").map(Into::into),
+            role: words.text("role"),
+            tls: words.switch("tls"),
+            tls_files: TlsFiles::from_words(words),
+        })
+    }
+}
