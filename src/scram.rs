@@ -302,7 +302,8 @@ p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
         for (password, ours, theirs) in cases {
             let mut reference = ScramSha256::new(password.as_bytes(), theirs);
             let first = String::from_utf8(reference.message().to_vec()).unwrap();
-            let nonce = first.rsplit_once("r=").unwrap().1.to_string();
+            // The nonce follows the first ",r=" (it may itself hold "r=": printable characters).
+            let nonce = first.split_once(",r=").unwrap().1.to_string();
             let (mut scram, our_first) = Scram::with_nonce("", password, ours, nonce.clone());
             assert_eq!(our_first, reference.message(), "{password:?}");
             let server_first = format!(

@@ -217,8 +217,7 @@ fn ldap_anonymous_bind_is_answered_by_slapd() {
         &["-h", &url, "-f", &conf.display().to_string(), "-d", "0"],
         port,
     );
-    let bind =
-        r"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00";
+    let bind = r"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00";
     let line = format!(r"tcp 127.0.0.1:{port} --send '{bind}' --expect '\x61\x07\x0a\x01\x00'");
     // slapd listens before it serves (connections in between are closed): the recipe in
     // wait-for is how a user waits for it, and then holds as a one-shot check.

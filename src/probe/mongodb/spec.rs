@@ -26,6 +26,8 @@ pub static CHECK: Check = Check {
         },
         options: &[OWN, TLS_FILES, OUTPUT],
         foreign: &[],
+        usage: None,
+        notes: &[],
         examples: &[
             "probe mongodb",
             "probe mongodb mongodb://db:27017 --role primary",

@@ -286,7 +286,7 @@ mod tests {
     /// AuthenticationSASLContinue for the client's SASLInitialResponse: its nonce, extended.
     fn server_first(initial: &[u8]) -> Vec<u8> {
         let text = String::from_utf8_lossy(initial);
-        let nonce = text.rsplit_once("r=").unwrap().1;
+        let nonce = text.split_once(",r=").unwrap().1;
         let mut body = 11i32.to_be_bytes().to_vec();
         body.extend_from_slice(format!("r={nonce}srv,s=c2FsdHNhbHQ=,i=4096").as_bytes());
         frame(b'R', &body)
