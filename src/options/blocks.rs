@@ -50,6 +50,42 @@ pub fn user_flag(words: &Words, long: &str) -> Result<Option<String>, UsageError
     }
 }
 
+/// The login of a check whose URL may hold `user:password@` (amqp, mongodb): the URL's, or
+/// `--user`/`--user-file` with `--password-file`. A user given twice differently, a password
+/// given twice, and half a login are usage errors.
+pub fn url_login(
+    url_user: Option<&String>,
+    url_password: Option<&String>,
+    user: Option<&String>,
+    password_file: Option<&std::path::Path>,
+) -> Result<Option<(String, String)>, UsageError> {
+    use crate::outcome::usage;
+    let user = match (url_user, user) {
+        (Some(in_url), Some(flag)) if in_url != flag => {
+            return usage(format!(
+                "the user is given twice: {in_url:?} in the URL and {flag:?} with --user"
+            ))
+        }
+        (in_url, flag) => in_url.or(flag).cloned(),
+    };
+    let password = match (url_password, password_file) {
+        (Some(_), Some(_)) => {
+            return usage("the password is given twice: in the URL and with --password-file")
+        }
+        (Some(password), None) => Some(password.clone()),
+        (None, Some(path)) => Some(crate::redact::read_password_file(path)?),
+        (None, None) => None,
+    };
+    match (user, password) {
+        (Some(user), Some(password)) => Ok(Some((user, password))),
+        (Some(user), None) => usage(format!(
+            "user {user:?} needs a password (in the URL or with --password-file)"
+        )),
+        (None, Some(_)) => usage("a password needs a user (in the URL or with --user)"),
+        (None, None) => Ok(None),
+    }
+}
+
 /// The certificate files of every check that speaks TLS.
 pub const TLS_FILES: &[Opt] = &[
     Opt::value(

@@ -121,32 +121,12 @@ pub struct AmqpCheck {
 impl AmqpCheck {
     pub fn new(args: &AmqpSettings) -> Result<Self, UsageError> {
         let url = parse_url(args.url.as_deref().unwrap_or(DEFAULT_URL).trim())?;
-        let user = match (&url.user, &args.user) {
-            (Some(in_url), Some(flag)) if in_url != flag => {
-                return usage(format!(
-                    "the user is given twice: {in_url:?} in the URL and {flag:?} with --user"
-                ))
-            }
-            (in_url, flag) => in_url.clone().or_else(|| flag.clone()),
-        };
-        let password = match (&url.password, &args.password_file) {
-            (Some(_), Some(_)) => {
-                return usage("the password is given twice: in the URL and with --password-file")
-            }
-            (Some(password), None) => Some(password.clone()),
-            (None, Some(path)) => Some(redact::read_password_file(path)?),
-            (None, None) => None,
-        };
-        let login = match (user, password) {
-            (Some(user), Some(password)) => Some((user, password)),
-            (Some(user), None) => {
-                return usage(format!(
-                    "user {user:?} needs a password (in the URL or with --password-file)"
-                ))
-            }
-            (None, Some(_)) => return usage("a password needs a user (in the URL or with --user)"),
-            (None, None) => None,
-        };
+        let login = crate::options::blocks::url_login(
+            url.user.as_ref(),
+            url.password.as_ref(),
+            args.user.as_ref(),
+            args.password_file.as_deref(),
+        )?;
         let vhost = match (&url.vhost, &args.vhost) {
             (Some(in_url), Some(flag)) if in_url != flag => {
                 return usage(format!(

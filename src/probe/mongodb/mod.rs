@@ -83,32 +83,12 @@ impl MongoCheck {
         if let Some(password) = &url.password {
             redact::register(password);
         }
-        let user = match (&url.user, &settings.user) {
-            (Some(in_url), Some(flag)) if in_url != flag => {
-                return usage(format!(
-                    "the user is given twice: {in_url:?} in the URL and {flag:?} with --user"
-                ))
-            }
-            (in_url, flag) => in_url.clone().or_else(|| flag.clone()),
-        };
-        let password = match (&url.password, &settings.password_file) {
-            (Some(_), Some(_)) => {
-                return usage("the password is given twice: in the URL and with --password-file")
-            }
-            (Some(password), None) => Some(password.clone()),
-            (None, Some(path)) => Some(redact::read_password_file(path)?),
-            (None, None) => None,
-        };
-        let login = match (user, password) {
-            (Some(user), Some(password)) => Some((user, password)),
-            (Some(user), None) => {
-                return usage(format!(
-                    "user {user:?} needs a password (in the URL or with --password-file)"
-                ))
-            }
-            (None, Some(_)) => return usage("a password without a user (give --user)"),
-            (None, None) => None,
-        };
+        let login = crate::options::blocks::url_login(
+            url.user.as_ref(),
+            url.password.as_ref(),
+            settings.user.as_ref(),
+            settings.password_file.as_deref(),
+        )?;
         let role = match settings.role.as_deref() {
             None | Some("any") => Role::Any,
             Some("primary") => Role::Primary,
