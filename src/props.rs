@@ -486,7 +486,7 @@ pub fn grpc(data: &[u8]) {
     timed_bytes("health protobuf", p[1], || proto::decode_response(p[1])).ok();
 }
 
-#[cfg(feature = "mongodb")]
+#[cfg(any(feature = "mongodb", fuzzing))]
 /// MongoDB replies: BSON documents (bounded nesting, every length checked; what decodes
 /// encodes and decodes again) and the message framing around them, over any bytes.
 pub fn bson(data: &[u8]) {
@@ -549,7 +549,7 @@ mod tests {
         ("amqp", super::amqp),
         ("grpc", super::grpc),
         ("dns", super::dns),
-        #[cfg(feature = "mongodb")]
+        #[cfg(any(feature = "mongodb", fuzzing))]
         ("bson", super::bson),
     ];
 
