@@ -111,6 +111,9 @@ pub fn seed() -> u64 {
     nanos ^ (u64::from(std::process::id()) << 32)
 }
 
+/// The least time left worth a last attempt before the overall deadline.
+const LAST_ATTEMPT_MIN: Duration = Duration::from_millis(50);
+
 /// Runs `target` until ready, fatal or out of time, reporting each step to `report`.
 /// The final event is `Ready`, `Fatal` or `TimedOut`.
 pub fn wait_until_ready(
@@ -126,8 +129,14 @@ pub fn wait_until_ready(
     let mut last_failure: Option<String> = None;
     loop {
         let elapsed = clock.now().saturating_duration_since(started);
+        // A last attempt with a sliver of time left can only time out, and its "timed out
+        // after 0.0ms resolving the name" would replace the reason the wait failed for.
+        let enough = |left: &Duration| *left >= LAST_ATTEMPT_MIN || attempts == 0;
         let left = match policy.timeout {
-            Some(total) => match total.checked_sub(elapsed).filter(|left| !left.is_zero()) {
+            Some(total) => match total
+                .checked_sub(elapsed)
+                .filter(|left| !left.is_zero() && enough(left))
+            {
                 Some(left) => left,
                 None => return report(Event::TimedOut),
             },
@@ -186,6 +195,8 @@ mod tests {
         start: Instant,
         offset: Mutex<Duration>,
         pauses: Mutex<Vec<Duration>>,
+        /// A sleep ends this much early (a timer's rounding), leaving a sliver of time.
+        early: Duration,
     }
 
     impl FakeClock {
@@ -194,6 +205,7 @@ mod tests {
                 start: Instant::now(),
                 offset: Mutex::new(Duration::ZERO),
                 pauses: Mutex::new(Vec::new()),
+                early: Duration::ZERO,
             }
         }
     }
@@ -204,7 +216,12 @@ mod tests {
         }
 
         fn sleep(&self, pause: Duration) {
-            *self.offset.lock().unwrap() += pause;
+            // Early only for sleeps longer than that: a sleep never ends at once.
+            let slept = match pause > self.early {
+                true => pause - self.early,
+                false => pause,
+            };
+            *self.offset.lock().unwrap() += slept;
             self.pauses.lock().unwrap().push(pause);
         }
     }
@@ -246,13 +263,16 @@ mod tests {
     }
 
     fn wait(script: &[Verdict], policy: Policy) -> (Vec<Event>, FakeClock) {
+        wait_with(script, policy, FakeClock::new())
+    }
+
+    fn wait_with(script: &[Verdict], policy: Policy, clock: FakeClock) -> (Vec<Event>, FakeClock) {
         use Verdict::*;
         let _ = (Healthy, Unhealthy, Fatal);
         let target = Target {
             probe: Box::new(Scripted(Mutex::new(script.to_vec()))),
             timeout: None,
         };
-        let clock = FakeClock::new();
         let mut events = Vec::new();
         let mut backoff = Backoff::new(policy.max_interval, 42);
         wait_until_ready(
@@ -267,6 +287,34 @@ mod tests {
     }
 
     use Verdict::{Fatal, Healthy, Unhealthy};
+
+    /// A wake just before the overall deadline starts no attempt that could only time out:
+    /// the wait ends with the last real reason.
+    #[test]
+    fn no_last_attempt_in_a_sliver_of_time() {
+        let policy = Policy {
+            timeout: Some(Duration::from_secs(1)),
+            ..policy()
+        };
+        let clock = FakeClock {
+            early: Duration::from_millis(1),
+            ..FakeClock::new()
+        };
+        let (events, clock) = wait_with(&[Unhealthy], policy, clock);
+        assert!(matches!(events.last(), Some(Event::TimedOut)));
+        let left = Duration::from_secs(1) - clock.now().duration_since(clock.start);
+        assert!(left < LAST_ATTEMPT_MIN, "woke with {left:?} left");
+        let attempts = events
+            .iter()
+            .filter(|event| matches!(event, Event::Attempt { .. }))
+            .count();
+        let (exact, _) = wait(&[Unhealthy], policy);
+        let exact_attempts = exact
+            .iter()
+            .filter(|event| matches!(event, Event::Attempt { .. }))
+            .count();
+        assert!(attempts <= exact_attempts, "{attempts} > {exact_attempts}");
+    }
 
     #[test]
     fn ready_after_the_first_healthy_result() {
