@@ -129,14 +129,15 @@ pub fn wait_until_ready(
     let mut last_failure: Option<String> = None;
     loop {
         let elapsed = clock.now().saturating_duration_since(started);
-        // A last attempt with a sliver of time left can only time out, and its "timed out
-        // after 0.0ms resolving the name" would replace the reason the wait failed for.
-        let enough = |left: &Duration| *left >= LAST_ATTEMPT_MIN || attempts == 0;
         let left = match policy.timeout {
-            Some(total) => match total
-                .checked_sub(elapsed)
-                .filter(|left| !left.is_zero() && enough(left))
-            {
+            Some(total) => match total.checked_sub(elapsed).filter(|left| !left.is_zero()) {
+                // A last attempt with a sliver of time left can only time out, and its
+                // "timed out after 0.0ms resolving the name" would replace the reason the
+                // wait failed for: the sliver is waited out instead.
+                Some(left) if left < LAST_ATTEMPT_MIN && attempts > 0 => {
+                    clock.sleep(left);
+                    return report(Event::TimedOut);
+                }
                 Some(left) => left,
                 None => return report(Event::TimedOut),
             },
@@ -302,8 +303,8 @@ mod tests {
         };
         let (events, clock) = wait_with(&[Unhealthy], policy, clock);
         assert!(matches!(events.last(), Some(Event::TimedOut)));
-        let left = Duration::from_secs(1) - clock.now().duration_since(clock.start);
-        assert!(left < LAST_ATTEMPT_MIN, "woke with {left:?} left");
+        // The sliver was waited out: the wait lasted its whole timeout.
+        assert!(clock.now().duration_since(clock.start) >= Duration::from_secs(1) - clock.early);
         let attempts = events
             .iter()
             .filter(|event| matches!(event, Event::Attempt { .. }))
