@@ -25,6 +25,10 @@ use base64::Engine as _;
 use ring::{digest, hmac, pbkdf2, rand};
 
 pub const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
+#[allow(dead_code)]
+pub const SCRAM_SHA_1: &str = "SCRAM-SHA-1";
+#[allow(dead_code)]
+pub const SCRAM_SHA_512: &str = "SCRAM-SHA-512";
 pub const SCRAM_SHA_256_PLUS: &str = "SCRAM-SHA-256-PLUS";
 
 /// More PBKDF2 rounds than this are refused: a peer could otherwise keep the CPU busy far
@@ -53,8 +57,45 @@ impl Binding {
     }
 }
 
-/// One SCRAM-SHA-256 exchange, from the client's first message to the server's signature.
+/// The hash a SCRAM mechanism is named after: SCRAM-SHA-256 (PostgreSQL, MongoDB, Kafka),
+/// SCRAM-SHA-1 (MongoDB before 4.0) and SCRAM-SHA-512 (Kafka).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)]
+pub enum Hash {
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+impl Hash {
+    fn pbkdf2(self) -> pbkdf2::Algorithm {
+        match self {
+            Hash::Sha1 => pbkdf2::PBKDF2_HMAC_SHA1,
+            Hash::Sha256 => pbkdf2::PBKDF2_HMAC_SHA256,
+            Hash::Sha512 => pbkdf2::PBKDF2_HMAC_SHA512,
+        }
+    }
+
+    fn hmac(self) -> hmac::Algorithm {
+        match self {
+            Hash::Sha1 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+            Hash::Sha256 => hmac::HMAC_SHA256,
+            Hash::Sha512 => hmac::HMAC_SHA512,
+        }
+    }
+
+    fn digest(self) -> &'static digest::Algorithm {
+        match self {
+            Hash::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+            Hash::Sha256 => &digest::SHA256,
+            Hash::Sha512 => &digest::SHA512,
+        }
+    }
+}
+
+/// One SCRAM exchange, from the client's first message to the server's signature.
 pub struct Scram {
+    hash: Hash,
     password: Vec<u8>,
     nonce: String,
     client_first_bare: String,
@@ -71,10 +112,23 @@ impl Scram {
     /// `user` goes into the message (RFC 5802's `n=`, `=` and `,` escaped); PostgreSQL
     /// leaves it empty.
     pub fn start(user: &str, password: &str, binding: Binding) -> Result<(Scram, Vec<u8>), String> {
+        Scram::start_with(Hash::Sha256, user, saslprep(password), binding)
+    }
+
+    /// [`Scram::start`] for any hash, with the password as the mechanism prepares it
+    /// (SASLprep for SHA-256 via [`saslprep`]; MongoDB's SCRAM-SHA-1 hashes it first; Kafka
+    /// takes the UTF-8 bytes as they are).
+    pub fn start_with(
+        hash: Hash,
+        user: &str,
+        password: Vec<u8>,
+        binding: Binding,
+    ) -> Result<(Scram, Vec<u8>), String> {
         let mut random = [0u8; 18];
         rand::SecureRandom::fill(&rand::SystemRandom::new(), &mut random)
             .map_err(|_| "no random numbers for the SCRAM nonce".to_string())?;
         Ok(Scram::with_nonce(
+            hash,
             user,
             password,
             binding,
@@ -82,7 +136,13 @@ impl Scram {
         ))
     }
 
-    fn with_nonce(user: &str, password: &str, binding: Binding, nonce: String) -> (Scram, Vec<u8>) {
+    fn with_nonce(
+        hash: Hash,
+        user: &str,
+        password: Vec<u8>,
+        binding: Binding,
+        nonce: String,
+    ) -> (Scram, Vec<u8>) {
         let user = user.replace('=', "=3D").replace(',', "=2C");
         let client_first_bare = format!("n={user},r={nonce}");
         let first = format!("{}{client_first_bare}", binding.header()).into_bytes();
@@ -91,7 +151,8 @@ impl Scram {
             cbind.extend_from_slice(hash);
         }
         let scram = Scram {
-            password: saslprep(password),
+            hash,
+            password,
             nonce,
             client_first_bare,
             binding: BASE64.encode(cbind),
@@ -133,21 +194,22 @@ impl Scram {
                 ))
             }
         };
-        let mut salted = [0u8; 32];
+        let mut salted = [0u8; digest::MAX_OUTPUT_LEN];
+        let salted = &mut salted[..self.hash.digest().output_len()];
         pbkdf2::derive(
-            pbkdf2::PBKDF2_HMAC_SHA256,
+            self.hash.pbkdf2(),
             iterations,
             &salt,
             &self.password,
-            &mut salted,
+            salted,
         );
-        let salted = hmac::Key::new(hmac::HMAC_SHA256, &salted);
+        let salted = hmac::Key::new(self.hash.hmac(), salted);
         let client_key = hmac::sign(&salted, b"Client Key");
-        let stored_key = digest::digest(&digest::SHA256, client_key.as_ref());
+        let stored_key = digest::digest(self.hash.digest(), client_key.as_ref());
         let without_proof = format!("c={},r={nonce}", self.binding);
         let auth_message = format!("{},{server_first},{without_proof}", self.client_first_bare);
         let signature = hmac::sign(
-            &hmac::Key::new(hmac::HMAC_SHA256, stored_key.as_ref()),
+            &hmac::Key::new(self.hash.hmac(), stored_key.as_ref()),
             auth_message.as_bytes(),
         );
         let proof: Vec<u8> = client_key
@@ -158,7 +220,7 @@ impl Scram {
             .collect();
         let server_key = hmac::sign(&salted, b"Server Key");
         self.expected = Some((
-            hmac::Key::new(hmac::HMAC_SHA256, server_key.as_ref()),
+            hmac::Key::new(self.hash.hmac(), server_key.as_ref()),
             auth_message,
         ));
         Ok(format!("{without_proof},p={}", BASE64.encode(proof)).into_bytes())
@@ -183,7 +245,7 @@ impl Scram {
 
 /// SASLprep (RFC 4013) as PostgreSQL applies it: the prepared string, or the raw bytes
 /// when the password is not a valid SASLprep input.
-fn saslprep(password: &str) -> Vec<u8> {
+pub fn saslprep(password: &str) -> Vec<u8> {
     match stringprep::saslprep(password) {
         Ok(prepared) => prepared.into_owned().into_bytes(),
         Err(_) => password.as_bytes().to_vec(),
@@ -242,8 +304,31 @@ mod tests {
 
     /// RFC 7677's test vector, with the user name and nonce it uses.
     #[test]
+    fn scram_sha_1_follows_rfc_5802() {
+        let mut scram = Scram {
+            hash: Hash::Sha1,
+            password: b"pencil".to_vec(),
+            nonce: "fyko+d2lbbFgONRv9qkxdawL".into(),
+            client_first_bare: "n=user,r=fyko+d2lbbFgONRv9qkxdawL".into(),
+            binding: "biws".into(),
+            expected: None,
+            proven: false,
+        };
+        let server_first =
+            b"r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096";
+        let client_final = scram.respond(server_first).unwrap();
+        assert_eq!(
+            String::from_utf8(client_final).unwrap(),
+            "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="
+        );
+        scram.verify(b"v=rmF9pqV8S7suAoZWja4dJRkFsKQ=").unwrap();
+        assert!(scram.proven());
+    }
+
+    #[test]
     fn scram_sha_256_follows_rfc_7677() {
         let mut scram = Scram {
+            hash: Hash::Sha256,
             password: b"pencil".to_vec(),
             nonce: "rOprNGfwEbeRWgbNEkqO".into(),
             client_first_bare: "n=user,r=rOprNGfwEbeRWgbNEkqO".into(),
@@ -304,7 +389,8 @@ p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
             let first = String::from_utf8(reference.message().to_vec()).unwrap();
             // The nonce follows the first ",r=" (it may itself hold "r=": printable characters).
             let nonce = first.split_once(",r=").unwrap().1.to_string();
-            let (mut scram, our_first) = Scram::with_nonce("", password, ours, nonce.clone());
+            let (mut scram, our_first) =
+                Scram::with_nonce(Hash::Sha256, "", saslprep(password), ours, nonce.clone());
             assert_eq!(our_first, reference.message(), "{password:?}");
             let server_first = format!(
                 "r={nonce}ServerPart+/1,s={},i=4096",
@@ -366,7 +452,13 @@ p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
 
     #[test]
     fn the_user_name_is_escaped() {
-        let (_, first) = Scram::with_nonce("a=b,c", "pw", Binding::None, "abc".into());
+        let (_, first) = Scram::with_nonce(
+            Hash::Sha256,
+            "a=b,c",
+            b"pw".to_vec(),
+            Binding::None,
+            "abc".into(),
+        );
         assert_eq!(first, b"n,,n=a=3Db=2Cc,r=abc");
     }
 }
