@@ -7,7 +7,7 @@ use std::time::Duration;
 #[path = "argv.rs"]
 mod argv;
 
-use crate::cli::{Command, MigrateArgs, Parsed, WaitForArgs};
+use crate::cli::{Command, MigrateArgs, Parsed, ServeArgs, WaitForArgs};
 use crate::duration::Span;
 use crate::expand::expand;
 use crate::mode;
@@ -90,8 +90,13 @@ pub fn run(args: Vec<String>, after: Option<Vec<OsString>>) -> Result<Exit, Usag
             return Ok(Exit::Healthy);
         }
     };
-    if command.is_some() && !matches!(parsed, Command::WaitFor(_) | Command::MigrateThenExec(_)) {
-        return usage("`-- CMD` only follows wait-for and migrate-then-exec");
+    if command.is_some()
+        && !matches!(
+            parsed,
+            Command::WaitFor(_) | Command::MigrateThenExec(_) | Command::Serve(_)
+        )
+    {
+        return usage("`-- CMD` only follows wait-for, migrate-then-exec and serve");
     }
     let dry_run = dry_run()?;
     let command = command.unwrap_or_default();
@@ -111,6 +116,10 @@ pub fn run(args: Vec<String>, after: Option<Vec<OsString>>) -> Result<Exit, Usag
             let mut plan = migrate_plan(&args)?;
             plan.shown = unexpanded(&raw, &words, "--migrate").unwrap_or_default();
             Box::new(move || mode::migrate::run(plan, &command))
+        }
+        Command::Serve(args) => {
+            let plan = serve_plan(&args, !command.is_empty())?;
+            Box::new(move || mode::serve::run(plan, &command))
         }
         Command::Check { kind, words } => {
             let checks = target::checks(kind, &words)?;
@@ -237,6 +246,75 @@ fn wait_spec(args: &WaitForArgs) -> Result<mode::wait_for::Wait, UsageError> {
         format: Format::from_flags(args.json, args.quiet),
     })
 }
+
+/// serve's checks, each target once with every endpoint it counts for, and its wait.
+fn serve_plan(args: &ServeArgs, has_command: bool) -> Result<mode::serve::Serve, UsageError> {
+    use mode::serve::cache::{LIVE, READY, STARTUP};
+    let mut texts: Vec<(String, u8)> = Vec::new();
+    for (list, group) in [
+        (&args.ready, READY),
+        (&args.live, LIVE),
+        (&args.startup, STARTUP),
+    ] {
+        for text in list {
+            match texts.iter_mut().find(|(known, _)| known == text) {
+                Some((_, groups)) => *groups |= group,
+                None => texts.push((text.clone(), group)),
+            }
+        }
+    }
+    if texts.is_empty() && !has_command {
+        return usage("serve needs a --ready, --live or --startup TARGET (or -- CMD to supervise)");
+    }
+    let interval = args.interval.map_or(DEFAULT_SERVE_INTERVAL, |span| span.0);
+    if interval < MIN_SERVE_INTERVAL {
+        return usage("--interval must be at least 100ms");
+    }
+    if args.timeout.is_some() && !args.wait {
+        return usage("--timeout is the limit of --wait: add --wait, or leave it out");
+    }
+    let wait = match args.wait {
+        false => None,
+        true if !has_command => return usage("--wait holds back CMD: add -- CMD, or leave it out"),
+        true if args.ready.is_empty() => {
+            return usage("--wait waits for the --ready targets: add one")
+        }
+        true => {
+            let timeout = args.timeout.map_or(DEFAULT_WAIT_TIMEOUT, |span| span.0);
+            Some(mode::wait_for::Wait {
+                targets: parse_targets(&args.ready)?,
+                policy: Policy {
+                    timeout: (!timeout.is_zero()).then_some(timeout),
+                    attempt_timeout: DEFAULT_TIMEOUT,
+                    max_interval: DEFAULT_WAIT_INTERVAL,
+                    successes: 1,
+                    retry_fatal: false,
+                },
+                any: false,
+                format: Format::from_flags(args.json, args.quiet),
+            })
+        }
+    };
+    let mut checks = Vec::new();
+    for (text, groups) in texts {
+        for target in target::parse(&text)? {
+            checks.push(mode::serve::Served { target, groups });
+        }
+    }
+    let listen_shown = args.listen.clone().unwrap_or_else(|| ":8086".into());
+    Ok(mode::serve::Serve {
+        listen: mode::serve::listen_addresses(&listen_shown)?,
+        listen_shown,
+        checks,
+        interval,
+        wait,
+        format: Format::from_flags(args.json, args.quiet),
+    })
+}
+
+/// serve's `--interval`, and the least it may be: each target runs once per interval.
+const DEFAULT_SERVE_INTERVAL: Duration = Duration::from_secs(10);
+const MIN_SERVE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// migrate-then-exec's phases, all validated before anything runs.
 fn migrate_plan(args: &MigrateArgs) -> Result<mode::migrate::Migrate, UsageError> {

@@ -9,7 +9,7 @@
 use crate::outcome::UsageError;
 
 /// Subcommands that take a command to run after `--`.
-pub const RUNS_A_COMMAND: [&str; 2] = ["wait-for", "migrate-then-exec"];
+pub const RUNS_A_COMMAND: [&str; 3] = ["wait-for", "migrate-then-exec", "serve"];
 
 /// A bare number of seconds as a duration (`15` → `15s`); anything else as it is.
 fn seconds(mut value: String) -> String {

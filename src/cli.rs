@@ -21,6 +21,7 @@ pub enum Command {
     CheckMode(Box<CheckArgs>),
     WaitFor(Box<WaitForArgs>),
     MigrateThenExec(Box<MigrateArgs>),
+    Serve(Box<ServeArgs>),
 }
 
 /// What a command line asks for.
@@ -52,7 +53,7 @@ static TOP: Spec = Spec {
 };
 
 /// The modes, in the order `probe --help` lists them after the checks.
-static MODES: [&Spec; 3] = [&CHECK, &WAIT_FOR, &MIGRATE];
+static MODES: [&Spec; 4] = [&CHECK, &WAIT_FOR, &MIGRATE, &SERVE];
 
 /// Reads a whole command line (without argv\[0\]) the way argh read it before: options of
 /// the top level, then the command, which reads the rest; `--help` before the command is
@@ -113,6 +114,7 @@ fn command(name: &str, rest: &[&str]) -> Option<Result<Command, Early>> {
     let command = match name {
         "check" => CheckArgs::from_words(&words).map(|args| Command::CheckMode(Box::new(args))),
         "wait-for" => WaitForArgs::from_words(&words).map(|args| Command::WaitFor(Box::new(args))),
+        "serve" => ServeArgs::from_words(&words).map(|args| Command::Serve(Box::new(args))),
         _ => MigrateArgs::from_words(&words).map(|args| Command::MigrateThenExec(Box::new(args))),
     };
     Some(command.map_err(Early::Error))
@@ -368,6 +370,83 @@ impl MigrateArgs {
             lock_timeout: words.parsed("lock-timeout")?,
             timeout: words.parsed("timeout")?,
             migrate_timeout: words.parsed("migrate-timeout")?,
+            json: words.switch("json"),
+            quiet: words.switch("quiet"),
+        })
+    }
+}
+
+static SERVE: Spec = Spec {
+    name: "serve",
+    about: "Run checks in the background and answer Kubernetes' httpGet probes from their \
+            last results: /livez, /readyz, /startupz, /healthz (all of them) answer 200 or 503, \
+            ?verbose says why, /metrics is Prometheus text. With -- CMD, probe stays PID 1 and \
+            supervises CMD (signals forwarded, orphans reaped, its exit code returned).",
+    positional: Positional {
+        name: "",
+        arity: Arity::None,
+        help: "",
+    },
+    options: &[&[
+        Opt::value(
+            "listen",
+            "where to answer: :PORT (every address, what the kubelet reaches), HOST:PORT or [::1]:PORT (default :8086)",
+        ),
+        Opt::value(
+            "ready",
+            "a TARGET that /readyz needs healthy, as in check and wait-for (repeatable)",
+        )
+        .repeatable(),
+        Opt::value("live", "a TARGET that /livez needs healthy (repeatable)").repeatable(),
+        Opt::value("startup", "a TARGET that /startupz needs healthy (repeatable)").repeatable(),
+        Opt::value(
+            "interval",
+            "how often each target runs (default 10s, at least 100ms); a result older than two intervals fails",
+        ),
+        Opt::switch(
+            "wait",
+            "start CMD only once the ready targets pass, as wait-for would",
+        ),
+        Opt::value(
+            "timeout",
+            "with --wait: give up after this long, CMD not started (default 60s; 0: no limit)",
+        ),
+        JSON_LINES,
+        QUIET,
+    ]],
+    foreign: &[],
+    examples: &[
+        "probe serve --ready postgres://db/app --ready redis://cache --live 'process --name worker'",
+        "probe serve --listen :8086 --ready postgres://db/app --wait -- ./app --serve",
+    ],
+    usage: Some("[--ready TARGET]... [--live TARGET]... [--startup TARGET]... [options] [-- CMD [ARGS...]]"),
+    notes: &["Answers never run a check: each target runs every --interval under its own deadline (its --timeout, else 5s; at most 4/5 of the interval). Nothing in a request is probed or echoed. Everything after -- is the command, run as written: never expanded, never parsed."],
+};
+
+/// `probe serve`'s settings (the command after `--` aside).
+#[derive(Debug)]
+pub struct ServeArgs {
+    pub listen: Option<String>,
+    pub ready: Vec<String>,
+    pub live: Vec<String>,
+    pub startup: Vec<String>,
+    pub interval: Option<Span>,
+    pub wait: bool,
+    pub timeout: Option<Span>,
+    pub json: bool,
+    pub quiet: bool,
+}
+
+impl ServeArgs {
+    fn from_words(words: &Words) -> Result<ServeArgs, UsageError> {
+        Ok(ServeArgs {
+            listen: words.text("listen"),
+            ready: words.list("ready"),
+            live: words.list("live"),
+            startup: words.list("startup"),
+            interval: words.parsed("interval")?,
+            wait: words.switch("wait"),
+            timeout: words.parsed("timeout")?,
             json: words.switch("json"),
             quiet: words.switch("quiet"),
         })

@@ -103,8 +103,8 @@ const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// When probe's group is in the foreground of the terminal on stdin, the child's group takes
 /// the foreground while it runs (a shell's job control does the same): the child gets the
 /// terminal's Ctrl-C and can read a prompt's answer; probe takes the terminal back after.
-pub fn run_child(
-    command: &[String],
+pub fn run_child<S: AsRef<std::ffi::OsStr>>(
+    command: &[S],
     limit: Option<std::time::Duration>,
     watch: &mut dyn FnMut() -> bool,
 ) -> Result<Ended, Exit> {
@@ -117,8 +117,11 @@ pub fn run_child(
     let mut child_command = Command::new(program);
     child_command.args(args);
     in_own_group(&mut child_command, terminal);
-    let mut child = signals::forward_to(|| child_command.spawn(), std::process::Child::id)
-        .map_err(|error| cannot_run(program, &error))?;
+    let mut child = signals::forward_to(
+        || spawn_tracked(&mut child_command),
+        std::process::Child::id,
+    )
+    .map_err(|error| cannot_run(&program.as_ref().to_string_lossy(), &error))?;
     let pid = child.id() as i32;
     let (sender, receiver) = std::sync::mpsc::channel();
     when_ended(
@@ -158,6 +161,7 @@ pub fn run_child(
         take_terminal();
     }
     let status = child.wait();
+    untrack(pid);
     if let Some(why) = stopped {
         return Ok(why);
     }
@@ -169,6 +173,57 @@ pub fn run_child(
         },
         Err(_) => Ended::Exited(1),
     })
+}
+
+/// The children probe spawned and will reap itself ([`spawn_tracked`]): [`reap_orphans`]
+/// leaves them alone, or their owner's `wait` would find nothing and lose the exit status.
+static TRACKED: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+fn tracked() -> std::sync::MutexGuard<'static, Vec<i32>> {
+    TRACKED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Spawns `command`, its pid tracked from before [`reap_orphans`] could see it end.
+pub fn spawn_tracked(command: &mut Command) -> std::io::Result<std::process::Child> {
+    let mut tracked = tracked();
+    let child = command.spawn()?;
+    tracked.push(child.id() as i32);
+    Ok(child)
+}
+
+/// Forgets a tracked child, once its owner has reaped it.
+pub fn untrack(pid: i32) {
+    tracked().retain(|&tracked| tracked != pid);
+}
+
+/// Reaps the children that ended and that nobody spawned through [`spawn_tracked`]: as
+/// PID 1 (`probe serve -- CMD`), probe adopts every orphan of the app, and an init that
+/// does not reap them fills the process table with zombies (tini's job). Never waits.
+pub fn reap_orphans() {
+    let tracked = tracked();
+    for _ in 0..MAX_REAPED {
+        // SAFETY: a zeroed siginfo_t is a valid buffer; WNOWAIT only looks, WNOHANG never
+        // blocks.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let found = unsafe {
+            libc::waitid(
+                libc::P_ALL,
+                0,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        // SAFETY: waitid filled `info` (si_pid 0: no child has ended).
+        let pid = unsafe { info.si_pid() };
+        // A tracked child is its owner's to reap; the others wait for the next round.
+        if found != 0 || pid <= 0 || tracked.contains(&pid) {
+            return;
+        }
+        // SAFETY: reaps exactly the child just seen ended.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+    }
 }
 
 /// Makes the child that `command` spawns the leader of a process group of its own, so that

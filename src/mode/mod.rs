@@ -3,4 +3,5 @@
 pub mod check;
 pub mod migrate;
 pub mod retry;
+pub mod serve;
 pub mod wait_for;

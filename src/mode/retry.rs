@@ -69,7 +69,29 @@ pub enum Event {
 pub struct Backoff {
     max: Duration,
     previous: Option<Duration>,
-    seed: u64,
+    jitter: Jitter,
+}
+
+/// Spreads pauses so that replicas started together do not probe in lockstep.
+pub struct Jitter(u64);
+
+impl Jitter {
+    pub fn new(seed: u64) -> Self {
+        Jitter(seed | 1)
+    }
+
+    /// `base`, varied by up to `fraction` of it either way.
+    pub fn spread(&mut self, base: Duration, fraction: f64) -> Duration {
+        base.mul_f64(1.0 + fraction * (2.0 * self.random() - 1.0))
+    }
+
+    /// xorshift64: jitter needs spread, not cryptography.
+    fn random(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
 }
 
 impl Backoff {
@@ -77,7 +99,7 @@ impl Backoff {
         Backoff {
             max,
             previous: None,
-            seed: seed | 1,
+            jitter: Jitter::new(seed),
         }
     }
 
@@ -90,15 +112,7 @@ impl Backoff {
         }
         .min(self.max);
         self.previous = Some(base);
-        base.mul_f64(1.0 + JITTER * (2.0 * self.random() - 1.0))
-    }
-
-    /// xorshift64: jitter needs spread, not cryptography.
-    fn random(&mut self) -> f64 {
-        self.seed ^= self.seed << 13;
-        self.seed ^= self.seed >> 7;
-        self.seed ^= self.seed << 17;
-        (self.seed >> 11) as f64 / (1u64 << 53) as f64
+        self.jitter.spread(base, JITTER)
     }
 }
 

@@ -138,7 +138,7 @@ pub fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     crate::exec::in_own_group(&mut command, false);
-    let mut child = command.spawn()?;
+    let mut child = crate::exec::spawn_tracked(&mut command)?;
     let pid = child.id() as i32;
     crate::exec::when_ended(pid, Box::new(move || drop(ended_write)));
 
@@ -261,13 +261,21 @@ fn reap(
                 Ok(false) if Instant::now() < until => continue,
                 _ => {
                     let pid = child.id() as i32;
-                    crate::exec::when_ended(pid, Box::new(move || drop(child.wait())));
+                    crate::exec::when_ended(
+                        pid,
+                        Box::new(move || {
+                            drop(child.wait());
+                            crate::exec::untrack(pid);
+                        }),
+                    );
                     return None;
                 }
             }
         }
     }
-    child.wait().ok()
+    let status = child.wait().ok();
+    crate::exec::untrack(child.id() as i32);
+    status
 }
 
 fn pollfd(fd: i32) -> libc::pollfd {
