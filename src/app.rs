@@ -56,10 +56,17 @@ pub fn run(args: Vec<String>, after: Option<Vec<OsString>>) -> Result<Exit, Usag
     // before this prints an argument, and errors of expansion name only the variable, so
     // an unexpanded `${PW}` is never mistaken for a password. The environment is not
     // scanned: the variables probe reads register theirs as they are read (crate::env).
-    // `probe exec -- CMD`: its command is run as written, like wait-for's.
-    let literal_from = match raw.iter().find(|arg| !is_flag(arg)) {
-        Some(name) if name == "exec" => raw.iter().position(|arg| arg == "--"),
-        _ => None,
+    // A check whose words after `--` are a command (`probe exec -- CMD`) runs it as
+    // written, like wait-for's.
+    let runs_as_written = raw
+        .iter()
+        .find(|arg| !is_flag(arg))
+        .and_then(|name| crate::registry::find(name))
+        .and_then(|kind| kind.check)
+        .is_some_and(|check| check.spec.positional.arity == crate::options::Arity::Command);
+    let literal_from = match runs_as_written {
+        true => raw.iter().position(|arg| arg == "--"),
+        false => None,
     };
     let args = raw
         .iter()

@@ -175,6 +175,8 @@ pub enum Arity {
     One,
     Optional,
     Many,
+    /// A command after `--` (`probe exec -- CMD ARGS`): run as written, so never expanded.
+    Command,
 }
 
 /// A check's positional argument: its name in help and errors (`URL`), and its help.

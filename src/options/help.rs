@@ -35,7 +35,7 @@ pub fn render(spec: &Spec, command: &str) -> String {
                 Arity::None => String::new(),
                 Arity::One => format!(" [--] <{}>", positional.name),
                 Arity::Optional => format!(" [--] [<{}>]", positional.name),
-                Arity::Many => format!(" [--] [<{}...>]", positional.name),
+                Arity::Many | Arity::Command => format!(" [--] [<{}...>]", positional.name),
             });
         }
     }

@@ -16,7 +16,7 @@ pub static CHECK: Check = Check {
                 run as written: never expanded, never parsed.",
         positional: Positional {
             name: "CMD",
-            arity: Arity::Many,
+            arity: Arity::Command,
             help: "the program and its arguments, after --",
         },
         options: &[OWN, OUTPUT],
