@@ -143,7 +143,9 @@ fn mongodb_url_then_mongo_url_then_localhost() {
     );
     let default = check_with(settings(), &[]).unwrap();
     assert_eq!(default.target(), "mongodb://localhost:27017");
-    assert_eq!(default.hosts, vec![("localhost".into(), 27017)]);
+    assert!(
+        matches!(&default.seeds, Seeds::Hosts(hosts) if hosts == &[("localhost".to_string(), 27017)])
+    );
     let given = MongoSettings {
         url: Some("mongodb://given/".into()),
         ..settings()
