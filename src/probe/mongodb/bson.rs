@@ -383,10 +383,11 @@ fn read_value(tag: u8, bytes: &[u8]) -> Result<(Raw<'_>, usize), String> {
 }
 
 /// The one document that fills `bytes` as JSON text, written as it is walked (no tree):
-/// MongoDB's relaxed Extended JSON, but that a double without a fraction is written as an
-/// integer (`ok: 1.0` is `1`, as mongosh shows it) and that types probe does not read are
-/// `{"$bsonType": NAME}` (decimals, code, symbols, DBPointers, min and max keys). Fails
-/// when the text would pass `limit` bytes.
+/// MongoDB's relaxed Extended JSON (as pymongo's `json_util` writes it), but that a double
+/// without a fraction is written as an integer (`ok: 1.0` is `1`, as mongosh shows it),
+/// dates in their canonical form (`{"$date":{"$numberLong":"ms"}}`, no calendar here),
+/// and DBPointers and decimals only named (`{"$bsonType":"decimal"}`). Fails when the
+/// text would pass `limit` bytes.
 pub fn to_json(bytes: &[u8], limit: usize) -> Result<String, String> {
     let mut out = Vec::new();
     let used = write_doc(bytes, 0, false, &mut out, limit)?;
@@ -492,18 +493,27 @@ fn write_value(raw: Raw, depth: usize, out: &mut Vec<u8>, limit: usize) -> Resul
         }
         Raw::Other(0x0f, code) => {
             check_code_with_scope(code, depth)?;
-            out.extend_from_slice(br#"{"$bsonType":"javascriptWithScope"}"#);
+            let (text, used) = string(&code[4..])?;
+            out.extend_from_slice(b"{\"$code\":");
+            json_string(out, text);
+            out.extend_from_slice(b",\"$scope\":");
+            write_doc(&code[4 + used..], depth + 1, false, out, limit)?;
+            out.push(b'}');
         }
+        Raw::Other(tag @ (0x0d | 0x0e), text) => {
+            let (text, _) = string(text)?;
+            let key = if tag == 0x0d { "$code" } else { "$symbol" };
+            put(out, format_args!("{{\"{key}\":"));
+            json_string(out, text);
+            out.push(b'}');
+        }
+        Raw::Other(0x06, _) => out.extend_from_slice(br#"{"$undefined":true}"#),
+        Raw::Other(0x7f, _) => out.extend_from_slice(br#"{"$maxKey":1}"#),
+        Raw::Other(0xff, _) => out.extend_from_slice(br#"{"$minKey":1}"#),
+        // DBPointer (deprecated since 1.x) and Decimal128, which no command probe knows of
+        // answers with: named, not converted.
         Raw::Other(tag, _) => {
-            let name = match tag {
-                0x06 => "undefined",
-                0x0c => "dbPointer",
-                0x0d => "javascript",
-                0x0e => "symbol",
-                0x13 => "decimal",
-                0x7f => "maxKey",
-                _ => "minKey",
-            };
+            let name = if tag == 0x0c { "dbPointer" } else { "decimal" };
             put(out, format_args!("{{\"$bsonType\":\"{name}\"}}"));
         }
     }
@@ -656,6 +666,36 @@ mod tests {
         assert_eq!(types.0.len(), 14);
         let hello = decode(&std::fs::read(corpus.join("hello.bson")).unwrap()).unwrap();
         assert_eq!(hello.get("isWritablePrimary"), Some(&Value::Bool(true)));
+    }
+
+    /// As pymongo's `json_util.dumps(doc, json_options=RELAXED_JSON_OPTIONS)` writes
+    /// types.bson, but the date (canonical), the decimal (named) and the spaces.
+    #[test]
+    fn writes_relaxed_extended_json() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/bson");
+        let bytes = std::fs::read(corpus.join("types.bson")).unwrap();
+        assert_eq!(
+            to_json(&bytes, 1 << 20).unwrap(),
+            r#"{"d":1.5,"s":"x","o":{"a":[1,2,{"b":null}]},"#.to_string()
+                + r#""bin":{"$binary":{"base64":"AQI=","subType":"04"}},"t":true,"i":-5,"#
+                + r#""oid":{"$oid":"6b15922e1e1dda4de3b11270"},"#
+                + r#""dt":{"$date":{"$numberLong":"1577836800000"}},"#
+                + r#""ts":{"$timestamp":{"t":1,"i":2}},"#
+                + r#""re":{"$regularExpression":{"pattern":"a.*","options":"i"}},"#
+                + r#""code":{"$code":"x","$scope":{"y":1}},"dec":{"$bsonType":"decimal"},"#
+                + r#""min":{"$minKey":1},"max":{"$maxKey":1}}"#
+        );
+        let numbers = Doc::new()
+            .with("ok", Value::Double(1.0))
+            .with("big", Value::Double(1e300))
+            .with("nan", Value::Double(f64::NAN))
+            .with("s", Value::String("\"\u{1}é".into()))
+            .encode();
+        assert_eq!(
+            to_json(&numbers, 1 << 20).unwrap(),
+            r#"{"ok":1,"big":1e300,"nan":{"$numberDouble":"NaN"},"s":"\"\u0001é"}"#
+        );
+        assert!(to_json(&numbers, 20).unwrap_err().contains("longer than"));
     }
 
     #[test]
