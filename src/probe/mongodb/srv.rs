@@ -63,7 +63,12 @@ impl Srv {
     /// The hosts, and the options of the TXT record.
     pub fn discover(&self, deadline: &Deadline) -> Result<(Vec<Host>, Options), Outcome> {
         let answer = self.srv.answer(deadline)?;
-        let records = answer.values.unwrap_or_default();
+        let Some(records) = answer.values else {
+            return Err(Outcome::unhealthy(format!(
+                "NXDOMAIN for {} from {}",
+                answer.name, answer.from
+            )));
+        };
         let mut hosts = Vec::new();
         for record in &records {
             let Data::Srv { port, target, .. } = record else {
