@@ -503,7 +503,11 @@ pub fn bson(data: &[u8]) {
     }
     let decoded = timed_bytes("bson", data, || bson::decode(data));
     let json = timed_bytes("bson as json", data, || bson::to_json(data, 1 << 20));
-    let top = timed_bytes("bson top level", data, || bson::decode_top(data));
+    let top = timed_bytes("bson top level", data, || {
+        let all = bson::decode_top(data, &["ok", "a", "b", "", "$err"]);
+        assert_eq!(all.is_ok(), bson::decode_top(data, &[]).is_ok());
+        all
+    });
     assert_eq!(decoded.is_ok(), json.is_ok(), "{decoded:?} {json:?}");
     assert_eq!(decoded.is_ok(), top.is_ok(), "{decoded:?} {top:?}");
     if let Ok(doc) = decoded {

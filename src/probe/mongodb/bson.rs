@@ -149,10 +149,11 @@ pub fn decode(bytes: &[u8]) -> Result<Doc, String> {
     Ok(doc)
 }
 
-/// The top level of the one document that fills `bytes`, its nested documents and arrays
-/// checked but not built (kept as [`Value::Other`] of their type): the fields a command's
-/// reply is judged by (`ok`, `errmsg`, `code`), whatever the size of the rest.
-pub fn decode_top(bytes: &[u8]) -> Result<Doc, String> {
+/// The fields named `keys` at the top level of the one document that fills `bytes`, the
+/// rest checked but not kept, nested documents and arrays not built (kept as
+/// [`Value::Other`] of their type): the fields a command's reply is judged by (`ok`,
+/// `errmsg`, `code`), whatever the size of the rest.
+pub fn decode_top(bytes: &[u8], keys: &[&str]) -> Result<Doc, String> {
     let (elements, used) = elements(bytes)?;
     if used != bytes.len() {
         return Err("bytes after the BSON document".into());
@@ -161,6 +162,14 @@ pub fn decode_top(bytes: &[u8]) -> Result<Doc, String> {
     for element in elements {
         let (key, raw) = element?;
         let value = match raw {
+            Raw::Doc(inner) | Raw::Array(inner) if !keys.contains(&key) => {
+                check_doc(inner, 1)?;
+                continue;
+            }
+            _ if !keys.contains(&key) => {
+                owned_scalar_check(raw)?;
+                continue;
+            }
             Raw::Doc(inner) | Raw::Array(inner) => {
                 check_doc(inner, 1)?;
                 Value::Other(if matches!(raw, Raw::Doc(_)) {
@@ -174,6 +183,14 @@ pub fn decode_top(bytes: &[u8]) -> Result<Doc, String> {
         doc.0.push((key.to_string(), value));
     }
     Ok(doc)
+}
+
+/// Checks what [`owned`] would check of a value that is not a document, without keeping it.
+fn owned_scalar_check(raw: Raw) -> Result<(), String> {
+    match raw {
+        Raw::Other(0x0f, code) => check_code_with_scope(code, 0),
+        _ => Ok(()),
+    }
 }
 
 /// The length a document at the start of `bytes` says it has, checked against `bytes`.
@@ -389,46 +406,100 @@ fn read_value(tag: u8, bytes: &[u8]) -> Result<(Raw<'_>, usize), String> {
 /// and DBPointers and decimals only named (`{"$bsonType":"decimal"}`). Fails when the
 /// text would pass `limit` bytes.
 pub fn to_json(bytes: &[u8], limit: usize) -> Result<String, String> {
-    let mut out = Vec::new();
-    let used = write_doc(bytes, 0, false, &mut out, limit)?;
+    // Measured first, then written into exactly its size: the text costs its own bytes
+    // and never a larger buffer (a string escaped sixfold is refused before it is written).
+    let mut count = Count(0);
+    let used = write_doc(bytes, 0, false, &mut count, limit)?;
     if used != bytes.len() {
         return Err("bytes after the BSON document".into());
     }
+    if count.0 > limit {
+        return Err(too_long(limit));
+    }
+    let mut out = Vec::with_capacity(count.0);
+    write_doc(bytes, 0, false, &mut out, limit)?;
     // Every piece written is UTF-8: keys and strings were checked, the rest is ASCII.
     String::from_utf8(out).map_err(|_| "BSON text is not UTF-8".into())
+}
+
+fn too_long(limit: usize) -> String {
+    format!("reply longer than {} KiB as JSON", limit / 1024)
+}
+
+/// Where JSON text goes: its bytes, or only their count.
+trait Text {
+    fn add(&mut self, bytes: &[u8]);
+    fn len(&self) -> usize;
+}
+
+impl Text for Vec<u8> {
+    fn add(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+}
+
+/// The first pass of [`to_json`]: how long the text is.
+struct Count(usize);
+
+impl Text for Count {
+    fn add(&mut self, bytes: &[u8]) {
+        self.0 += bytes.len();
+    }
+
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+/// A [`Text`] as a writer, for formatting and for serde_json's string escaping.
+struct Writer<'a, T: Text>(&'a mut T);
+
+impl<T: Text> std::io::Write for Writer<'_, T> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.add(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn write_doc(
     bytes: &[u8],
     depth: usize,
     array: bool,
-    out: &mut Vec<u8>,
+    out: &mut impl Text,
     limit: usize,
 ) -> Result<usize, String> {
     if depth >= MAX_DEPTH {
         return Err(format!("BSON documents nested deeper than {MAX_DEPTH}"));
     }
     let (elements, length) = elements(bytes)?;
-    out.push(if array { b'[' } else { b'{' });
+    out.add(&[if array { b'[' } else { b'{' }]);
     for (index, element) in elements.enumerate() {
         let (key, raw) = element?;
         if index > 0 {
-            out.push(b',');
+            out.add(&[b',']);
         }
         if !array {
             json_string(out, key);
-            out.push(b':');
+            out.add(&[b':']);
         }
         write_value(raw, depth, out, limit)?;
         if out.len() > limit {
-            return Err(format!("reply longer than {} KiB as JSON", limit / 1024));
+            return Err(too_long(limit));
         }
     }
-    out.push(if array { b']' } else { b'}' });
+    out.add(&[if array { b']' } else { b'}' }]);
     Ok(length)
 }
 
-fn write_value(raw: Raw, depth: usize, out: &mut Vec<u8>, limit: usize) -> Result<(), String> {
+fn write_value(raw: Raw, depth: usize, out: &mut impl Text, limit: usize) -> Result<(), String> {
     match raw {
         Raw::Double(number)
             if number.is_finite() && number.fract() == 0.0 && number.abs() < 9e15 =>
@@ -452,20 +523,20 @@ fn write_value(raw: Raw, depth: usize, out: &mut Vec<u8>, limit: usize) -> Resul
             write_doc(inner, depth + 1, true, out, limit)?;
         }
         Raw::Binary(subtype, bytes) => {
-            out.extend_from_slice(b"{\"$binary\":{\"base64\":\"");
+            out.add(b"{\"$binary\":{\"base64\":\"");
             base64(out, bytes);
             put(out, format_args!("\",\"subType\":\"{subtype:02x}\"}}}}"));
         }
         Raw::Bool(flag) => put(out, format_args!("{flag}")),
-        Raw::Null => out.extend_from_slice(b"null"),
+        Raw::Null => out.add(b"null"),
         Raw::Int32(number) => put(out, format_args!("{number}")),
         Raw::Int64(number) => put(out, format_args!("{number}")),
         Raw::Other(0x07, id) => {
-            out.extend_from_slice(b"{\"$oid\":\"");
+            out.add(b"{\"$oid\":\"");
             for byte in id {
                 put(out, format_args!("{byte:02x}"));
             }
-            out.extend_from_slice(b"\"}");
+            out.add(b"\"}");
         }
         Raw::Other(0x09, millis) => put(
             out,
@@ -485,31 +556,31 @@ fn write_value(raw: Raw, depth: usize, out: &mut Vec<u8>, limit: usize) -> Resul
         Raw::Other(0x0b, regex) => {
             let (pattern, after) = cstring(regex)?;
             let (options, _) = cstring(after)?;
-            out.extend_from_slice(b"{\"$regularExpression\":{\"pattern\":");
+            out.add(b"{\"$regularExpression\":{\"pattern\":");
             json_string(out, pattern);
-            out.extend_from_slice(b",\"options\":");
+            out.add(b",\"options\":");
             json_string(out, options);
-            out.extend_from_slice(b"}}");
+            out.add(b"}}");
         }
         Raw::Other(0x0f, code) => {
             check_code_with_scope(code, depth)?;
             let (text, used) = string(&code[4..])?;
-            out.extend_from_slice(b"{\"$code\":");
+            out.add(b"{\"$code\":");
             json_string(out, text);
-            out.extend_from_slice(b",\"$scope\":");
+            out.add(b",\"$scope\":");
             write_doc(&code[4 + used..], depth + 1, false, out, limit)?;
-            out.push(b'}');
+            out.add(&[b'}']);
         }
         Raw::Other(tag @ (0x0d | 0x0e), text) => {
             let (text, _) = string(text)?;
             let key = if tag == 0x0d { "$code" } else { "$symbol" };
             put(out, format_args!("{{\"{key}\":"));
             json_string(out, text);
-            out.push(b'}');
+            out.add(&[b'}']);
         }
-        Raw::Other(0x06, _) => out.extend_from_slice(br#"{"$undefined":true}"#),
-        Raw::Other(0x7f, _) => out.extend_from_slice(br#"{"$maxKey":1}"#),
-        Raw::Other(0xff, _) => out.extend_from_slice(br#"{"$minKey":1}"#),
+        Raw::Other(0x06, _) => out.add(br#"{"$undefined":true}"#),
+        Raw::Other(0x7f, _) => out.add(br#"{"$maxKey":1}"#),
+        Raw::Other(0xff, _) => out.add(br#"{"$minKey":1}"#),
         // DBPointer (deprecated since 1.x) and Decimal128, which no command probe knows of
         // answers with: named, not converted.
         Raw::Other(tag, _) => {
@@ -520,20 +591,20 @@ fn write_value(raw: Raw, depth: usize, out: &mut Vec<u8>, limit: usize) -> Resul
     Ok(())
 }
 
-fn put(out: &mut Vec<u8>, text: std::fmt::Arguments) {
+fn put(out: &mut impl Text, text: std::fmt::Arguments) {
     use std::io::Write as _;
-    // Writing to a Vec cannot fail.
-    let _ = out.write_fmt(text);
+    // Writing to a Text cannot fail.
+    let _ = Writer(out).write_fmt(text);
 }
 
 /// `text` as a JSON string, escaped as serde_json escapes it.
-fn json_string(out: &mut Vec<u8>, text: &str) {
-    // Writing a &str to a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, text);
+fn json_string(out: &mut impl Text, text: &str) {
+    // Writing a &str to a Text cannot fail.
+    let _ = serde_json::to_writer(Writer(out), text);
 }
 
 /// Standard base64 with padding, as Extended JSON writes binary data.
-fn base64(out: &mut Vec<u8>, bytes: &[u8]) {
+fn base64(out: &mut impl Text, bytes: &[u8]) {
     const DIGITS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for chunk in bytes.chunks(3) {
         let n = chunk
@@ -541,10 +612,10 @@ fn base64(out: &mut Vec<u8>, bytes: &[u8]) {
             .enumerate()
             .fold(0u32, |n, (i, byte)| n | u32::from(*byte) << (16 - 8 * i));
         for i in 0..4 {
-            out.push(match i <= chunk.len() {
+            out.add(&[match i <= chunk.len() {
                 true => DIGITS[(n >> (18 - 6 * i)) as usize & 63],
                 false => b'=',
-            });
+            }]);
         }
     }
 }

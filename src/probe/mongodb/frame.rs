@@ -156,7 +156,7 @@ fn op_reply_body(body: &[u8]) -> Result<&[u8], String> {
     let doc = &doc[..bson::doc_len(doc)?];
     // QueryFailure: the document is a `$err` document.
     if flags & 2 != 0 {
-        let reply = bson::decode_top(doc)?;
+        let reply = bson::decode_top(doc, &["$err"])?;
         let reason = reply
             .get("$err")
             .and_then(bson::Value::text)

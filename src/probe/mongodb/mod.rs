@@ -408,9 +408,14 @@ impl MongoCheck {
         }
         let (id, message) = wire.call_raw(&command, name, deadline, MAX_QUERY_REPLY)?;
         let bad = |why: String| wire::malformed(name, why);
-        let body = frame::body(&message, id).map_err(bad)?;
-        let json = bson::to_json(body, MAX_QUERY_JSON).map_err(bad)?;
-        let top = bson::decode_top(body).map_err(bad)?;
+        let (json, top) = {
+            let body = frame::body(&message, id).map_err(bad)?;
+            let json = bson::to_json(body, MAX_QUERY_JSON).map_err(bad)?;
+            let top = bson::decode_top(body, &["ok", "code", "codeName", "errmsg"]);
+            (json, top.map_err(bad)?)
+        };
+        // The rules read the text alone.
+        drop(message);
         match command_ok(&top, name) {
             Err(outcome) if error_code(&top) == Some(UNAUTHORIZED) => {
                 return Err(Outcome::fatal(outcome.detail))

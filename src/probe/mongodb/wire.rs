@@ -94,9 +94,13 @@ impl Wire {
                 let rest = self.buffer.split_off(length);
                 return Ok(std::mem::replace(&mut self.buffer, rest));
             }
-            // What the message still needs (its length once known), in pieces of 64 KB.
+            // What the message still needs (its length once known), in pieces of 64 KB,
+            // into a buffer of exactly its size (growing by doubling would cost twice).
             let wanted = match length {
-                Some(length) => length - self.buffer.len(),
+                Some(length) => {
+                    self.buffer.reserve_exact(length - self.buffer.len());
+                    length - self.buffer.len()
+                }
                 None => 4096,
             };
             self.arm(name, deadline)?;
