@@ -185,17 +185,22 @@ const PROXY_FLOOD: &[u8] = &{
 };
 
 /// MongoDB: an OP_MSG reply header announcing 200 bytes, which then come one at a time.
+#[cfg(feature = "mongodb")]
 const MONGO_TRICKLE: &[u8] =
     b"\xc8\0\0\0\x07\0\0\0\x02\0\0\0\xdd\x07\0\0\0\0\0\0\0xxxxxxxxxxxxxxxxxxxxxxxx";
 /// An OP_MSG reply header announcing 64 KiB, the most a `hello` reply may be, then
 /// endless bytes.
+#[cfg(feature = "mongodb")]
 const MONGO_FLOOD_HEAD: &[u8] = b"\0\0\x01\0\x07\0\0\0\x02\0\0\0\xdd\x07\0\0";
 /// A reply length of 2 GiB - 1.
+#[cfg(feature = "mongodb")]
 const MONGO_HUGE: &[u8] = b"\xff\xff\xff\x7f\x07\0\0\0\x02\0\0\0\xdd\x07\0\0";
 /// `hello`'s reply to probe's first request (ID 2): a writable primary.
+#[cfg(feature = "mongodb")]
 const MONGO_HELLO: &[u8] = b":\0\0\0\x07\0\0\0\x02\0\0\0\xdd\x07\0\0\0\0\0\0\0%\0\0\0\x08isWritablePrimary\0\x01\x01ok\0\0\0\0\0\0\0\xf0?\0";
 /// A 1 MiB reply to `--query` (the most probe reads), then more: 16 KiB chunks whose first
 /// starts with the header.
+#[cfg(feature = "mongodb")]
 const MONGO_QUERY_FLOOD: &[u8] = &{
     let mut chunk = [b'x'; 16 * 1024];
     let head = *b"\0\0\x10\0\x07\0\0\0\x03\0\0\0\xdd\x07\0\0";

@@ -484,11 +484,11 @@ fn write_doc(
     for (index, element) in elements.enumerate() {
         let (key, raw) = element?;
         if index > 0 {
-            out.add(&[b',']);
+            out.add(b",");
         }
         if !array {
             json_string(out, key);
-            out.add(&[b':']);
+            out.add(b":");
         }
         write_value(raw, depth, out, limit)?;
         if out.len() > limit {
@@ -569,14 +569,14 @@ fn write_value(raw: Raw, depth: usize, out: &mut impl Text, limit: usize) -> Res
             json_string(out, text);
             out.add(b",\"$scope\":");
             write_doc(&code[4 + used..], depth + 1, false, out, limit)?;
-            out.add(&[b'}']);
+            out.add(b"}");
         }
         Raw::Other(tag @ (0x0d | 0x0e), text) => {
             let (text, _) = string(text)?;
             let key = if tag == 0x0d { "$code" } else { "$symbol" };
             put(out, format_args!("{{\"{key}\":"));
             json_string(out, text);
-            out.add(&[b'}']);
+            out.add(b"}");
         }
         Raw::Other(0x06, _) => out.add(br#"{"$undefined":true}"#),
         Raw::Other(0x7f, _) => out.add(br#"{"$maxKey":1}"#),

@@ -59,7 +59,7 @@ const MAX_QUERY_JSON: usize = 2 << 20;
 enum Seeds {
     Hosts(Vec<(String, u16)>),
     #[cfg(feature = "dns")]
-    Srv(srv::Srv),
+    Srv(Box<srv::Srv>),
 }
 
 /// `--query` and its `--expect` rules.
@@ -190,11 +190,11 @@ impl MongoCheck {
             #[cfg(feature = "dns")]
             true => {
                 let service = url.options.srv_service.as_deref().unwrap_or("mongodb");
-                Seeds::Srv(srv::Srv::new(
+                Seeds::Srv(Box::new(srv::Srv::new(
                     &url.hosts[0].0,
                     service,
                     settings.dns_server.as_deref(),
-                )?)
+                )?))
             }
             #[cfg(not(feature = "dns"))]
             true => {

@@ -187,6 +187,26 @@ fn mongodb_settings_are_checked() {
     assert!(!shown.contains("hunter2"), "{shown}");
 }
 
+/// (Without the dns feature, scripts/test runs a build that refuses mongodb+srv://.)
+#[cfg(feature = "dns")]
+#[test]
+fn mongodb_srv_urls_are_checked() {
+    {
+        let srv = words(&["mongodb+srv://cluster.example.net/?tls=false"]).unwrap();
+        assert!(matches!(srv.seeds, Seeds::Srv(_)));
+        let error = words(&["mongodb+srv://cluster.example.net/", "--dns-server", "a..b"])
+            .err()
+            .unwrap();
+        assert!(error.0.starts_with("mongodb+srv: --dns-server"), "{error}");
+        assert!(words(&["mongodb://h/", "--dns-server", "10.0.0.2"]).is_err());
+        #[cfg(feature = "tls")]
+        assert!(words(&["mongodb+srv://cluster.example.net/"])
+            .unwrap()
+            .tls
+            .is_some());
+    }
+}
+
 #[test]
 fn mongodb_real_server_up_and_roles() {
     let server = Server::start(false);
