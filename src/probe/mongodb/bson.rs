@@ -456,9 +456,9 @@ impl Text for Count {
 }
 
 /// A [`Text`] as a writer, for formatting and for serde_json's string escaping.
-struct Writer<'a, T: Text>(&'a mut T);
+struct Writer<'a>(&'a mut dyn Text);
 
-impl<T: Text> std::io::Write for Writer<'_, T> {
+impl std::io::Write for Writer<'_> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         self.0.add(bytes);
         Ok(bytes.len())
@@ -473,7 +473,7 @@ fn write_doc(
     bytes: &[u8],
     depth: usize,
     array: bool,
-    out: &mut impl Text,
+    out: &mut dyn Text,
     limit: usize,
 ) -> Result<usize, String> {
     if depth >= MAX_DEPTH {
@@ -499,7 +499,7 @@ fn write_doc(
     Ok(length)
 }
 
-fn write_value(raw: Raw, depth: usize, out: &mut impl Text, limit: usize) -> Result<(), String> {
+fn write_value(raw: Raw, depth: usize, out: &mut dyn Text, limit: usize) -> Result<(), String> {
     match raw {
         Raw::Double(number)
             if number.is_finite() && number.fract() == 0.0 && number.abs() < 9e15 =>
@@ -591,20 +591,20 @@ fn write_value(raw: Raw, depth: usize, out: &mut impl Text, limit: usize) -> Res
     Ok(())
 }
 
-fn put(out: &mut impl Text, text: std::fmt::Arguments) {
+fn put(out: &mut dyn Text, text: std::fmt::Arguments) {
     use std::io::Write as _;
     // Writing to a Text cannot fail.
     let _ = Writer(out).write_fmt(text);
 }
 
 /// `text` as a JSON string, escaped as serde_json escapes it.
-fn json_string(out: &mut impl Text, text: &str) {
+fn json_string(out: &mut dyn Text, text: &str) {
     // Writing a &str to a Text cannot fail.
     let _ = serde_json::to_writer(Writer(out), text);
 }
 
 /// Standard base64 with padding, as Extended JSON writes binary data.
-fn base64(out: &mut impl Text, bytes: &[u8]) {
+fn base64(out: &mut dyn Text, bytes: &[u8]) {
     const DIGITS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for chunk in bytes.chunks(3) {
         let n = chunk
