@@ -506,7 +506,10 @@ fn write_value(raw: Raw, depth: usize, out: &mut dyn Text, limit: usize) -> Resu
         {
             put(out, format_args!("{}", number as i64))
         }
-        Raw::Double(number) if number.is_finite() => put(out, format_args!("{number:?}")),
+        Raw::Double(number) if number.is_finite() => {
+            // serde_json's float writer, already in the binary (core's is KBs more).
+            let _ = serde_json::to_writer(Writer(out), &number);
+        }
         Raw::Double(number) => {
             let name = match number {
                 n if n.is_nan() => "NaN",
@@ -764,7 +767,7 @@ mod tests {
             .encode();
         assert_eq!(
             to_json(&numbers, 1 << 20).unwrap(),
-            r#"{"ok":1,"big":1e300,"nan":{"$numberDouble":"NaN"},"s":"\"\u0001é"}"#
+            r#"{"ok":1,"big":1e+300,"nan":{"$numberDouble":"NaN"},"s":"\"\u0001é"}"#
         );
         assert!(to_json(&numbers, 20).unwrap_err().contains("longer than"));
     }
