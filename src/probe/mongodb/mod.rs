@@ -374,7 +374,13 @@ impl MongoCheck {
             let status = Doc::new()
                 .with("replSetGetStatus", Value::Int32(1))
                 .with("$db", admin);
-            state.read_status(&wire.call(&status, "replSetGetStatus", deadline)?);
+            // Its reply lists every member (tens of KiB for a large set): only the fields
+            // read are kept.
+            let name = "replSetGetStatus";
+            let (id, message) = wire.call_raw(&status, name, deadline, frame::MAX_MESSAGE)?;
+            let top = frame::body(&message, id)
+                .and_then(|body| bson::decode_top(body, &["ok", "myState", "codeName", "errmsg"]));
+            state.read_status(&top.map_err(|why| wire::malformed(name, why))?);
         }
         let shown = state
             .judge(self.role, plan.replica_set.as_deref())

@@ -716,6 +716,22 @@ fn mongodb_members_that_serve_nobody_name_their_state() {
             .with("myState", Value::Int32(number))
             .with("ok", Value::Double(1.0))
     };
+    // A large set's status lists every member: more than the 64 KiB of a hello reply.
+    let entry = |n: usize| {
+        Value::Doc(
+            Doc::new()
+                .with("_id", Value::Int32(n as i32))
+                .with("name", Value::String(format!("db{n}.example.net:27017")))
+                .with("infoMessage", Value::String("x".repeat(1500))),
+        )
+    };
+    let large = state(3).with("members", Value::Array((0..50).map(entry).collect()));
+    assert!(large.encode().len() > 64 * 1024);
+    let port = member(true, large);
+    assert_eq!(
+        timed_run(&[&peer_url(port, "")]).detail,
+        "member of replica set rs0 in state RECOVERING"
+    );
     for (number, name) in [(3, "RECOVERING"), (5, "STARTUP2"), (9, "ROLLBACK")] {
         let port = member(true, state(number));
         // pymongo takes it for a member that is neither primary nor secondary.
