@@ -488,9 +488,11 @@ pub fn grpc(data: &[u8]) {
 
 #[cfg(any(feature = "mongodb", fuzzing))]
 /// MongoDB replies: BSON documents (bounded nesting, every length checked; what decodes
-/// encodes and decodes again) and the message framing around them, over any bytes.
+/// encodes and decodes again), the same bytes as JSON for `--expect` (valid JSON exactly
+/// when the document decodes, within its byte limit) and as a reply's top level, the
+/// message framing around them; and `--query` text read into a command document.
 pub fn bson(data: &[u8]) {
-    use crate::probe::mongodb::{bson, frame};
+    use crate::probe::mongodb::{bson, command, frame};
     let data = capped(data);
     fn count(value: &bson::Value) -> usize {
         match value {
@@ -499,14 +501,30 @@ pub fn bson(data: &[u8]) {
             _ => 1,
         }
     }
-    if let Ok(doc) = timed_bytes("bson", data, || bson::decode(data)) {
+    let decoded = timed_bytes("bson", data, || bson::decode(data));
+    let json = timed_bytes("bson as json", data, || bson::to_json(data, 1 << 20));
+    let top = timed_bytes("bson top level", data, || {
+        let all = bson::decode_top(data, &["ok", "a", "b", "", "$err"]);
+        assert_eq!(all.is_ok(), bson::decode_top(data, &[]).is_ok());
+        all
+    });
+    assert_eq!(decoded.is_ok(), json.is_ok(), "{decoded:?} {json:?}");
+    assert_eq!(decoded.is_ok(), top.is_ok(), "{decoded:?} {top:?}");
+    if let Ok(doc) = decoded {
         let values: usize = doc.0.iter().map(|(_, v)| count(v)).sum();
         assert!(values <= data.len() / 2, "{values} values");
         let again = bson::decode(&doc.encode());
         assert!(again.is_ok(), "{again:?}");
+        let text = json.unwrap_or_default();
+        let parsed = serde_json::from_str::<serde_json::Value>(&text);
+        assert!(parsed.is_ok(), "{text}: {parsed:?}");
+        // A limit below the text's length is an error, never a cut document.
+        if !text.is_empty() {
+            assert!(bson::to_json(data, text.len() / 2).is_err() || text.len() < 4);
+        }
     }
     timed_bytes("mongodb frame", data, || {
-        if let Ok(Some(length)) = frame::message_len(data) {
+        if let Ok(Some(length)) = frame::message_len(data, frame::MAX_MESSAGE) {
             if let Some(message) = data.get(..length) {
                 let id = bson::i32_at(message, 8).unwrap_or_default();
                 let _ = frame::reply(message, id);
@@ -521,6 +539,18 @@ pub fn bson(data: &[u8]) {
             let _ = frame::reply(&message, 0);
         }
     });
+    // The bytes as `--query` text: a command, when read, encodes to BSON that decodes to
+    // the same document and renders as JSON.
+    let raw = text(data);
+    if let Ok(command) = timed("mongodb --query", &raw, || command::parse(&raw)) {
+        let bytes = command.encode();
+        assert_eq!(bson::decode(&bytes).as_ref(), Ok(&command));
+        let shown = bson::to_json(&bytes, 1 << 20).unwrap_or_default();
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&shown).is_ok(),
+            "{shown}"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub mod grpc_h2;
 pub mod grpc_proto;
 #[path = "../../src/probe/mongodb/bson.rs"]
 pub mod mongodb_bson;
+#[path = "../../src/probe/mongodb/command.rs"]
+pub mod mongodb_command;
 #[path = "../../src/probe/mongodb/frame.rs"]
 pub mod mongodb_frame;
 #[path = "../../src/probe/mysql/packet.rs"]
@@ -42,11 +44,12 @@ pub mod postgres {
     pub use crate::pg_session as session;
 }
 
-// frame.rs finds the BSON module as its sibling `super::bson`.
+// frame.rs and command.rs find the BSON module as their sibling `super::bson`.
 use mongodb_bson as bson;
 
 pub mod mongodb {
     pub use super::mongodb_bson as bson;
+    pub use super::mongodb_command as command;
     pub use super::mongodb_frame as frame;
 }
 

@@ -17,6 +17,14 @@ pub mod file;
 pub mod grpc;
 #[cfg(feature = "http")]
 pub mod http;
+/// Without the HTTP client, `--expect-json`'s rules alone: `probe mongodb --expect` checks
+/// its replies with them.
+#[cfg(all(feature = "mongodb", not(feature = "http")))]
+#[allow(dead_code)]
+pub mod http {
+    pub mod expect;
+    mod json;
+}
 #[cfg(feature = "mongodb")]
 pub mod mongodb;
 #[cfg(feature = "mysql")]

@@ -2,68 +2,24 @@
 //! real dnsmasq (the unit tests in src/probe/dns/ hold the codec's oracle, dig, and the
 //! scripted peers).
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{free_port, probe, temp_dir};
+use crate::support::dnsmasq::Dnsmasq;
+use crate::support::probe;
 
-struct Dnsmasq {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Dnsmasq {
-    fn start() -> Dnsmasq {
-        let dir = temp_dir();
-        let port = free_port();
-        let child = Command::new("dnsmasq")
-            .args([
-                "--keep-in-foreground",
-                "--conf-file=/dev/null",
-                "--pid-file=",
-                "--user=root",
-                &format!("--port={port}"),
-                "--listen-address=127.0.0.1",
-                "--bind-interfaces",
-                "--no-resolv",
-                "--no-hosts",
-                "--local=/app.test/",
-                "--host-record=db.app.test,10.0.0.5",
-                "--srv-host=_pg._tcp.app.test,db.app.test,5432",
-                &format!("--log-facility={}", dir.path().join("log").display()),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dnsmasq (scripts/test installs dnsmasq-base)");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "dnsmasq not up"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Dnsmasq {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Dnsmasq {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn app_test() -> Dnsmasq {
+    Dnsmasq::start(
+        "app.test",
+        &[
+            "--host-record=db.app.test,10.0.0.5".into(),
+            "--srv-host=_pg._tcp.app.test,db.app.test,5432".into(),
+        ],
+    )
 }
 
 #[test]
 fn names_records_and_expectations_through_every_door() {
-    let dns = Dnsmasq::start();
+    let dns = app_test();
     let server = format!("127.0.0.1:{}", dns.port);
     probe(&["dns", "db.app.test", "--server", &server])
         .code(0)

@@ -184,6 +184,34 @@ const PROXY_FLOOD: &[u8] = &{
     chunk
 };
 
+/// MongoDB: an OP_MSG reply header announcing 200 bytes, which then come one at a time.
+#[cfg(feature = "mongodb")]
+const MONGO_TRICKLE: &[u8] =
+    b"\xc8\0\0\0\x07\0\0\0\x02\0\0\0\xdd\x07\0\0\0\0\0\0\0xxxxxxxxxxxxxxxxxxxxxxxx";
+/// An OP_MSG reply header announcing 64 KiB, the most a `hello` reply may be, then
+/// endless bytes.
+#[cfg(feature = "mongodb")]
+const MONGO_FLOOD_HEAD: &[u8] = b"\0\0\x01\0\x07\0\0\0\x02\0\0\0\xdd\x07\0\0";
+/// A reply length of 2 GiB - 1.
+#[cfg(feature = "mongodb")]
+const MONGO_HUGE: &[u8] = b"\xff\xff\xff\x7f\x07\0\0\0\x02\0\0\0\xdd\x07\0\0";
+/// `hello`'s reply to probe's first request (ID 2): a writable primary.
+#[cfg(feature = "mongodb")]
+const MONGO_HELLO: &[u8] = b":\0\0\0\x07\0\0\0\x02\0\0\0\xdd\x07\0\0\0\0\0\0\0%\0\0\0\x08isWritablePrimary\0\x01\x01ok\0\0\0\0\0\0\0\xf0?\0";
+/// A 1 MiB reply to `--query` (the most probe reads), then more: 16 KiB chunks whose first
+/// starts with the header.
+#[cfg(feature = "mongodb")]
+const MONGO_QUERY_FLOOD: &[u8] = &{
+    let mut chunk = [b'x'; 16 * 1024];
+    let head = *b"\0\0\x10\0\x07\0\0\0\x03\0\0\0\xdd\x07\0\0";
+    let mut i = 0;
+    while i < 16 {
+        chunk[i] = head[i];
+        i += 1;
+    }
+    chunk
+};
+
 /// A [`LateFlood`] row's peer: what it answers first (each after a request from probe),
 /// the endless flood after it, and the exit code the verdict gives.
 pub struct Late {
@@ -213,6 +241,22 @@ pub const LATE: &[Late] = &[
         name: "amqp",
         replies: &[AMQP_START, AMQP_TUNE],
         flood: AMQP_BIG_FRAMES,
+        code: 1,
+    },
+    // hello answered: healthy, then the close.
+    #[cfg(feature = "mongodb")]
+    Late {
+        name: "mongodb",
+        replies: &[MONGO_HELLO],
+        flood: BIG,
+        code: 0,
+    },
+    // hello answered, then a 1 MiB reply to --query that is not one, and more.
+    #[cfg(feature = "mongodb")]
+    Late {
+        name: "mongodb-query",
+        replies: &[MONGO_HELLO],
+        flood: MONGO_QUERY_FLOOD,
         code: 1,
     },
 ];
@@ -268,6 +312,20 @@ pub const REASONS: &[(&str, Phase, &str)] = &[
         "https-proxy",
         TunnelTrickle,
         "timed out after 1s during TLS handshake",
+    ),
+    #[cfg(feature = "mongodb")]
+    (
+        "mongodb",
+        Trickle,
+        "timed out after 1s waiting for the reply to hello",
+    ),
+    #[cfg(feature = "mongodb")]
+    ("mongodb", Garbage, "hello: not a MongoDB reply: \"SSH-2.0"),
+    #[cfg(feature = "mongodb")]
+    (
+        "mongodb",
+        HugeLength,
+        "hello: reply length 2147483647 out of bounds",
     ),
 ];
 
@@ -584,6 +642,56 @@ pub const PROTOS: &[Proto] = &[
         flood: b"",
         huge: b"",
     },
+    #[cfg(feature = "mongodb")]
+    Proto {
+        name: "mongodb",
+        args: &["mongodb", "mongodb://127.0.0.1:{port}/"],
+        unix: false,
+        tls: false,
+        starttls: StartTls::No,
+        server_first: false,
+        trickle: MONGO_TRICKLE,
+        flood_head: MONGO_FLOOD_HEAD,
+        flood: BODY,
+        huge: MONGO_HUGE,
+    },
+    #[cfg(feature = "mongodb")]
+    Proto {
+        name: "mongodb-query",
+        args: &[
+            "mongodb",
+            "mongodb://127.0.0.1:{port}/",
+            "--query",
+            "{\"ping\":1}",
+            "--expect",
+            "/ok=1",
+        ],
+        unix: false,
+        tls: false,
+        starttls: StartTls::No,
+        server_first: false,
+        trickle: b"",
+        flood_head: b"",
+        flood: b"",
+        huge: b"",
+    },
+    #[cfg(feature = "mongodb")]
+    Proto {
+        name: "mongodb-tls",
+        args: &[
+            "mongodb",
+            "mongodb://127.0.0.1:{port}/?tls=true",
+            "--insecure",
+        ],
+        unix: false,
+        tls: true,
+        starttls: StartTls::No,
+        server_first: false,
+        trickle: b"",
+        flood_head: b"",
+        flood: b"",
+        huge: b"",
+    },
 ];
 
 use Phase::*;
@@ -695,6 +803,30 @@ pub const ROWS: &[(&str, Phase)] = &[
     ("amqps", HandshakeTrickle),
     ("amqps", Silent),
     ("amqps", Garbage),
+    #[cfg(feature = "mongodb")]
+    ("mongodb", Backlog),
+    #[cfg(feature = "mongodb")]
+    ("mongodb", Silent),
+    #[cfg(feature = "mongodb")]
+    ("mongodb", Trickle),
+    #[cfg(feature = "mongodb")]
+    ("mongodb", Flood),
+    #[cfg(feature = "mongodb")]
+    ("mongodb", Garbage),
+    #[cfg(feature = "mongodb")]
+    ("mongodb", HugeLength),
+    #[cfg(feature = "mongodb")]
+    ("mongodb", LateFlood),
+    #[cfg(feature = "mongodb")]
+    ("mongodb-query", LateFlood),
+    #[cfg(feature = "mongodb")]
+    ("mongodb-tls", Backlog),
+    #[cfg(feature = "mongodb")]
+    ("mongodb-tls", HandshakeTrickle),
+    #[cfg(feature = "mongodb")]
+    ("mongodb-tls", Silent),
+    #[cfg(feature = "mongodb")]
+    ("mongodb-tls", Garbage),
     // The modes, over a silent Redis peer: `check` and one-shot commands share the
     // deadline; wait-for's and migrate-then-exec's --timeout bounds the whole wait.
     ("check", Silent),
@@ -1136,6 +1268,169 @@ fn json_bodies_of_every_shape_are_checked_within_8_mib() {
     assert!(
         failures.is_empty(),
         "JSON bodies failed:\n{}",
+        failures.join("\n")
+    );
+}
+
+// MongoDB `--query` replies ---------------------------------------------------------------
+//
+// A reply under the 1 MiB cap of each shape that costs most as JSON text or as the JSON
+// pointer walks it: the reply is read as BSON and written out as JSON without a tree, so
+// its share is the message, its text (at most 2 MiB) and what `--expect` holds of it.
+
+/// One BSON element: its type, key and value bytes.
+#[cfg(feature = "mongodb")]
+fn bson_element(out: &mut Vec<u8>, tag: u8, key: &str, value: &[u8]) {
+    out.push(tag);
+    out.extend_from_slice(key.as_bytes());
+    out.push(0);
+    out.extend_from_slice(value);
+}
+
+/// A BSON document (or array) of `elements`.
+#[cfg(feature = "mongodb")]
+fn bson_doc(elements: &[u8]) -> Vec<u8> {
+    let mut doc = ((elements.len() + 5) as u32).to_le_bytes().to_vec();
+    doc.extend_from_slice(elements);
+    doc.push(0);
+    doc
+}
+
+/// `{ok: 1.0, status: VALUE}` as an OP_MSG reply to probe's second request (ID 3).
+#[cfg(feature = "mongodb")]
+fn mongo_query_reply(tag: u8, status: &[u8]) -> Vec<u8> {
+    let mut elements = Vec::new();
+    bson_element(&mut elements, 0x01, "ok", &1.0f64.to_le_bytes());
+    bson_element(&mut elements, tag, "status", status);
+    let doc = bson_doc(&elements);
+    let mut message = ((doc.len() + 21) as u32).to_le_bytes().to_vec();
+    for field in [7i32, 3, 2013, 0] {
+        message.extend_from_slice(&field.to_le_bytes());
+    }
+    message.push(0);
+    message.extend_from_slice(&doc);
+    message
+}
+
+/// The shapes of a 1 MiB `--query` reply, each with the reason's start.
+#[cfg(feature = "mongodb")]
+fn mongo_shapes() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    const ROOM: usize = (1 << 20) - 64;
+    let array = |unit: &dyn Fn(usize, &mut Vec<u8>)| {
+        let mut elements = Vec::new();
+        let mut index = 0;
+        while elements.len() < ROOM - 512 {
+            unit(index, &mut elements);
+            index += 1;
+        }
+        bson_doc(&elements)
+    };
+    let int = |index: usize, out: &mut Vec<u8>| {
+        bson_element(out, 0x10, &index.to_string(), &0i32.to_le_bytes())
+    };
+    // 28 levels of arrays (probe reads 32, the reply and `status` included), again and
+    // again.
+    let mut deep = bson_doc(&[]);
+    for _ in 0..28 {
+        let mut element = Vec::new();
+        bson_element(&mut element, 0x04, "0", &deep);
+        deep = bson_doc(&element);
+    }
+    let nested =
+        |index: usize, out: &mut Vec<u8>| bson_element(out, 0x04, &index.to_string(), &deep);
+    let string = |text: &[u8]| {
+        let mut value = ((text.len() + 1) as u32).to_le_bytes().to_vec();
+        value.extend_from_slice(text);
+        value.push(0);
+        value
+    };
+    let many_keys = array(&|index, out: &mut Vec<u8>| {
+        bson_element(out, 0x10, &format!("k{index:07}"), &0i32.to_le_bytes())
+    });
+    vec![
+        (
+            "wide-array",
+            mongo_query_reply(0x04, &array(&int)),
+            "ping: /status is [0,0,0",
+        ),
+        (
+            "deep",
+            mongo_query_reply(0x04, &array(&nested)),
+            "ping: /status is [[[[",
+        ),
+        (
+            "many-keys",
+            mongo_query_reply(0x03, &many_keys),
+            "ping: /status is {",
+        ),
+        (
+            "long-string",
+            mongo_query_reply(0x02, &string(&vec![b'x'; ROOM - 100])),
+            "ping: /status is \"xxxx",
+        ),
+        // Escaped sixfold as JSON: past the 2 MiB of text probe writes.
+        (
+            "control-characters",
+            mongo_query_reply(0x02, &string(&vec![1; ROOM - 100])),
+            "ping: reply longer than 2048 KiB as JSON",
+        ),
+    ]
+}
+
+#[cfg(feature = "mongodb")]
+#[test]
+fn mongodb_query_replies_of_every_shape_are_read_within_budget() {
+    let timeout = Duration::from_secs(2);
+    let mut failures = Vec::new();
+    let closed = format!("mongodb://127.0.0.1:{}/", crate::support::free_port());
+    let query = ["--query", "{\"ping\":1}", "--expect", "/status=ok"];
+    let mut args = vec!["mongodb", &closed];
+    args.extend(query);
+    let (_, _, baseline_kib, _) = spawn_measured(&args);
+    eprintln!("hostile-mongodb\tbaseline\t{baseline_kib}");
+    for (shape, reply, reason) in mongo_shapes() {
+        assert!(reply.len() <= 1 << 20, "{shape}: {} bytes", reply.len());
+        let peer = Peer::tcp(vec![
+            Step::Receive,
+            Step::Send(MONGO_HELLO.to_vec()),
+            Step::Receive,
+            Step::Send(reply),
+            Step::Silent,
+        ]);
+        let url = format!("mongodb://127.0.0.1:{}/", peer.port());
+        let mut args = vec!["mongodb", &url];
+        args.extend(query);
+        args.extend(["--timeout", "2s"]);
+        let (status, wall, max_rss_kib, output) = spawn_measured(&args);
+        eprintln!(
+            "hostile-mongodb\t{shape}\t{:?}\t{}\t{max_rss_kib}\t{}",
+            status.code(),
+            wall.as_millis(),
+            output.trim()
+        );
+        let problems: Vec<String> = [
+            (status.code() != Some(1)).then(|| format!("exit {:?}", status.code())),
+            (!output.contains(reason)).then(|| format!("no {reason:?}")),
+            (wall > timeout + SLACK).then(|| format!("took {wall:?}")),
+            (max_rss_kib - baseline_kib > BODY_SHARE_KIB)
+                .then(|| format!("peak RSS {max_rss_kib} KiB, {baseline_kib} KiB without a reply")),
+            (std::env::var_os("HOSTILE_PROBE").is_some() && max_rss_kib > MAX_RSS_KIB)
+                .then(|| format!("peak RSS {max_rss_kib} KiB")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{shape}: {} ({})",
+                problems.join(", "),
+                output.trim()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "MongoDB replies failed:\n{}",
         failures.join("\n")
     );
 }

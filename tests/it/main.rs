@@ -16,6 +16,8 @@ mod help;
 mod hostile;
 mod http;
 mod migrate;
+#[cfg(feature = "mongodb")]
+mod mongodb;
 mod mysql;
 mod postgres;
 mod process;

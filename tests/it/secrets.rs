@@ -397,6 +397,70 @@ const FORMS: &[Form] = &[
         env: &[],
         flags: &[],
     },
+    #[cfg(feature = "mongodb")]
+    Form {
+        name: "mongodb userinfo",
+        target: "mongodb://u:{S}@127.0.0.1:{P}/app",
+        env: &[],
+        flags: &[],
+    },
+    #[cfg(feature = "mongodb")]
+    Form {
+        name: "mongodb # / ? in password, several hosts",
+        target: "mongodb://u:a#/?{S}@127.0.0.1:{P},127.0.0.1:{P}/app?authSource=admin",
+        env: &[],
+        flags: &[],
+    },
+    // The secret percent-encoded in the URL ("Z" is %5A): probe masks what it decodes.
+    #[cfg(feature = "mongodb")]
+    Form {
+        name: "mongodb percent-encoded password",
+        target: "mongodb://u:%5Aq9hunter2x@127.0.0.1:{P}/",
+        env: &[],
+        flags: &[],
+    },
+    #[cfg(feature = "mongodb")]
+    Form {
+        name: "mongodb bad port",
+        target: "mongodb://u:{S}@127.0.0.1:99999/",
+        env: &[],
+        flags: &[],
+    },
+    #[cfg(feature = "mongodb")]
+    Form {
+        name: "mongodb space in password",
+        target: "mongodb://u:spa ce-{S}@127.0.0.1:{P}/",
+        env: &[],
+        flags: &[],
+    },
+    #[cfg(feature = "mongodb")]
+    Form {
+        name: "mongodb ambiguous @, piece in the database",
+        target: "mongodb://u:a@b/{S}@127.0.0.1:{P}/app",
+        env: &[],
+        flags: &[],
+    },
+    #[cfg(feature = "mongodb")]
+    Form {
+        name: "mongodb password file",
+        target: "mongodb://u@127.0.0.1:{P}/",
+        env: &[],
+        flags: &["--password-file", "{F}", "--query", "{\"ping\":1}"],
+    },
+    #[cfg(feature = "mongodb")]
+    Form {
+        name: "mongodb+srv userinfo, DNS refused",
+        target: "mongodb+srv://u:{S}@cluster.test.internal/?tls=false",
+        env: &[],
+        flags: &["--dns-server", "127.0.0.1:{P}"],
+    },
+    #[cfg(feature = "mongodb")]
+    Form {
+        name: "mongodb ${VAR}",
+        target: "mongodb://u:${MONGO_PASSWORD}@127.0.0.1:{P}/",
+        env: &[("MONGO_PASSWORD", "{S}")],
+        flags: &[],
+    },
 ];
 
 /// The check a form's URL picks as a one-shot command.
@@ -409,6 +473,7 @@ fn check_of(target: &str) -> Option<&'static str> {
         "mysql" | "mariadb" => Some("mysql"),
         "amqp" | "amqps" => Some("amqp"),
         "grpc" | "grpcs" => Some("grpc"),
+        "mongodb" | "mongodb+srv" => Some("mongodb"),
         "tcp" => Some("tcp"),
         _ => None,
     }
@@ -732,6 +797,18 @@ fn no_secret_from_the_variables_probe_reads() {
             &["mysql", "mysql://u@127.0.0.1:1/"],
             "MYSQL_PWD",
             format!("$x-{SECRET}"),
+        ),
+        #[cfg(feature = "mongodb")]
+        (
+            &["mongodb"],
+            "MONGODB_URL",
+            format!("mongodb://u:spa ce-{SECRET}@127.0.0.1:{port}/app"),
+        ),
+        #[cfg(feature = "mongodb")]
+        (
+            &["mongodb", "--timeout", "300ms"],
+            "MONGO_URL",
+            format!("mongodb://u:it's-\"{SECRET}\"@127.0.0.1:{port},127.0.0.1:x/"),
         ),
         (
             &["wait-for", "--timeout", "300ms"],

@@ -220,37 +220,67 @@ impl Probe for DnsCheck {
                 Err(why) => return Outcome::unhealthy(why),
             }
         }
-        let (servers, names) = match self.servers(deadline) {
-            Ok(found) => found,
-            Err(outcome) => return outcome,
-        };
+        match self.answer(deadline) {
+            Ok(Answer {
+                name,
+                from,
+                values: Some(values),
+            }) => self.judge(&name, &values.iter().collect::<Vec<_>>(), &from),
+            Ok(Answer { name, from, .. }) => {
+                Outcome::unhealthy(format!("NXDOMAIN for {name} from {from}"))
+            }
+            Err(outcome) => outcome,
+        }
+    }
+}
+
+/// What DNS answered for a check's name and type (no hosts file): `probe dns`' verdict,
+/// and other checks' lookups (`probe mongodb`'s `mongodb+srv://`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The name that was answered (one of the search list's), or every name asked when
+    /// all were NXDOMAIN.
+    pub name: String,
+    /// The server that answered.
+    pub from: String,
+    /// The records of the asked type (maybe none); `None` for NXDOMAIN.
+    pub values: Option<Vec<Data>>,
+}
+
+impl DnsCheck {
+    /// Asks DNS for the check's name and type, through `--server` or the resolv.conf
+    /// servers and search list, without the hosts file: an error for what is not an
+    /// answer (no reply, SERVFAIL, REFUSED, garbage).
+    pub fn answer(&self, deadline: &Deadline) -> Result<Answer, Outcome> {
+        let (servers, names) = self.servers(deadline)?;
         let mut nxdomain = Vec::new();
         for name in &names {
-            let (server, reply) = match ask_servers(&servers, name, self.qtype, deadline) {
-                Ok(answer) => answer,
-                Err(outcome) => return outcome,
-            };
+            let (server, reply) = ask_servers(&servers, name, self.qtype, deadline)?;
             match reply.rcode {
                 wire::NOERROR => {
-                    let values: Vec<&Data> = reply.of_type(self.qtype).collect();
-                    return self.judge(name, &values, &server.to_string());
+                    return Ok(Answer {
+                        name: name.clone(),
+                        from: server.to_string(),
+                        values: Some(reply.of_type(self.qtype).cloned().collect()),
+                    })
                 }
                 wire::NXDOMAIN => nxdomain.push(name.as_str()),
                 rcode => {
-                    return Outcome::unhealthy(format!(
+                    return Err(Outcome::unhealthy(format!(
                         "{} for {name} from {server}",
                         wire::rcode_name(rcode)
-                    ))
+                    )))
                 }
             }
             if nxdomain.len() == names.len() {
-                return Outcome::unhealthy(format!(
-                    "NXDOMAIN for {} from {server}",
-                    listed(&nxdomain)
-                ));
+                return Ok(Answer {
+                    name: listed(&nxdomain),
+                    from: server.to_string(),
+                    values: None,
+                });
             }
         }
-        Outcome::unhealthy("no name to ask for")
+        Err(Outcome::unhealthy("no name to ask for"))
     }
 }
 

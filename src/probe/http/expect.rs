@@ -85,6 +85,16 @@ pub struct BodyRules {
 impl BodyRules {
     /// From `--body-contains` values and `--expect-json /pointer=value` values.
     pub fn parse(contains: &[String], expect_json: &[String]) -> Result<Self, UsageError> {
+        Self::parse_as("--expect-json", contains, expect_json)
+    }
+
+    /// [`BodyRules::parse`] for a check whose flag for JSON rules is named `flag`
+    /// (`probe mongodb --expect`).
+    pub fn parse_as(
+        flag: &str,
+        contains: &[String],
+        expect_json: &[String],
+    ) -> Result<Self, UsageError> {
         if contains.iter().any(String::is_empty) {
             return usage("--body-contains needs a non-empty text");
         }
@@ -92,12 +102,12 @@ impl BodyRules {
         for rule in expect_json {
             let Some((pointer, value)) = rule.split_once('=') else {
                 return usage(format!(
-                    "invalid --expect-json {rule:?} (use /pointer=value, e.g. /status=ok)"
+                    "invalid {flag} {rule:?} (use /pointer=value, e.g. /status=ok)"
                 ));
             };
             if !pointer.is_empty() && !pointer.starts_with('/') {
                 return usage(format!(
-                    "invalid --expect-json {rule:?}: JSON pointers start with / (did you mean /{rule}?)"
+                    "invalid {flag} {rule:?}: JSON pointers start with / (did you mean /{rule}?)"
                 ));
             }
             match json.iter_mut().find(|known| known.pointer == pointer) {

@@ -54,16 +54,20 @@ pub fn op_query(request_id: i32, db: &str, command: &Doc) -> Vec<u8> {
 }
 
 /// The length of the message starting `buffer` once its length is there (`None`: not
-/// yet), checked against the header's size and [`MAX_MESSAGE`].
-pub fn message_len(buffer: &[u8]) -> Result<Option<usize>, String> {
+/// yet), checked against the header's size and `max` (at most [`MAX_MESSAGE`]).
+pub fn message_len(buffer: &[u8], max: usize) -> Result<Option<usize>, String> {
     let Some(length) = bson::i32_at(buffer, 0) else {
         return Ok(None);
     };
     match usize::try_from(length) {
-        Ok(length) if (HEADER + 5..=MAX_MESSAGE).contains(&length) => Ok(Some(length)),
+        Ok(length) if (HEADER + 5..=max.min(MAX_MESSAGE)).contains(&length) => Ok(Some(length)),
         _ if looks_like_text(buffer) => Err(format!(
             "not a MongoDB reply: {:?}",
             String::from_utf8_lossy(&buffer[..buffer.len().min(24)])
+        )),
+        Ok(length) if length > HEADER => Err(format!(
+            "reply length {length} out of bounds (probe reads at most {} KiB)",
+            max.min(MAX_MESSAGE) / 1024
         )),
         _ => Err(format!("reply length {length} out of bounds")),
     }
@@ -79,6 +83,12 @@ fn looks_like_text(buffer: &[u8]) -> bool {
 /// The reply document of one whole message (`message` is exactly [`message_len`] long),
 /// which must answer `request_id`.
 pub fn reply(message: &[u8], request_id: i32) -> Result<Doc, String> {
+    bson::decode(body(message, request_id)?)
+}
+
+/// The bytes of the reply document of one whole message, its framing checked (the
+/// document itself only measured).
+pub fn body(message: &[u8], request_id: i32) -> Result<&[u8], String> {
     if message.len() < HEADER {
         return Err("reply shorter than its header".into());
     }
@@ -100,7 +110,7 @@ pub fn reply(message: &[u8], request_id: i32) -> Result<Doc, String> {
 
 /// OP_MSG's flags and sections: exactly one body (kind 0); document sequences (kind 1)
 /// are skipped.
-fn op_msg_body(body: &[u8]) -> Result<Doc, String> {
+fn op_msg_body(body: &[u8]) -> Result<&[u8], String> {
     let flags = bson::i32_at(body, 0).ok_or("OP_MSG cut short")? as u32;
     let mut sections = &body[4..];
     if flags & CHECKSUM_PRESENT != 0 {
@@ -118,7 +128,7 @@ fn op_msg_body(body: &[u8]) -> Result<Doc, String> {
                 if found.is_some() {
                     return Err("OP_MSG with two body sections".into());
                 }
-                found = Some(bson::decode(&rest[..length])?);
+                found = Some(&rest[..length]);
                 sections = &rest[length..];
             }
             1 => {
@@ -136,24 +146,24 @@ fn op_msg_body(body: &[u8]) -> Result<Doc, String> {
 
 /// OP_REPLY: flags, cursor id, starting point, count, then the documents; the first is
 /// the command's reply.
-fn op_reply_body(body: &[u8]) -> Result<Doc, String> {
+fn op_reply_body(body: &[u8]) -> Result<&[u8], String> {
     const FIXED: usize = 20;
     let flags = bson::i32_at(body, 0).ok_or("OP_REPLY cut short")?;
     if body.len() < FIXED {
         return Err("OP_REPLY cut short".into());
     }
-    // QueryFailure: the document is a `$err` document.
     let doc = &body[FIXED..];
-    let length = bson::doc_len(doc)?;
-    let reply = bson::decode(&doc[..length])?;
+    let doc = &doc[..bson::doc_len(doc)?];
+    // QueryFailure: the document is a `$err` document.
     if flags & 2 != 0 {
+        let reply = bson::decode_top(doc, &["$err"])?;
         let reason = reply
             .get("$err")
             .and_then(bson::Value::text)
             .unwrap_or("query failure");
         return Err(format!("legacy query failed: {reason}"));
     }
-    Ok(reply)
+    Ok(doc)
 }
 
 #[cfg(test)]
@@ -180,7 +190,10 @@ mod tests {
         body.push(0);
         body.extend_from_slice(&ok_doc().encode());
         let message = answer(OP_MSG, 7, &body);
-        assert_eq!(message_len(&message).unwrap(), Some(message.len()));
+        assert_eq!(
+            message_len(&message, MAX_MESSAGE).unwrap(),
+            Some(message.len())
+        );
         assert_eq!(reply(&message, 7).unwrap(), ok_doc());
         assert!(reply(&message, 8).unwrap_err().contains("expected 8"));
 
@@ -204,12 +217,17 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_reply() {
-        assert!(message_len(b"HTTP/1.1 400")
+        assert!(message_len(b"HTTP/1.1 400", MAX_MESSAGE)
             .unwrap_err()
             .starts_with("not a MongoDB reply: \"HTTP"));
-        assert!(message_len(b"\xff\xff\xff\x7f").is_err());
-        assert!(message_len(b"\x10\x00\x00\x00").is_err());
-        assert_eq!(message_len(b"\x10\x00").unwrap(), None);
+        assert!(message_len(b"\xff\xff\xff\x7f", MAX_MESSAGE).is_err());
+        assert!(message_len(b"\x10\x00\x00\x00", MAX_MESSAGE).is_err());
+        assert_eq!(message_len(b"\x10\x00", MAX_MESSAGE).unwrap(), None);
+        let big = message_len(b"\x01\x00\x01\x00", 64 * 1024).unwrap_err();
+        assert_eq!(
+            big,
+            "reply length 65537 out of bounds (probe reads at most 64 KiB)"
+        );
         let message = answer(OP_MSG, 1, &[0, 0, 0, 0, 2]);
         assert!(reply(&message, 1).is_err());
     }

@@ -4,59 +4,101 @@
 //! The check connects (TCP, TLS with `tls=true` or `--tls`), sends OP_MSG `hello` (`$db:
 //! admin`), and falls back to a legacy OP_QUERY `isMaster` only when the server closes the
 //! connection on the OP_MSG (before 3.6) or does not know `hello` (before 4.4.2). With a
-//! user, it logs in with SCRAM-SHA-256 (the implementation PostgreSQL's check uses,
-//! [`crate::scram`]) against `authSource` and requires the server's final proof, then sends
-//! `ping`; a refused login is fatal. `--role` reads `hello`'s `isWritablePrimary` and
-//! `secondary`. With several hosts, they are tried in order until one accepts the
-//! connection, and that one decides; when none does, each is named in the reason.
+//! user, it logs in with SCRAM ([`login`]: SHA-256, or SHA-1 where the server offers only
+//! it) against `authSource` and requires the server's final proof, then sends `ping`; a
+//! refused login is fatal. What `hello` says the server is decides the verdict
+//! ([`state`]: `--role`, and members in RECOVERING and the like are unhealthy). With
+//! `--query`, one command document runs after the login and `--expect` rules check its
+//! reply. With several hosts, they are tried in order until one accepts the connection,
+//! and that one decides; when none does, each is named in the reason. `mongodb+srv://`
+//! finds the hosts in DNS ([`srv`]).
 //!
 //! The protocol is spoken directly (no driver: the official crate brings tokio and a
 //! topology monitor): BSON and the message framing are pure, bounded, fuzzed functions in
-//! [`bson`] and [`frame`]; [`Wire`] is the one place that touches the socket, every read
-//! and write bounded by the check's deadline.
+//! [`bson`], [`frame`] and [`command`]; [`wire`] is the one place that touches the socket,
+//! every read and write bounded by the check's deadline.
 
 pub mod bson;
+pub mod command;
 pub mod frame;
+mod login;
 mod spec;
+#[cfg(feature = "dns")]
+mod srv;
+mod state;
 mod url;
+mod wire;
 
 pub use spec::{MongoSettings, CHECK};
 
-use std::io::{self, Write};
+use std::net::IpAddr;
 
 use crate::deadline::Deadline;
 use crate::outcome::{usage, Outcome, UsageError};
+use crate::probe::http::expect::BodyRules;
 use crate::probe::Probe;
 use crate::redact;
-use crate::scram::{Binding, Scram};
 use crate::stream::Stream;
 
 use self::bson::{Doc, Value};
+use self::login::Login;
+use self::state::{Role, State};
+use self::wire::Wire;
 
 const DEFAULT_URL: &str = "mongodb://localhost:27017";
-/// The server's error codes that mean the login itself was refused: AuthenticationFailed,
-/// UserNotFound, MechanismUnavailable.
-const LOGIN_REFUSED: &[i32] = &[18, 11, 334];
 /// CommandNotFound: a server before 4.4.2 answers `hello` with it.
 const COMMAND_NOT_FOUND: i32 = 59;
+/// Unauthorized: the user (or no user) may not run the command; time does not fix it.
+const UNAUTHORIZED: i32 = 13;
+/// Longest reply to `--query`, read without a tree (a find's first batch may be large).
+const MAX_QUERY_REPLY: usize = frame::MAX_MESSAGE;
+/// Longest `--query` reply as JSON text (strings of control characters grow sixfold).
+const MAX_QUERY_JSON: usize = 2 << 20;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Role {
-    Primary,
-    Secondary,
-    Any,
+/// Where the hosts come from.
+enum Seeds {
+    Hosts(Vec<(String, u16)>),
+    #[cfg(feature = "dns")]
+    Srv(Box<srv::Srv>),
+}
+
+/// `--query` and its `--expect` rules.
+struct Query {
+    command: Doc,
+    /// The command's name (its first key), for reasons.
+    name: String,
+    rules: BodyRules,
 }
 
 pub struct MongoCheck {
-    hosts: Vec<(String, u16)>,
+    seeds: Seeds,
     shown: String,
-    login: Option<(String, String)>,
+    login: Option<Login>,
+    /// The URL's options that DNS may add to (`mongodb+srv://`' TXT record).
+    options: url::Options,
+    /// The URL's database: `authSource`'s default and `--query`'s `$db`.
+    db: Option<String>,
+    role: Role,
+    query: Option<Query>,
+    /// The TLS client configuration; each host's certificate is checked against its name.
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::Setup>,
+}
+
+/// One attempt's hosts and the options DNS gave.
+struct Plan {
+    hosts: Vec<Host>,
     auth_source: String,
     replica_set: Option<String>,
-    role: Role,
-    /// One TLS setup per host (each is verified against its own name).
-    #[cfg(feature = "tls")]
-    tls: Option<Vec<crate::tls::Setup>>,
+}
+
+/// A host to try: its name (for TLS and reasons), port, and the addresses `--dns-server`
+/// gave it (empty: the name is resolved when it is connected to).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Host {
+    name: String,
+    port: u16,
+    ips: Vec<IpAddr>,
 }
 
 impl MongoCheck {
@@ -88,7 +130,12 @@ impl MongoCheck {
             url.password.as_ref(),
             settings.user.as_ref(),
             settings.password_file.as_deref(),
-        )?;
+        )?
+        .map(|(user, password)| Login {
+            user,
+            password,
+            mechanism: url.options.mechanism,
+        });
         let role = match settings.role.as_deref() {
             None | Some("any") => Role::Any,
             Some("primary") => Role::Primary,
@@ -99,15 +146,26 @@ impl MongoCheck {
                 ))
             }
         };
-        let tls = url.tls || settings.tls;
-        if !tls && (settings.tls_files.any_file() || url.ca_file.is_some()) {
+        let query = Self::query(settings)?;
+        if settings.dns_server.is_some() && !url.srv {
+            return usage("--dns-server is for mongodb+srv:// URLs (the SRV and TXT lookups)");
+        }
+        // mongodb+srv:// means TLS unless the URL says tls=false (the seedlist spec).
+        let tls = url.options.tls.unwrap_or(url.srv) || settings.tls;
+        if !tls && (settings.tls_files.any_file() || url.options.ca_file.is_some()) {
             return usage("--ca-file, --cert and --key need tls=true in the URL or --tls");
         }
         #[cfg(not(feature = "tls"))]
         if tls {
-            return usage(
-                "this probe binary was built without the \"tls\" feature (needed for tls=true)",
-            );
+            return usage(match url.srv {
+                true => {
+                    "this probe binary was built without the \"tls\" feature (mongodb+srv:// \
+                         means TLS: add tls=false to the URL for a server without it)"
+                }
+                false => {
+                    "this probe binary was built without the \"tls\" feature (needed for tls=true)"
+                }
+            });
         }
         #[cfg(feature = "tls")]
         let tls = match tls {
@@ -115,46 +173,160 @@ impl MongoCheck {
             true => {
                 let mut files = settings.tls_files.clone();
                 if files.ca_file.is_none() {
-                    files.ca_file = url.ca_file.clone().map(Into::into);
+                    files.ca_file = url.options.ca_file.clone().map(Into::into);
                 }
-                files.insecure |= url.insecure;
-                let setups = url
+                files.insecure |= url.options.insecure;
+                // Every host's name is checked now; the configuration is the first's.
+                let mut setups = url
                     .hosts
                     .iter()
                     .map(|(host, _)| files.setup(host, &[]))
                     .collect::<Result<Vec<_>, _>>()?;
-                Some(setups)
+                Some(setups.swap_remove(0))
+            }
+        };
+        let seeds = match url.srv {
+            false => Seeds::Hosts(url.hosts.clone()),
+            #[cfg(feature = "dns")]
+            true => {
+                let service = url.options.srv_service.as_deref().unwrap_or("mongodb");
+                Seeds::Srv(Box::new(srv::Srv::new(
+                    &url.hosts[0].0,
+                    service,
+                    settings.dns_server.as_deref(),
+                )?))
+            }
+            #[cfg(not(feature = "dns"))]
+            true => {
+                return usage(
+                    "mongodb+srv:// needs DNS SRV and TXT lookups, and this probe binary was \
+                     built without the \"dns\" feature: give the hosts as \
+                     mongodb://host1:27017,host2:27017/",
+                )
             }
         };
         Ok(MongoCheck {
-            hosts: url.hosts,
+            seeds,
             shown,
             login,
-            auth_source: url.auth_source,
-            replica_set: url.replica_set,
+            db: url.db,
+            options: url.options,
             role,
+            query,
             #[cfg(feature = "tls")]
             tls,
         })
     }
 
-    fn open(&self, index: usize, deadline: &Deadline) -> Result<Wire, Outcome> {
-        let (host, port) = &self.hosts[index];
-        let stream = Stream::tcp(host, *port, deadline)?;
+    /// `--query` and `--expect`, checked: `--expect` needs a query, and the rules are
+    /// `probe http --expect-json`'s.
+    fn query(settings: &MongoSettings) -> Result<Option<Query>, UsageError> {
+        let Some(text) = &settings.query else {
+            if !settings.expect.is_empty() {
+                return usage("--expect needs --query");
+            }
+            return Ok(None);
+        };
+        let command =
+            command::parse(text).map_err(|why| UsageError::new(format!("--query {why}")))?;
+        let name = command.0[0].0.clone();
+        let rules = BodyRules::parse_as("--expect", &[], &settings.expect)?;
+        Ok(Some(Query {
+            command,
+            name: short(&name),
+            rules,
+        }))
+    }
+
+    /// This attempt's hosts: the URL's, or DNS's for `mongodb+srv://`.
+    fn plan(&self, deadline: &Deadline) -> Result<Plan, Outcome> {
+        let (hosts, options) = match &self.seeds {
+            Seeds::Hosts(hosts) => (
+                hosts
+                    .iter()
+                    .map(|(name, port)| Host {
+                        name: name.clone(),
+                        port: *port,
+                        ips: Vec::new(),
+                    })
+                    .collect(),
+                None,
+            ),
+            #[cfg(feature = "dns")]
+            Seeds::Srv(srv) => {
+                let (hosts, txt) = srv.discover(deadline)?;
+                (hosts, Some(txt))
+            }
+        };
+        #[cfg(not(feature = "dns"))]
+        let _ = deadline;
+        let mut merged = url::Options {
+            auth_source: self.options.auth_source.clone(),
+            replica_set: self.options.replica_set.clone(),
+            ..url::Options::default()
+        };
+        if let Some(txt) = options {
+            merged.under(txt);
+        }
+        Ok(Plan {
+            hosts,
+            auth_source: merged
+                .auth_source
+                .or_else(|| self.db.clone())
+                .unwrap_or_else(|| "admin".into()),
+            replica_set: merged.replica_set,
+        })
+    }
+
+    fn open(&self, host: &Host, deadline: &Deadline) -> Result<Wire, Outcome> {
+        let stream = match host.ips.split_first() {
+            None => Stream::tcp(&host.name, host.port, deadline)?,
+            // Addresses DNS gave: the first that accepts.
+            Some((first, others)) => {
+                let mut result = Stream::tcp(&first.to_string(), host.port, deadline);
+                for ip in others {
+                    if result.is_ok() || deadline.expired() {
+                        break;
+                    }
+                    result = Stream::tcp(&ip.to_string(), host.port, deadline);
+                }
+                result?
+            }
+        };
         #[cfg(feature = "tls")]
-        if let Some(setup) = self.tls.as_ref().and_then(|setups| setups.get(index)) {
-            let stream = stream.into_tls(setup.config.clone(), setup.name.clone(), deadline)?;
+        if let Some(setup) = &self.tls {
+            let name =
+                rustls::pki_types::ServerName::try_from(host.name.clone()).map_err(|_| {
+                    Outcome::unhealthy(format!("{:?} cannot be a TLS server name", host.name))
+                })?;
+            let stream = stream.into_tls(setup.config.clone(), name, deadline)?;
             return Ok(Wire::new(stream));
         }
         Ok(Wire::new(stream))
     }
 
-    /// `hello`, or `isMaster` the legacy way where the server wants it.
-    fn hello(&self, index: usize, wire: &mut Wire, deadline: &Deadline) -> Result<Doc, Outcome> {
-        let hello = Doc::new()
-            .with("hello", Value::Int32(1))
+    /// `hello`, or `isMaster` the legacy way where the server wants it; with a login, it
+    /// asks which SCRAM mechanisms the user has.
+    fn hello(
+        &self,
+        host: &Host,
+        plan: &Plan,
+        wire: &mut Wire,
+        deadline: &Deadline,
+    ) -> Result<Doc, Outcome> {
+        let mechs = self
+            .login
+            .as_ref()
+            .map(|login| Value::String(format!("{}.{}", plan.auth_source, login.user)));
+        let with_mechs = |mut doc: Doc| {
+            if let Some(mechs) = &mechs {
+                doc = doc.with("saslSupportedMechs", mechs.clone());
+            }
+            doc
+        };
+        let hello = with_mechs(Doc::new().with("hello", Value::Int32(1)))
             .with("$db", Value::String("admin".into()));
-        let legacy = Doc::new().with("isMaster", Value::Int32(1));
+        let legacy = with_mechs(Doc::new().with("isMaster", Value::Int32(1)));
         match wire.call(&hello, "hello", deadline) {
             Ok(reply) if error_code(&reply) == Some(COMMAND_NOT_FOUND) => {
                 wire.legacy(&legacy, "isMaster", deadline)
@@ -162,7 +334,7 @@ impl MongoCheck {
             Ok(reply) => Ok(reply),
             Err(first) if wire.closed && !deadline.expired() => {
                 // A server before 3.6 closes the connection on an OP_MSG.
-                *wire = self.open(index, deadline)?;
+                *wire = self.open(host, deadline)?;
                 let reply = wire.legacy(&legacy, "isMaster", deadline);
                 match reply {
                     Err(_) if wire.closed => Err(Outcome::unhealthy(format!(
@@ -176,118 +348,94 @@ impl MongoCheck {
         }
     }
 
-    fn converse(&self, index: usize, wire: &mut Wire, deadline: &Deadline) -> Outcome {
-        let result = self.hello(index, wire, deadline).and_then(|reply| {
-            command_ok(&reply, "hello")?;
-            let state = State::of(&reply);
-            if let Some((user, password)) = &self.login {
-                self.log_in(wire, user, password, deadline)?;
+    fn converse(
+        &self,
+        host: &Host,
+        plan: &Plan,
+        wire: &mut Wire,
+        deadline: &Deadline,
+    ) -> Result<Outcome, Outcome> {
+        let reply = self.hello(host, plan, wire, deadline)?;
+        command_ok(&reply, "hello")?;
+        let mut state = State::of(&reply);
+        let admin = Value::String("admin".into());
+        if let Some(login) = &self.login {
+            let mechanism = login.mechanism(&reply);
+            login.log_in(wire, mechanism, &plan.auth_source, deadline)?;
+            if self.query.is_none() {
                 let ping = Doc::new()
                     .with("ping", Value::Int32(1))
-                    .with("$db", Value::String("admin".into()));
+                    .with("$db", admin.clone());
                 command_ok(&wire.call(&ping, "ping", deadline)?, "ping")?;
             }
-            Ok(self.judge(&state))
-        });
-        result.unwrap_or_else(|outcome| outcome)
-    }
-
-    /// SCRAM-SHA-256 with saslStart and saslContinue; success needs the server's proof.
-    fn log_in(
-        &self,
-        wire: &mut Wire,
-        user: &str,
-        password: &str,
-        deadline: &Deadline,
-    ) -> Result<(), Outcome> {
-        let db = Value::String(self.auth_source.clone());
-        let (mut scram, first) =
-            Scram::start(user, password, Binding::None).map_err(Outcome::unhealthy)?;
-        let start = Doc::new()
-            .with("saslStart", Value::Int32(1))
-            .with("mechanism", Value::String("SCRAM-SHA-256".into()))
-            .with("payload", Value::Binary(0, first))
-            .with("autoAuthorize", Value::Int32(1))
-            .with(
-                "options",
-                Value::Doc(Doc::new().with("skipEmptyExchange", Value::Bool(true))),
-            )
-            .with("$db", db.clone());
-        let reply = wire.call(&start, "saslStart", deadline)?;
-        self.login_ok(&reply, user)?;
-        let conversation = reply
-            .get("conversationId")
-            .cloned()
-            .ok_or_else(|| Outcome::unhealthy("saslStart reply without a conversationId"))?;
-        let client_final = scram
-            .respond(payload(&reply)?)
-            .map_err(|why| Outcome::unhealthy(format!("SCRAM: {why}")))?;
-        let mut message = client_final;
-        // The proof, then at most one empty step for servers that ignore skipEmptyExchange.
-        for _ in 0..3 {
-            let step = Doc::new()
-                .with("saslContinue", Value::Int32(1))
-                .with("conversationId", conversation.clone())
-                .with("payload", Value::Binary(0, std::mem::take(&mut message)))
-                .with("$db", db.clone());
-            let reply = wire.call(&step, "saslContinue", deadline)?;
-            self.login_ok(&reply, user)?;
-            let data = payload(&reply)?;
-            if !scram.proven() {
-                if let Some(error) = data.strip_prefix(b"e=") {
-                    return Err(Outcome::fatal(format!(
-                        "login as {user:?} refused: {}",
-                        String::from_utf8_lossy(&error[..error.len().min(80)])
-                    )));
-                }
-                scram.verify(data).map_err(Outcome::fatal)?;
-            }
-            if reply.get("done").is_some_and(Value::truthy) {
-                return Ok(());
-            }
         }
-        Err(Outcome::unhealthy(
-            "the server did not end the SCRAM exchange",
-        ))
-    }
-
-    /// A saslStart or saslContinue reply that is not `ok: 1`: a refused login is fatal.
-    fn login_ok(&self, reply: &Doc, user: &str) -> Result<(), Outcome> {
-        match command_ok(reply, "login") {
-            Err(outcome) if error_code(reply).is_some_and(|code| LOGIN_REFUSED.contains(&code)) => {
-                Err(Outcome::fatal(format!(
-                    "login as {user:?} (authSource {}) refused: {}",
-                    self.auth_source,
-                    error_text(reply).unwrap_or(outcome.detail)
-                )))
-            }
-            other => other,
+        if state.idle_member() {
+            // hello does not name the state: replSetGetStatus does.
+            let status = Doc::new()
+                .with("replSetGetStatus", Value::Int32(1))
+                .with("$db", admin);
+            // Its reply lists every member (tens of KiB for a large set): only the fields
+            // read are kept.
+            let name = "replSetGetStatus";
+            let (id, message) = wire.call_raw(&status, name, deadline, frame::MAX_MESSAGE)?;
+            let top = frame::body(&message, id)
+                .and_then(|body| bson::decode_top(body, &["ok", "myState", "codeName", "errmsg"]));
+            state.read_status(&top.map_err(|why| wire::malformed(name, why))?);
         }
-    }
-
-    fn judge(&self, state: &State) -> Outcome {
-        let shown = state.describe();
-        if let Some(expected) = &self.replica_set {
-            if state.set_name.as_deref() != Some(expected) {
-                return Outcome::unhealthy(format!("{shown}, expected replica set {expected:?}"));
-            }
-        }
-        let role_ok = match self.role {
-            Role::Any => true,
-            Role::Primary => state.writable,
-            Role::Secondary => state.secondary,
-        };
+        let shown = state
+            .judge(self.role, plan.replica_set.as_deref())
+            .map_err(Outcome::unhealthy)?;
         let logged_in = match &self.login {
-            Some((user, _)) => format!(", logged in as {user:?}"),
+            Some(login) => format!(", logged in as {:?}", login.user),
             None => String::new(),
         };
-        match (role_ok, self.role) {
-            (true, _) => Outcome::healthy(format!("hello ok{logged_in}: {shown}")),
-            (false, Role::Secondary) => {
-                Outcome::unhealthy(format!("{shown}, expected a secondary"))
-            }
-            (false, _) => Outcome::unhealthy(format!("{shown}, expected a writable primary")),
+        let queried = match &self.query {
+            Some(query) => format!("; {}", self.run_query(query, wire, deadline)?),
+            None => String::new(),
+        };
+        Ok(Outcome::healthy(format!(
+            "hello ok{logged_in}: {shown}{queried}"
+        )))
+    }
+
+    /// `--query` against the URL's database (else admin), its reply read as JSON for the
+    /// `--expect` rules: what holds, or why not.
+    fn run_query(
+        &self,
+        query: &Query,
+        wire: &mut Wire,
+        deadline: &Deadline,
+    ) -> Result<String, Outcome> {
+        let name = &query.name;
+        let mut command = query.command.clone();
+        if command.get("$db").is_none() {
+            let db = self.db.clone().unwrap_or_else(|| "admin".into());
+            command = command.with("$db", Value::String(db));
         }
+        let (id, message) = wire.call_raw(&command, name, deadline, MAX_QUERY_REPLY)?;
+        let bad = |why: String| wire::malformed(name, why);
+        let (json, top) = {
+            let body = frame::body(&message, id).map_err(bad)?;
+            let json = bson::to_json(body, MAX_QUERY_JSON).map_err(bad)?;
+            let top = bson::decode_top(body, &["ok", "code", "codeName", "errmsg"]);
+            (json, top.map_err(bad)?)
+        };
+        // The rules read the text alone.
+        drop(message);
+        match command_ok(&top, name) {
+            Err(outcome) if error_code(&top) == Some(UNAUTHORIZED) => {
+                return Err(Outcome::fatal(outcome.detail))
+            }
+            other => other?,
+        }
+        let held = query
+            .rules
+            .check(json.as_bytes())
+            .map_err(|why| Outcome::unhealthy(format!("{name}: {why}")))?;
+        Ok(match held.is_empty() {
+            true => format!("{name} ok"),
+            false => format!("{name} ok, {held}"),
+        })
     }
 }
 
@@ -301,69 +449,30 @@ impl Probe for MongoCheck {
     }
 
     fn run(&self, deadline: &Deadline) -> Outcome {
+        let plan = match self.plan(deadline) {
+            Ok(plan) => plan,
+            Err(outcome) => return outcome,
+        };
         let mut failures = Vec::new();
-        for index in 0..self.hosts.len() {
-            let mut wire = match self.open(index, deadline) {
+        for host in &plan.hosts {
+            let mut wire = match self.open(host, deadline) {
                 Ok(wire) => wire,
-                Err(outcome) if outcome.is_fatal() || self.hosts.len() == 1 => return outcome,
+                Err(outcome) if outcome.is_fatal() || plan.hosts.len() == 1 => return outcome,
                 Err(outcome) => {
-                    let (host, port) = &self.hosts[index];
-                    failures.push(format!("{host}:{port}: {}", outcome.detail));
+                    failures.push(format!("{}:{}: {}", host.name, host.port, outcome.detail));
                     if deadline.expired() {
                         break;
                     }
                     continue;
                 }
             };
-            let outcome = self.converse(index, &mut wire, deadline);
+            let outcome = self
+                .converse(host, &plan, &mut wire, deadline)
+                .unwrap_or_else(|outcome| outcome);
             wire.stream.close(false);
             return outcome;
         }
         Outcome::unhealthy(format!("no host answered ({})", failures.join("; ")))
-    }
-}
-
-/// What `hello` says the server is.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct State {
-    writable: bool,
-    secondary: bool,
-    arbiter: bool,
-    mongos: bool,
-    /// A replica set member without a configuration yet (`isreplicaset: true`).
-    uninitialized: bool,
-    set_name: Option<String>,
-}
-
-impl State {
-    fn of(reply: &Doc) -> State {
-        let flag = |key: &str| reply.get(key).is_some_and(Value::truthy);
-        State {
-            writable: flag("isWritablePrimary") || flag("ismaster"),
-            secondary: flag("secondary"),
-            arbiter: flag("arbiterOnly"),
-            mongos: reply.get("msg").and_then(Value::text) == Some("isdbgrid"),
-            uninitialized: flag("isreplicaset"),
-            set_name: reply.get("setName").and_then(Value::text).map(short),
-        }
-    }
-
-    fn describe(&self) -> String {
-        match &self.set_name {
-            _ if self.mongos => "mongos router".into(),
-            Some(set) if self.writable => format!("primary of replica set {set}"),
-            Some(set) if self.secondary => format!("secondary of replica set {set}"),
-            Some(set) if self.arbiter => format!("arbiter of replica set {set}"),
-            Some(set) => format!(
-                "member of replica set {set} that is neither primary nor secondary \
-                 (recovering, starting up or removed)"
-            ),
-            None if self.uninitialized => {
-                "replica set member without a configuration (not initiated yet)".into()
-            }
-            None if self.writable => "standalone".into(),
-            None => "not writable, in no replica set".into(),
-        }
     }
 }
 
@@ -399,117 +508,6 @@ fn command_ok(reply: &Doc, command: &str) -> Result<(), Outcome> {
             "{command} failed: {}",
             error_text(reply).unwrap_or_else(|| "the reply has no ok: 1".into())
         ))),
-    }
-}
-
-/// The binary `payload` of a SASL reply.
-fn payload(reply: &Doc) -> Result<&[u8], Outcome> {
-    match reply.get("payload") {
-        Some(Value::Binary(_, bytes)) => Ok(bytes),
-        _ => Err(Outcome::unhealthy("SASL reply without a binary payload")),
-    }
-}
-
-/// An open connection with its read buffer.
-struct Wire {
-    stream: Stream,
-    buffer: Vec<u8>,
-    next_id: i32,
-    /// The server closed the connection (for the fallback to OP_QUERY).
-    closed: bool,
-}
-
-impl Wire {
-    fn new(stream: Stream) -> Wire {
-        Wire {
-            stream,
-            buffer: Vec::new(),
-            next_id: 1,
-            closed: false,
-        }
-    }
-
-    /// Sends `command` as an OP_MSG and reads its reply. `name` says what it was in
-    /// reasons; it never holds a command's arguments, so no password leaks through it.
-    fn call(&mut self, command: &Doc, name: &str, deadline: &Deadline) -> Result<Doc, Outcome> {
-        let id = self.id();
-        self.exchange(&frame::op_msg(id, command), id, name, deadline)
-    }
-
-    /// Sends `command` as a legacy OP_QUERY on `admin.$cmd`.
-    fn legacy(&mut self, command: &Doc, name: &str, deadline: &Deadline) -> Result<Doc, Outcome> {
-        let id = self.id();
-        self.exchange(&frame::op_query(id, "admin", command), id, name, deadline)
-    }
-
-    fn id(&mut self) -> i32 {
-        self.next_id = self.next_id.wrapping_add(1);
-        self.next_id
-    }
-
-    fn exchange(
-        &mut self,
-        message: &[u8],
-        id: i32,
-        name: &str,
-        deadline: &Deadline,
-    ) -> Result<Doc, Outcome> {
-        self.arm(name, deadline)?;
-        self.stream
-            .write_all(message)
-            .and_then(|()| self.stream.flush())
-            .map_err(|error| self.failure(error, name, deadline))?;
-        loop {
-            let bad = |why: String| Outcome::unhealthy(format!("{name}: {why}"));
-            if let Some(length) = frame::message_len(&self.buffer).map_err(bad)? {
-                if self.buffer.len() >= length {
-                    let reply = frame::reply(&self.buffer[..length], id).map_err(bad);
-                    self.buffer.drain(..length);
-                    return reply;
-                }
-            }
-            // What the message still needs (its length once known), in pieces of 64 KB.
-            let wanted = match frame::message_len(&self.buffer) {
-                Ok(Some(length)) => length - self.buffer.len(),
-                _ => 4096,
-            };
-            self.arm(name, deadline)?;
-            self.stream
-                .read_into(&mut self.buffer, wanted.clamp(1, 1 << 16))
-                .map_err(|error| self.failure(error, name, deadline))?;
-        }
-    }
-
-    fn arm(&mut self, name: &str, deadline: &Deadline) -> Result<(), Outcome> {
-        if deadline.expired() {
-            return Err(deadline.timed_out(&format!("waiting for the reply to {name}")));
-        }
-        self.stream.set_deadline(*deadline);
-        Ok(())
-    }
-
-    /// An I/O error as a verdict: TLS problems through `tls::describe`, timeouts as the
-    /// deadline's, the rest as short network reasons.
-    fn failure(&mut self, error: io::Error, name: &str, deadline: &Deadline) -> Outcome {
-        #[cfg(feature = "tls")]
-        if let Some(tls) = crate::tls::rustls_cause(&error) {
-            return crate::tls::describe(tls);
-        }
-        match error.kind() {
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-                deadline.timed_out(&format!("waiting for the reply to {name}"))
-            }
-            io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::BrokenPipe => {
-                self.closed = true;
-                Outcome::unhealthy(format!("connection closed by the server during {name}"))
-            }
-            _ => Outcome::unhealthy(format!(
-                "{} during {name}",
-                crate::outcome::io_reason(&error)
-            )),
-        }
     }
 }
 

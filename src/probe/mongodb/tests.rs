@@ -66,24 +66,37 @@ impl Server {
         server
     }
 
-    /// A server with user `app` (password `s3cret`, SCRAM-SHA-256) that requires logins:
-    /// the user is created without --auth, then the server restarts with it, as
-    /// SecantusDB's help says.
+    /// A server that requires logins, with users `app` (password `s3cret`, SCRAM-SHA-256
+    /// only), `old` (password `pässword 1`, SCRAM-SHA-1 only, as users created before
+    /// MongoDB 4.0 are) and `reader` (password `r`, both, a role that may not run
+    /// replSetGetStatus): the users are created without --auth, then the server restarts
+    /// with it, as SecantusDB's help says.
     fn with_user() -> Server {
         let open = Server::start(false);
         let deadline = Deadline::start(Duration::from_secs(10));
         let mut wire = Wire::new(Stream::tcp("127.0.0.1", open.port, &deadline).unwrap());
-        let create = Doc::new()
-            .with("createUser", Value::String("app".into()))
-            .with("pwd", Value::String("s3cret".into()))
-            .with("roles", Value::Array(vec![Value::String("root".into())]))
-            .with(
-                "mechanisms",
-                Value::Array(vec![Value::String("SCRAM-SHA-256".into())]),
-            )
-            .with("$db", Value::String("admin".into()));
-        let reply = wire.call(&create, "createUser", &deadline).unwrap();
-        assert_eq!(command_ok(&reply, "createUser"), Ok(()), "{reply:?}");
+        for (user, password, role, mechanisms) in [
+            ("app", "s3cret", "root", &["SCRAM-SHA-256"][..]),
+            ("old", "pässword 1", "root", &["SCRAM-SHA-1"]),
+            ("reader", "r", "read", &["SCRAM-SHA-256", "SCRAM-SHA-1"]),
+        ] {
+            let create = Doc::new()
+                .with("createUser", Value::String(user.into()))
+                .with("pwd", Value::String(password.into()))
+                .with("roles", Value::Array(vec![Value::String(role.into())]))
+                .with(
+                    "mechanisms",
+                    Value::Array(
+                        mechanisms
+                            .iter()
+                            .map(|name| Value::String(name.to_string()))
+                            .collect(),
+                    ),
+                )
+                .with("$db", Value::String("admin".into()));
+            let reply = wire.call(&create, "createUser", &deadline).unwrap();
+            assert_eq!(command_ok(&reply, "createUser"), Ok(()), "{reply:?}");
+        }
         let mut open = open;
         let dir = open.dir.take().unwrap();
         // SIGTERM: the server writes its data out (SIGKILL would lose the user).
@@ -143,7 +156,9 @@ fn mongodb_url_then_mongo_url_then_localhost() {
     );
     let default = check_with(settings(), &[]).unwrap();
     assert_eq!(default.target(), "mongodb://localhost:27017");
-    assert_eq!(default.hosts, vec![("localhost".into(), 27017)]);
+    assert!(
+        matches!(&default.seeds, Seeds::Hosts(hosts) if hosts == &[("localhost".to_string(), 27017)])
+    );
     let given = MongoSettings {
         url: Some("mongodb://given/".into()),
         ..settings()
@@ -170,6 +185,26 @@ fn mongodb_settings_are_checked() {
         .contains("--tls"));
     let shown = words(&["mongodb://app:hunter2@h/"]).unwrap().target();
     assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+/// (Without the dns feature, scripts/test runs a build that refuses mongodb+srv://.)
+#[cfg(feature = "dns")]
+#[test]
+fn mongodb_srv_urls_are_checked() {
+    {
+        let srv = words(&["mongodb+srv://cluster.example.net/?tls=false"]).unwrap();
+        assert!(matches!(srv.seeds, Seeds::Srv(_)));
+        let error = words(&["mongodb+srv://cluster.example.net/", "--dns-server", "a..b"])
+            .err()
+            .unwrap();
+        assert!(error.0.starts_with("mongodb+srv: --dns-server"), "{error}");
+        assert!(words(&["mongodb://h/", "--dns-server", "10.0.0.2"]).is_err());
+        #[cfg(feature = "tls")]
+        assert!(words(&["mongodb+srv://cluster.example.net/"])
+            .unwrap()
+            .tls
+            .is_some());
+    }
 }
 
 #[test]
@@ -209,7 +244,7 @@ fn mongodb_real_server_up_and_roles() {
 }
 
 #[test]
-fn mongodb_real_server_scram_sha_256() {
+fn mongodb_real_server_scram_sha_256_and_sha_1() {
     let server = Server::with_user();
     let good = run(&[&server.url("app:s3cret@")]);
     assert!(good.is_healthy(), "{good:?}");
@@ -236,6 +271,139 @@ fn mongodb_real_server_scram_sha_256() {
     assert!(from_file.is_healthy(), "{from_file:?}");
     // hello needs no login, as with mongod.
     assert!(run(&[&server.url("")]).is_healthy());
+
+    // SCRAM-SHA-1 for a user that has only SHA-1 credentials: hello's saslSupportedMechs
+    // says so (the password is MongoDB's MD5 digest, never SASLprep'd).
+    let old = run(&[&server.url("old:p%C3%A4ssword%201@")]);
+    assert!(old.is_healthy(), "{old:?}");
+    assert_eq!(
+        old.detail,
+        "hello ok, logged in as \"old\": primary of replica set secantus"
+    );
+    let old_wrong = run(&[&server.url("old:password%201@")]);
+    assert!(old_wrong.is_fatal(), "{old_wrong:?}");
+    // authMechanism forces one: SHA-1 for a SHA-256-only user is refused, SHA-1 for a
+    // user that has both works.
+    let forced = format!("{}?authMechanism=SCRAM-SHA-1", server.url("app:s3cret@"));
+    let refused = run(&[&forced]);
+    assert!(refused.is_fatal(), "{refused:?}");
+    let both = format!("{}?authMechanism=SCRAM-SHA-1", server.url("reader:r@"));
+    assert!(run(&[&both]).is_healthy());
+    let both = format!("{}?authMechanism=SCRAM-SHA-256", server.url("reader:r@"));
+    assert!(run(&[&both]).is_healthy());
+
+    // --query after the login; a command the user may not run is fatal (Unauthorized),
+    // and so is one run without logging in to a server that needs it.
+    let status = run(&[
+        &server.url("app:s3cret@"),
+        "--query",
+        r#"{"replSetGetStatus": 1}"#,
+        "--expect",
+        "/myState=1",
+    ]);
+    assert_eq!(
+        status.detail,
+        "hello ok, logged in as \"app\": primary of replica set secantus; \
+         replSetGetStatus ok, /myState is 1"
+    );
+    for (userinfo, query) in [
+        ("reader:r@", r#"{"insert": "t", "documents": [{"a": 1}]}"#),
+        ("", r#"{"replSetGetStatus": 1}"#),
+    ] {
+        let denied = run(&[&server.url(userinfo), "--query", query]);
+        assert!(denied.is_fatal(), "{denied:?}");
+        assert!(denied.detail.contains(" failed: "), "{denied:?}");
+        assert!(denied.detail.contains("(Unauthorized)"), "{denied:?}");
+    }
+}
+
+#[test]
+fn mongodb_real_server_query_and_expect() {
+    let server = Server::start(false);
+    let url = server.url("");
+    let ping = run(&[&url, "--query", r#"{"ping":1}"#, "--expect", "/ok=1"]);
+    assert_eq!(
+        ping.detail,
+        "hello ok: primary of replica set secantus; ping ok, /ok is 1"
+    );
+    // Several values of one pointer are alternatives; every pointer must hold.
+    let status = run(&[
+        &url,
+        "--query",
+        r#"{"replSetGetStatus":1}"#,
+        "--expect",
+        "/myState=2",
+        "--expect",
+        "/myState=1",
+        "--expect",
+        "/members/0/stateStr=PRIMARY",
+    ]);
+    assert!(status.is_healthy(), "{status:?}");
+    let secondary = run(&[
+        &url,
+        "--query",
+        r#"{"replSetGetStatus":1}"#,
+        "--expect",
+        "/members/0/stateStr=SECONDARY",
+    ]);
+    assert!(
+        !secondary.is_healthy() && !secondary.is_fatal(),
+        "{secondary:?}"
+    );
+    assert!(
+        secondary.detail.ends_with(
+            "replSetGetStatus: /members/0/stateStr is \"PRIMARY\" (expected \"SECONDARY\")"
+        ),
+        "{secondary:?}"
+    );
+    let missing = run(&[&url, "--query", r#"{"ping":1}"#, "--expect", "/nope=1"]);
+    assert!(
+        missing.detail.ends_with("ping: /nope is missing"),
+        "{missing:?}"
+    );
+    // The URL's database is the command's $db: a document written there is found.
+    let insert = run(&[
+        &format!("{url}shop"),
+        "--query",
+        r#"{"insert":"orders","documents":[{"_id":1,"n":3000000000,"x":1.5,"tags":["a"]}]}"#,
+        "--expect",
+        "/n=1",
+    ]);
+    assert!(insert.is_healthy(), "{insert:?}");
+    let find = run(&[
+        &format!("{url}shop"),
+        "--query",
+        r#"{"find":"orders","filter":{"_id":1}}"#,
+        "--expect",
+        "/cursor/firstBatch/0/n=3000000000",
+        "--expect",
+        "/cursor/firstBatch/0/x=1.5",
+        "--expect",
+        "/cursor/firstBatch/0/tags/0=a",
+        "--expect",
+        "/cursor/ns=shop.orders",
+    ]);
+    assert!(find.is_healthy(), "{find:?}");
+    let unknown = run(&[&url, "--query", r#"{"noSuchCommand":1}"#]);
+    assert!(!unknown.is_healthy() && !unknown.is_fatal(), "{unknown:?}");
+    assert!(
+        unknown.detail.starts_with("noSuchCommand failed: "),
+        "{unknown:?}"
+    );
+    // Bad input is a usage error before anything is sent.
+    for (args, why) in [
+        (&["--expect", "/ok=1"][..], "--expect needs --query"),
+        (&["--query", "ping"], "--query is not JSON"),
+        (&["--query", "[1]"], "not a JSON object"),
+        (&["--query", "{}"], "empty document"),
+        (
+            &["--query", "{\"ping\":1}", "--expect", "ok=1"],
+            "invalid --expect",
+        ),
+    ] {
+        let error = words(args).err().unwrap();
+        assert!(error.0.contains(why), "{args:?}: {error}");
+    }
 }
 
 /// What a scripted peer does with one request.
@@ -247,62 +415,72 @@ enum Act {
 }
 
 /// A peer that reads requests (OP_MSG or OP_QUERY) and answers each as `script` says,
-/// over up to two connections.
-fn peer(script: impl Fn(i32, &Doc) -> Act + Send + 'static) -> u16 {
+/// over up to eight connections at once (probe opens one or two; pymongo, the referee of
+/// the scripted replies, a monitor's and an application's).
+fn peer(script: impl Fn(i32, &Doc) -> Act + Send + Sync + 'static) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let script = std::sync::Arc::new(script);
     std::thread::spawn(move || {
-        for _ in 0..2 {
-            let Ok((mut socket, _)) = listener.accept() else {
+        for _ in 0..8 {
+            let Ok((socket, _)) = listener.accept() else {
                 return;
             };
-            loop {
-                let mut header = [0u8; 16];
-                if socket.read_exact(&mut header).is_err() {
-                    break;
-                }
-                let length = bson::i32_at(&header, 0).unwrap() as usize;
-                let id = bson::i32_at(&header, 4).unwrap();
-                let op = bson::i32_at(&header, 12).unwrap();
-                let mut body = vec![0; length - 16];
-                socket.read_exact(&mut body).unwrap();
-                let doc = match op {
-                    2013 => bson::decode(&body[5..]).unwrap(),
-                    _ => {
-                        let name_end = body[4..].iter().position(|b| *b == 0).unwrap() + 5;
-                        bson::decode(&body[name_end + 8..]).unwrap()
-                    }
-                };
-                let reply = match script(op, &doc) {
-                    Act::Reply(reply) => reply,
-                    Act::Raw(bytes) => {
-                        let _ = socket.write_all(&bytes);
-                        continue;
-                    }
-                    Act::Close => break,
-                    Act::Silence => {
-                        std::thread::sleep(Duration::from_secs(3));
-                        return;
-                    }
-                };
-                let mut out = vec![0; 4];
-                out.extend_from_slice(&7i32.to_le_bytes());
-                out.extend_from_slice(&id.to_le_bytes());
-                if op == 2013 {
-                    out.extend_from_slice(&2013i32.to_le_bytes());
-                    out.extend_from_slice(&[0, 0, 0, 0, 0]);
-                } else {
-                    out.extend_from_slice(&1i32.to_le_bytes());
-                    out.extend_from_slice(&[0; 20]);
-                }
-                out.extend_from_slice(&reply.encode());
-                let length = out.len() as u32;
-                out[..4].copy_from_slice(&length.to_le_bytes());
-                let _ = socket.write_all(&out);
-            }
+            let script = script.clone();
+            std::thread::spawn(move || serve(socket, &*script));
         }
     });
     port
+}
+
+/// One connection of [`peer`].
+fn serve(mut socket: TcpStream, script: &dyn Fn(i32, &Doc) -> Act) {
+    loop {
+        let mut header = [0u8; 16];
+        if socket.read_exact(&mut header).is_err() {
+            return;
+        }
+        let length = bson::i32_at(&header, 0).unwrap() as usize;
+        let id = bson::i32_at(&header, 4).unwrap();
+        let op = bson::i32_at(&header, 12).unwrap();
+        let mut body = vec![0; length - 16];
+        socket.read_exact(&mut body).unwrap();
+        let doc = match op {
+            2013 => bson::decode(&body[5..]).unwrap(),
+            _ => {
+                let name_end = body[4..].iter().position(|b| *b == 0).unwrap() + 5;
+                bson::decode(&body[name_end + 8..]).unwrap()
+            }
+        };
+        let reply = match script(op, &doc) {
+            Act::Reply(reply) => reply,
+            Act::Raw(bytes) => {
+                let _ = socket.write_all(&bytes);
+                continue;
+            }
+            Act::Close => return,
+            Act::Silence => {
+                std::thread::sleep(Duration::from_secs(3));
+                return;
+            }
+        };
+        let mut out = vec![0; 4];
+        out.extend_from_slice(&7i32.to_le_bytes());
+        out.extend_from_slice(&id.to_le_bytes());
+        if op == 2013 {
+            out.extend_from_slice(&2013i32.to_le_bytes());
+            out.extend_from_slice(&[0, 0, 0, 0, 0]);
+        } else {
+            out.extend_from_slice(&1i32.to_le_bytes());
+            // Flags, cursor ID, starting point, and one document.
+            out.extend_from_slice(&[0; 16]);
+            out.extend_from_slice(&1i32.to_le_bytes());
+        }
+        out.extend_from_slice(&reply.encode());
+        let length = out.len() as u32;
+        out[..4].copy_from_slice(&length.to_le_bytes());
+        let _ = socket.write_all(&out);
+    }
 }
 
 fn ok() -> Doc {
@@ -465,4 +643,128 @@ fn mongodb_login_needs_the_server_proof() {
     assert!(outcome
         .detail
         .starts_with("login as \"u\" (authSource admin) refused"));
+}
+
+/// What pymongo, the reference client, makes of a scripted peer: the server type its
+/// discovery gives the peer, and the reply to `command` (as JSON), or its error.
+fn pymongo_sees(port: u16, command: &str) -> String {
+    const SCRIPT: &str = r#"
+import json, sys, pymongo
+from bson import json_util
+port = int(sys.argv[1])
+client = pymongo.MongoClient("127.0.0.1", port, directConnection=True,
+                             serverSelectionTimeoutMS=3000, connectTimeoutMS=2000)
+try:
+    reply = json_util.dumps(client.admin.command(json.loads(sys.argv[2])))
+except pymongo.errors.OperationFailure as error:
+    reply = "error %s" % error.code
+server = client.topology_description.server_descriptions()[("127.0.0.1", port)]
+print(server.server_type_name, reply)
+"#;
+    let output = Command::new("python3")
+        .args(["-c", SCRIPT, &port.to_string(), command])
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3 with pymongo (see scripts/test)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// A replica set member as mongod answers in a state that serves nobody: `hello` with
+/// neither `isWritablePrimary` nor `secondary` (or with `isreplicaset` and no set when it
+/// has no configuration), and `replSetGetStatus` with its `myState` (or the error).
+fn member(configured: bool, status: Doc) -> u16 {
+    peer(move |_, doc| {
+        let is_hello = ["hello", "isMaster", "ismaster"]
+            .iter()
+            .any(|name| doc.get(name).is_some());
+        if doc.get("replSetGetStatus").is_some() {
+            return Act::Reply(status.clone());
+        }
+        if !is_hello {
+            return Act::Reply(Doc::new().with("ok", Value::Double(1.0)));
+        }
+        let hello = Doc::new()
+            .with("isWritablePrimary", Value::Bool(false))
+            .with("ismaster", Value::Bool(false))
+            .with("secondary", Value::Bool(false))
+            .with("maxWireVersion", Value::Int32(21))
+            .with("minWireVersion", Value::Int32(0));
+        let hello = match configured {
+            true => hello
+                .with("setName", Value::String("rs0".into()))
+                .with("setVersion", Value::Int32(1))
+                .with(
+                    "hosts",
+                    Value::Array(vec![Value::String("db1:27017".into())]),
+                ),
+            false => hello.with("isreplicaset", Value::Bool(true)),
+        };
+        Act::Reply(hello.with("ok", Value::Double(1.0)))
+    })
+}
+
+#[test]
+fn mongodb_members_that_serve_nobody_name_their_state() {
+    let state = |number| {
+        Doc::new()
+            .with("set", Value::String("rs0".into()))
+            .with("myState", Value::Int32(number))
+            .with("ok", Value::Double(1.0))
+    };
+    // A large set's status lists every member: more than the 64 KiB of a hello reply.
+    let entry = |n: usize| {
+        Value::Doc(
+            Doc::new()
+                .with("_id", Value::Int32(n as i32))
+                .with("name", Value::String(format!("db{n}.example.net:27017")))
+                .with("infoMessage", Value::String("x".repeat(1500))),
+        )
+    };
+    let large = state(3).with("members", Value::Array((0..50).map(entry).collect()));
+    assert!(large.encode().len() > 64 * 1024);
+    let port = member(true, large);
+    assert_eq!(
+        timed_run(&[&peer_url(port, "")]).detail,
+        "member of replica set rs0 in state RECOVERING"
+    );
+    for (number, name) in [(3, "RECOVERING"), (5, "STARTUP2"), (9, "ROLLBACK")] {
+        let port = member(true, state(number));
+        // pymongo takes it for a member that is neither primary nor secondary.
+        assert_eq!(
+            pymongo_sees(port, r#"{"replSetGetStatus":1}"#),
+            format!(r#"RSOther {{"set": "rs0", "myState": {number}, "ok": 1.0}}"#)
+        );
+        for role in ["any", "primary", "secondary"] {
+            let outcome = timed_run(&[&peer_url(port, ""), "--role", role]);
+            assert!(!outcome.is_healthy() && !outcome.is_fatal(), "{outcome:?}");
+            assert_eq!(
+                outcome.detail,
+                format!("member of replica set rs0 in state {name}")
+            );
+        }
+    }
+    // No configuration: not initiated yet (mongod's NotYetInitialized) or removed.
+    let uninitiated = Doc::new()
+        .with("ok", Value::Double(0.0))
+        .with(
+            "errmsg",
+            Value::String("no replset config has been received".into()),
+        )
+        .with("code", Value::Int32(94))
+        .with("codeName", Value::String("NotYetInitialized".into()));
+    let port = member(false, uninitiated);
+    assert_eq!(
+        pymongo_sees(port, r#"{"replSetGetStatus":1}"#),
+        "RSGhost error 94"
+    );
+    assert_eq!(
+        timed_run(&[&peer_url(port, "")]).detail,
+        "replica set member without a configuration (not initiated yet, or removed); \
+         replSetGetStatus: NotYetInitialized"
+    );
 }

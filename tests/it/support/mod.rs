@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod dnsmasq;
 pub mod grpc;
 pub mod http;
+pub mod mongodb;
 pub mod mysql;
 pub mod peer;
 pub mod pgbouncer;
@@ -37,6 +39,8 @@ pub const AMBIENT_VARS: &[&str] = &[
     "PGCONNECT_TIMEOUT",
     "PGAPPNAME",
     "MYSQL_PWD",
+    "MONGODB_URL",
+    "MONGO_URL",
     "HTTP_PROXY",
     "http_proxy",
     "HTTPS_PROXY",
