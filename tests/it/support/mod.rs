@@ -5,6 +5,8 @@
 
 pub mod grpc;
 pub mod http;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod mysql;
 pub mod peer;
 pub mod pgbouncer;
@@ -37,6 +39,10 @@ pub const AMBIENT_VARS: &[&str] = &[
     "PGCONNECT_TIMEOUT",
     "PGAPPNAME",
     "MYSQL_PWD",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_SASL_MECHANISM",
     "HTTP_PROXY",
     "http_proxy",
     "HTTPS_PROXY",
