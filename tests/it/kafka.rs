@@ -76,6 +76,19 @@ fn nothing_listening_and_several_hosts() {
     probe(&["kafka", &format!("127.0.0.1:{dead},127.0.0.1:{other}")])
         .code(1)
         .says(&format!("no broker answered (connection refused (127.0.0.1:{dead}); connection refused (127.0.0.1:{other}))"));
+    // The list from the environment, a password in it: never shown.
+    let secret = "Zq9kafka-pw";
+    for args in [&["kafka"][..], &["kafka", "--json"], &["kafka", "-q"]] {
+        probe_env(
+            args,
+            &[(
+                "KAFKA_BOOTSTRAP_SERVERS",
+                &format!("kafka://u:{secret}@127.0.0.1:{dead}"),
+            )],
+        )
+        .code(1)
+        .does_not_say(secret);
+    }
     let tansu = Tansu::start();
     let list = format!("127.0.0.1:{dead}, {}", tansu.addr());
     probe(&["kafka", &list]).code(0).says("broker 111");

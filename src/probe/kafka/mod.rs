@@ -649,13 +649,21 @@ impl Conn {
         loop {
             let length = wire::frame_len(&self.buffer).map_err(bad)?;
             if let Some(length) = length.filter(|length| self.buffer.len() >= *length) {
-                let frame: Vec<u8> = self.buffer.drain(..length).collect();
-                return wire::reply_body(&frame, api_key, version, id)
+                let reply = wire::reply_body(&self.buffer[..length], api_key, version, id)
                     .and_then(parse)
                     .map_err(bad);
+                self.buffer.drain(..length);
+                return reply;
             }
-            // What the reply still needs (its length once known), in pieces of 64 KiB.
-            let wanted = length.map_or(4096, |length| length - self.buffer.len());
+            // What the reply still needs (its length once known, room for it made once), in
+            // pieces of 64 KiB.
+            let wanted = match length {
+                Some(length) => {
+                    self.buffer.reserve_exact(length - self.buffer.len());
+                    length - self.buffer.len()
+                }
+                None => 4096,
+            };
             self.arm(name, deadline)?;
             self.stream
                 .read_into(&mut self.buffer, wanted.clamp(1, 1 << 16))
