@@ -317,3 +317,31 @@ fn a_mechanism_the_broker_does_not_offer_is_fatal_and_named() {
     run.code(1).does_not_say(PASSWORD);
     assert_eq!(json(&run)["fatal"], json!(true), "{run:#?}");
 }
+
+/// Each Metadata version probe may pick is decoded by kafka-python's classes on the
+/// scripted broker's side (a request it cannot read closes the connection), and its reply,
+/// encoded by them, is read by probe.
+#[test]
+fn every_metadata_version_probe_speaks_reads_both_ways() {
+    std::thread::scope(|scope| {
+        for max in ["1", "2", "3", "4", "5", "7", "8", "9", "10", "11", "12"] {
+            scope.spawn(move || {
+                let broker =
+                    Scripted::start(&["--metadata-max", max, "--scenario", "under-replicated"]);
+                probe(&[
+                    "kafka",
+                    &broker.addr(),
+                    "--topic",
+                    "orders",
+                    "--topic",
+                    "gone",
+                ])
+                .code(1)
+                .says(
+                    "topic orders partition 2 is under-replicated (1 of 3 replicas in sync); \
+                         topic gone does not exist",
+                );
+            });
+        }
+    });
+}
