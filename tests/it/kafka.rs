@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::kafka::{referee, Scripted, Tansu};
+use crate::support::kafka::{referee, referee_with, Scripted, Tansu};
+use crate::support::pki::pki;
 use crate::support::{free_port, probe, probe_env, Run};
 
 fn json(run: &Run) -> serde_json::Value {
@@ -344,4 +345,62 @@ fn every_metadata_version_probe_speaks_reads_both_ways() {
             });
         }
     });
+}
+
+/// TLS listeners (SSL and SASL_SSL), verified (Tansu's TLS cannot be turned on from its
+/// command line: `--cert` and `--key` refuse each other).
+#[test]
+fn tls_listeners_are_verified() {
+    let pki = pki();
+    let (cert, key) = (
+        pki.server.cert.to_str().unwrap(),
+        pki.server.key.to_str().unwrap(),
+    );
+    let ca = pki.ca.cert.to_str().unwrap();
+    let broker = Scripted::start(&["--cert", cert, "--key", key]);
+    let seen = referee_with(&broker.addr(), None, &["--ca-file", ca]);
+    assert_eq!(seen["controller"], json!(1), "{seen}");
+    probe(&["kafka", &broker.addr(), "--tls", "--ca-file", ca])
+        .code(0)
+        .says("broker 1, 1 broker in the cluster");
+    let run = probe(&["kafka", &broker.addr(), "--tls", "--json"]);
+    run.code(1);
+    assert_eq!(json(&run)["fatal"], json!(true), "{run:#?}");
+    let other = pki.other_ca.cert.to_str().unwrap();
+    let run = probe(&[
+        "kafka",
+        &broker.addr(),
+        "--tls",
+        "--ca-file",
+        other,
+        "--json",
+    ]);
+    assert_eq!(json(&run)["fatal"], json!(true), "{run:#?}");
+    probe(&["kafka", &broker.addr(), "--tls", "-k"]).code(0);
+    probe(&["kafka", &broker.addr(), "--timeout", "2s"])
+        .code(1)
+        .says("a TLS listener? add --tls");
+
+    let sasl = Scripted::start(&[
+        "--cert",
+        cert,
+        "--key",
+        key,
+        "--sasl",
+        "SCRAM-SHA-512",
+        "--user",
+        USER,
+        "--password",
+        PASSWORD,
+    ]);
+    let seen = referee_with(
+        &sasl.addr(),
+        Some(("SCRAM-SHA-512", USER, PASSWORD)),
+        &["--ca-file", ca],
+    );
+    assert_eq!(seen["controller"], json!(1), "{seen}");
+    let url = format!("kafka://{USER}:{PASSWORD}@{}", sasl.addr());
+    probe(&["kafka", &url, "--tls", "--ca-file", ca])
+        .code(0)
+        .says("logged in as \"app\" (SCRAM-SHA-512)");
 }

@@ -132,10 +132,20 @@ impl Drop for Scripted {
 /// password): `brokers`, `controller`, `topics`, `partitions` ({index: [leader, replicas,
 /// isr]}), or `error` and `reasons`.
 pub fn referee(bootstrap: &str, login: Option<(&str, &str, &str)>) -> serde_json::Value {
+    referee_with(bootstrap, login, &[])
+}
+
+/// [`referee`] with more arguments for kafka_client.py (`--ca-file PEM`: over TLS).
+pub fn referee_with(
+    bootstrap: &str,
+    login: Option<(&str, &str, &str)>,
+    extra: &[&str],
+) -> serde_json::Value {
     let mut command = Command::new("python3");
     command
         .arg(format!("{SUPPORT}/kafka_client.py"))
         .arg(bootstrap)
+        .args(extra)
         .stdin(Stdio::null());
     if let Some((mechanism, user, password)) = login {
         command.args([

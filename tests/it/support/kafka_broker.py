@@ -10,6 +10,7 @@ client before probe is tested against it (tests/it/kafka.rs).
 
     python3 kafka_broker.py PORT [--scenario S] [--sasl MECHS --user U --password P]
         [--proof ok|missing|wrong] [--refuse error|invalid-proof] [--old] [--metadata-max N]
+        [--cert PEM --key PEM]
 
 Prints "ready" once listening; serves until killed.
 """
@@ -20,6 +21,7 @@ import hashlib
 import hmac
 import os
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -62,6 +64,8 @@ def parse_args():
     p.add_argument("--refuse", default="error", choices=["error", "invalid-proof"])
     p.add_argument("--old", action="store_true", help="refuse ApiVersions v3 (before Kafka 2.4)")
     p.add_argument("--metadata-max", type=int, default=12)
+    p.add_argument("--cert", help="speak TLS (an SSL or SASL_SSL listener) with this certificate")
+    p.add_argument("--key")
     return p.parse_args()
 
 
@@ -260,10 +264,26 @@ def main():
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", ARGS.port))
     listener.listen(16)
+    context = None
+    if ARGS.cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(ARGS.cert, ARGS.key)
     print("ready", flush=True)
     while True:
         conn, _ = listener.accept()
-        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+        threading.Thread(target=accepted, args=(conn, context), daemon=True).start()
+
+
+def accepted(conn, context):
+    if context is not None:
+        try:
+            conn.settimeout(10)
+            conn = context.wrap_socket(conn, server_side=True)
+            conn.settimeout(None)
+        except (ssl.SSLError, OSError):
+            conn.close()
+            return
+    serve(conn)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ p.add_argument("--mechanism")
 p.add_argument("--user")
 p.add_argument("--password")
 p.add_argument("--topic", default="orders")
+p.add_argument("--ca-file", help="speak TLS, trusting this CA")
 args = p.parse_args()
 
 
@@ -52,9 +53,11 @@ def recording(self, metadata):
 
 ClusterMetadata.update_metadata = recording
 config = dict(bootstrap_servers=args.bootstrap, request_timeout_ms=3000, bootstrap_timeout_ms=4000)
+if args.ca_file:
+    config.update(security_protocol="SSL", ssl_cafile=args.ca_file)
 if args.mechanism:
     config.update(
-        security_protocol="SASL_PLAINTEXT",
+        security_protocol="SASL_SSL" if args.ca_file else "SASL_PLAINTEXT",
         sasl_mechanism=args.mechanism,
         sasl_plain_username=args.user,
         sasl_plain_password=args.password,
