@@ -128,17 +128,24 @@ impl KafkaCheck {
         };
         let user = user.or_else(|| env("KAFKA_SASL_USERNAME"));
         let password = password.or_else(|| env("KAFKA_SASL_PASSWORD"));
-        let mechanism = match &settings.mechanism {
-            Some(name) => Some(Mechanism::parse(name)?),
-            None => env("KAFKA_SASL_MECHANISM")
-                .map(|name| Mechanism::parse(&name))
-                .transpose()?,
-        };
+        let flag_mechanism = settings
+            .mechanism
+            .as_deref()
+            .map(Mechanism::parse)
+            .transpose()?;
         let login = match (user, password) {
             (Some(user), Some(password)) => Some(Login {
                 user,
                 password,
-                mechanism: mechanism.unwrap_or(Mechanism::Scram(Hash::Sha512)),
+                // The variable only where it is used: an app's GSSAPI setting does not
+                // stop a check that does not log in.
+                mechanism: match flag_mechanism {
+                    Some(mechanism) => mechanism,
+                    None => match env("KAFKA_SASL_MECHANISM") {
+                        Some(name) => Mechanism::parse(&name)?,
+                        None => Mechanism::Scram(Hash::Sha512),
+                    },
+                },
             }),
             (Some(user), None) => {
                 return usage(format!(

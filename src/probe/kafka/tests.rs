@@ -85,7 +85,13 @@ fn half_logins_and_bad_values_are_usage_errors() {
     assert!(error(&["b", "--topic", ""], &[]).contains("invalid --topic"));
     assert!(error(&["b", "--ca-file", "/x"], &[]).contains("--tls"));
     // A mechanism in the environment without a login is no error: it waits for one.
-    assert!(words(&["b"], &[("KAFKA_SASL_MECHANISM", "PLAIN")]).is_ok());
+    assert!(words(&["b"], &[("KAFKA_SASL_MECHANISM", "GSSAPI")]).is_ok());
+    let gssapi = [
+        ("KAFKA_SASL_USERNAME", "u"),
+        ("KAFKA_SASL_PASSWORD", "p"),
+        ("KAFKA_SASL_MECHANISM", "GSSAPI"),
+    ];
+    assert!(error(&["b"], &gssapi).contains("\"GSSAPI\""));
 }
 
 fn broker(node_id: i32, host: &str, port: i32) -> Broker {
