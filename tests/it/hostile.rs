@@ -166,15 +166,20 @@ const GRPC_SERVING: &[u8] = b"\0\0\0\x04\0\0\0\0\0\
 \0\0\x07\0\0\0\0\0\x01\0\0\0\0\x02\x08\x01\
 \0\0\x0f\x01\x05\0\0\0\x01\0\x0bgrpc-status\x010";
 /// Kafka: a reply announcing 64 bytes, which come one at a time.
+#[cfg(feature = "kafka")]
 const KAFKA_TRICKLE: &[u8] =
     b"\0\0\0\x40\0\0\0\x01\0\0\x02\0\x03\0\x01\0\x0c\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
 /// A reply of 1 MiB - 1 bytes (the most probe reads), then more, endless.
+#[cfg(feature = "kafka")]
 const KAFKA_FLOOD_HEAD: &[u8] = b"\0\x0f\xff\xff\0\0\0\x01";
 /// A reply announcing 2 GiB - 1 bytes.
+#[cfg(feature = "kafka")]
 const KAFKA_HUGE: &[u8] = b"\x7f\xff\xff\xff\0\0\0\x01";
 /// ApiVersions v3's reply to request 1: Metadata v1 only.
+#[cfg(feature = "kafka")]
 const KAFKA_VERSIONS: &[u8] = b"\0\0\0\x13\0\0\0\x01\0\0\x02\0\x03\0\x01\0\x01\0\0\0\0\0\0";
 /// Metadata v1's reply to request 2: one broker, not this one (other:1), controller 1.
+#[cfg(feature = "kafka")]
 const KAFKA_METADATA: &[u8] =
     b"\0\0\0\x21\0\0\0\x02\0\0\0\x01\0\0\0\x01\0\x05other\0\0\0\x01\xff\xff\0\0\0\x01\0\0\0\0";
 /// 128 KiB chunks: a peer that writes them sends faster than a reader of small chunks.
