@@ -5,7 +5,8 @@
 //! service in the namespace) as in an empty one. std's `env::vars_os()` copies every
 //! variable, and each `env::var(name)` scans them all again. So probe walks `environ` once,
 //! the first time it needs a variable, keeping only the names it reads (libpq's `PG*`, its
-//! own `PROBE_*`, `DATABASE_URL`, `REDIS_URL`, `MYSQL_PWD`, `MONGODB_URL`, `MONGO_URL`): one byte tells most names
+//! own `PROBE_*`, `DATABASE_URL`, `REDIS_URL`, `MYSQL_PWD`, `MONGODB_URL`, `MONGO_URL`, `KAFKA_BOOTSTRAP_SERVERS`
+//! and `KAFKA_SASL_*`): one byte tells most names
 //! apart, and nothing else is copied, parsed or registered as a secret.
 //!
 //! Secrets are found where they are read: a credential variable's value (`PGPASSWORD`,
@@ -19,7 +20,7 @@ use std::sync::OnceLock;
 use crate::outcome::{usage, UsageError};
 
 /// Variables whose values are credentials.
-const CREDENTIALS: &[&str] = &["PGPASSWORD", "MYSQL_PWD"];
+const CREDENTIALS: &[&str] = &["PGPASSWORD", "MYSQL_PWD", "KAFKA_SASL_PASSWORD"];
 
 /// Variables probe reads by exact name (besides `PG*` and `PROBE_*`); [`read_name_len`]
 /// spells them out too, and a test holds the two together.
@@ -29,6 +30,10 @@ const NAMED: &[&str] = &[
     "MYSQL_PWD",
     "MONGODB_URL",
     "MONGO_URL",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_SASL_MECHANISM",
 ];
 
 /// Whether probe reads this variable: its own `PROBE_*`, libpq's `PG*` (upper case and
@@ -88,13 +93,20 @@ unsafe fn read_name_len(entry: *const u8) -> Option<usize> {
             b'O' => named(b"MONGODB_URL").or_else(|| named(b"MONGO_URL")),
             _ => None,
         },
+        b'K' if starts_with(b"KAFKA_") => named(b"KAFKA_BOOTSTRAP_SERVERS")
+            .or_else(|| named(b"KAFKA_SASL_USERNAME"))
+            .or_else(|| named(b"KAFKA_SASL_PASSWORD"))
+            .or_else(|| named(b"KAFKA_SASL_MECHANISM")),
         _ => None,
     }
 }
 
-/// Bit `n` is set when the letter `b'A' + n` starts a name probe reads: D, M, P, R.
-const FIRST_LETTERS: u32 =
-    1 << (b'D' - b'A') | 1 << (b'M' - b'A') | 1 << (b'P' - b'A') | 1 << (b'R' - b'A');
+/// Bit `n` is set when the letter `b'A' + n` starts a name probe reads: D, K, M, P, R.
+const FIRST_LETTERS: u32 = 1 << (b'D' - b'A')
+    | 1 << (b'K' - b'A')
+    | 1 << (b'M' - b'A')
+    | 1 << (b'P' - b'A')
+    | 1 << (b'R' - b'A');
 
 extern "C" {
     // The process environment as the C runtime keeps it (POSIX); probe changes it only in
@@ -241,7 +253,8 @@ pub fn text(name: &str) -> Result<Option<String>, UsageError> {
         feature = "postgres",
         feature = "redis",
         feature = "mysql",
-        feature = "mongodb"
+        feature = "mongodb",
+        feature = "kafka"
     )),
     allow(dead_code)
 )]
@@ -266,6 +279,10 @@ mod tests {
             "MYSQL_PWD",
             "MONGODB_URL",
             "MONGO_URL",
+            "KAFKA_BOOTSTRAP_SERVERS",
+            "KAFKA_SASL_USERNAME",
+            "KAFKA_SASL_PASSWORD",
+            "KAFKA_SASL_MECHANISM",
         ] {
             assert!(is_read_by_probe(name.as_bytes()), "{name}");
             let entry = std::ffi::CString::new(format!("{name}=v")).unwrap();
@@ -285,6 +302,8 @@ mod tests {
             "HOME",
             "API_KEY",
             "GPG_KEY",
+            "KAFKA_HEAP_OPTS",
+            "KAFKA_SASL",
             "",
         ] {
             assert!(!is_read_by_probe(name.as_bytes()), "{name}");

@@ -21,7 +21,7 @@ mod props;
 mod redact;
 mod registry;
 mod report;
-#[cfg(any(feature = "postgres", feature = "mongodb"))]
+#[cfg(any(feature = "postgres", feature = "mongodb", feature = "kafka"))]
 mod scram;
 mod signals;
 mod size;

@@ -553,6 +553,60 @@ pub fn bson(data: &[u8]) {
     }
 }
 
+#[cfg(any(feature = "kafka", fuzzing))]
+/// Kafka replies: every parser, at every version probe speaks, over any bytes, as a body
+/// and behind a frame header; what parses holds no more entries than its bytes can encode,
+/// and every kept text is one short line.
+pub fn kafka(data: &[u8]) {
+    use crate::probe::kafka::wire::{self, Reader};
+    let data = capped(data);
+    let short = |text: &str| {
+        assert!(text.len() <= 256, "{} bytes", text.len());
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+    };
+    timed_bytes("kafka replies", data, || {
+        for version in [0, 3] {
+            if let Ok(versions) = wire::api_versions_reply(Reader::new(data), version) {
+                assert!(versions.apis.len() <= data.len() / 6, "{versions:?}");
+                let _ = versions.pick(wire::METADATA, wire::METADATA_VERSIONS);
+            }
+        }
+        if let Ok((_, mechanisms)) = wire::sasl_handshake_reply(Reader::new(data)) {
+            mechanisms.iter().for_each(|m| short(m));
+        }
+        for version in 0..=2 {
+            if let Ok(reply) = wire::sasl_authenticate_reply(Reader::new(data), version) {
+                assert!(reply.auth_bytes.len() <= data.len());
+                reply.error_message.iter().for_each(|m| short(m));
+            }
+        }
+        let (min, max) = wire::METADATA_VERSIONS;
+        for version in min..=max {
+            if let Ok(metadata) = wire::metadata_reply(Reader::new(data), version) {
+                assert!(metadata.brokers.len() <= data.len() / 10, "{metadata:?}");
+                let partitions: usize = metadata.topics.iter().map(|t| t.partitions.len()).sum();
+                assert!(partitions <= data.len() / 14, "{partitions} partitions");
+                metadata.brokers.iter().for_each(|b| short(&b.host));
+                metadata
+                    .topics
+                    .iter()
+                    .flat_map(|t| &t.name)
+                    .for_each(|n| short(n));
+            }
+        }
+        // Behind a frame: the size checked, the correlation id and header tags read.
+        if let Ok(Some(length)) = wire::frame_len(data) {
+            assert!(length <= wire::MAX_REPLY + 4);
+            if let Some(frame) = data.get(..length) {
+                for (key, version) in [(wire::API_VERSIONS, 3), (wire::METADATA, 12)] {
+                    let _ = wire::reply_body(frame, key, version, 1)
+                        .and_then(|r| wire::metadata_reply(r, version).map(drop));
+                }
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -581,6 +635,8 @@ mod tests {
         ("dns", super::dns),
         #[cfg(any(feature = "mongodb", fuzzing))]
         ("bson", super::bson),
+        #[cfg(any(feature = "kafka", fuzzing))]
+        ("kafka", super::kafka),
     ];
 
     /// Seeded xorshift: the same inputs on every run.

@@ -141,6 +141,12 @@ pub static KINDS: &[Kind] = &[
         feature: "mongodb",
         check: built!("mongodb", crate::probe::mongodb::CHECK),
     },
+    Kind {
+        name: "kafka",
+        schemes: &["kafka"],
+        feature: "kafka",
+        check: built!("kafka", crate::probe::kafka::CHECK),
+    },
 ];
 
 /// The row of the check named `name`.

@@ -129,7 +129,8 @@ impl Stream {
             feature = "postgres",
             feature = "redis",
             feature = "amqp",
-            feature = "mongodb"
+            feature = "mongodb",
+            feature = "kafka"
         )),
         allow(dead_code)
     )]

@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn unknown_schemes_never_show_the_password() {
-        let error = parse("kafka://u:hunter2@broker/").err().unwrap();
+        let error = parse("nats://u:hunter2@broker/").err().unwrap();
         assert!(!error.0.contains("hunter2"), "{error}");
         assert!(error.0.contains("unknown scheme"), "{error}");
     }

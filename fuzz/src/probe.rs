@@ -25,6 +25,8 @@ pub mod dns_wire;
 pub mod grpc_h2;
 #[path = "../../src/probe/grpc/proto.rs"]
 pub mod grpc_proto;
+#[path = "../../src/probe/kafka/wire.rs"]
+pub mod kafka_wire;
 #[path = "../../src/probe/mongodb/bson.rs"]
 pub mod mongodb_bson;
 #[path = "../../src/probe/mongodb/command.rs"]
@@ -51,6 +53,10 @@ pub mod mongodb {
     pub use super::mongodb_bson as bson;
     pub use super::mongodb_command as command;
     pub use super::mongodb_frame as frame;
+}
+
+pub mod kafka {
+    pub use super::kafka_wire as wire;
 }
 
 pub mod mysql {

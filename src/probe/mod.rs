@@ -25,6 +25,8 @@ pub mod http {
     pub mod expect;
     mod json;
 }
+#[cfg(feature = "kafka")]
+pub mod kafka;
 #[cfg(feature = "mongodb")]
 pub mod mongodb;
 #[cfg(feature = "mysql")]

@@ -165,6 +165,23 @@ const GRPC_SERVING: &[u8] = b"\0\0\0\x04\0\0\0\0\0\
 \0\0\x01\x01\x04\0\0\0\x01\x88\
 \0\0\x07\0\0\0\0\0\x01\0\0\0\0\x02\x08\x01\
 \0\0\x0f\x01\x05\0\0\0\x01\0\x0bgrpc-status\x010";
+/// Kafka: a reply announcing 64 bytes, which come one at a time.
+#[cfg(feature = "kafka")]
+const KAFKA_TRICKLE: &[u8] =
+    b"\0\0\0\x40\0\0\0\x01\0\0\x02\0\x03\0\x01\0\x0c\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+/// A reply of 1 MiB - 1 bytes (the most probe reads), then more, endless.
+#[cfg(feature = "kafka")]
+const KAFKA_FLOOD_HEAD: &[u8] = b"\0\x0f\xff\xff\0\0\0\x01";
+/// A reply announcing 2 GiB - 1 bytes.
+#[cfg(feature = "kafka")]
+const KAFKA_HUGE: &[u8] = b"\x7f\xff\xff\xff\0\0\0\x01";
+/// ApiVersions v3's reply to request 1: Metadata v1 only.
+#[cfg(feature = "kafka")]
+const KAFKA_VERSIONS: &[u8] = b"\0\0\0\x13\0\0\0\x01\0\0\x02\0\x03\0\x01\0\x01\0\0\0\0\0\0";
+/// Metadata v1's reply to request 2: one broker, not this one (other:1), controller 1.
+#[cfg(feature = "kafka")]
+const KAFKA_METADATA: &[u8] =
+    b"\0\0\0\x21\0\0\0\x02\0\0\0\x01\0\0\0\x01\0\x05other\0\0\0\x01\xff\xff\0\0\0\x01\0\0\0\0";
 /// 128 KiB chunks: a peer that writes them sends faster than a reader of small chunks.
 const BIG: &[u8] = &[b'x'; 128 * 1024];
 /// A proxy's answer to CONNECT that opens the tunnel.
@@ -259,10 +276,38 @@ pub const LATE: &[Late] = &[
         flood: MONGO_QUERY_FLOOD,
         code: 1,
     },
+    // ApiVersions and Metadata answered (the broker is not listed: unhealthy), then a flood.
+    #[cfg(feature = "kafka")]
+    Late {
+        name: "kafka",
+        replies: &[KAFKA_VERSIONS, KAFKA_METADATA],
+        flood: BIG,
+        code: 1,
+    },
 ];
 
 /// Rows whose reason is part of the promise: a proxy's silence is named as the proxy's.
 pub const REASONS: &[(&str, Phase, &str)] = &[
+    #[cfg(feature = "kafka")]
+    (
+        "kafka",
+        Silent,
+        "timed out after 1s waiting for the reply to ApiVersions",
+    ),
+    #[cfg(feature = "kafka")]
+    (
+        "kafka",
+        Trickle,
+        "timed out after 1s waiting for the reply to ApiVersions",
+    ),
+    #[cfg(feature = "kafka")]
+    (
+        "kafka",
+        HugeLength,
+        "the reply announces 2147483647 bytes (probe reads at most 1048576)",
+    ),
+    #[cfg(feature = "kafka")]
+    ("kafka", LateFlood, "the broker does not list itself"),
     (
         "http-proxy",
         Silent,
@@ -630,6 +675,32 @@ pub const PROTOS: &[Proto] = &[
         flood: AMQP_FLOOD,
         huge: AMQP_HUGE,
     },
+    #[cfg(feature = "kafka")]
+    Proto {
+        name: "kafka",
+        args: &["kafka", "127.0.0.1:{port}"],
+        unix: false,
+        tls: false,
+        starttls: StartTls::No,
+        server_first: false,
+        trickle: KAFKA_TRICKLE,
+        flood_head: KAFKA_FLOOD_HEAD,
+        flood: BODY,
+        huge: KAFKA_HUGE,
+    },
+    #[cfg(feature = "kafka")]
+    Proto {
+        name: "kafka-tls",
+        args: &["kafka", "127.0.0.1:{port}", "--tls", "--insecure"],
+        unix: false,
+        tls: true,
+        starttls: StartTls::No,
+        server_first: false,
+        trickle: b"",
+        flood_head: b"",
+        flood: b"",
+        huge: b"",
+    },
     Proto {
         name: "amqps",
         args: &["amqp", "amqps://u:p@127.0.0.1:{port}/", "--insecure"],
@@ -827,6 +898,28 @@ pub const ROWS: &[(&str, Phase)] = &[
     ("mongodb-tls", Silent),
     #[cfg(feature = "mongodb")]
     ("mongodb-tls", Garbage),
+    #[cfg(feature = "kafka")]
+    ("kafka", Backlog),
+    #[cfg(feature = "kafka")]
+    ("kafka", Silent),
+    #[cfg(feature = "kafka")]
+    ("kafka", Trickle),
+    #[cfg(feature = "kafka")]
+    ("kafka", Flood),
+    #[cfg(feature = "kafka")]
+    ("kafka", Garbage),
+    #[cfg(feature = "kafka")]
+    ("kafka", HugeLength),
+    #[cfg(feature = "kafka")]
+    ("kafka", LateFlood),
+    #[cfg(feature = "kafka")]
+    ("kafka-tls", Backlog),
+    #[cfg(feature = "kafka")]
+    ("kafka-tls", HandshakeTrickle),
+    #[cfg(feature = "kafka")]
+    ("kafka-tls", Silent),
+    #[cfg(feature = "kafka")]
+    ("kafka-tls", Garbage),
     // The modes, over a silent Redis peer: `check` and one-shot commands share the
     // deadline; wait-for's and migrate-then-exec's --timeout bounds the whole wait.
     ("check", Silent),

@@ -15,6 +15,8 @@ mod grpc;
 mod help;
 mod hostile;
 mod http;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod migrate;
 #[cfg(feature = "mongodb")]
 mod mongodb;

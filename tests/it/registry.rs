@@ -56,6 +56,11 @@ const LINES: &[(&str, &str, Option<&str>)] = &[
         "mongodb mongodb://127.0.0.1:{port}",
         Some("mongodb://127.0.0.1:{port}"),
     ),
+    (
+        "kafka",
+        "kafka 127.0.0.1:{port}",
+        Some("kafka://127.0.0.1:{port}"),
+    ),
 ];
 
 /// The checks `probe --help` says this binary lacks (a feature left out of the build).

@@ -275,6 +275,66 @@ const FORMS: &[Form] = &[
         env: &[],
         flags: &[],
     },
+    #[cfg(feature = "kafka")]
+    Form {
+        name: "kafka userinfo",
+        target: "kafka://u:{S}@127.0.0.1:{P}",
+        env: &[],
+        flags: &[],
+    },
+    #[cfg(feature = "kafka")]
+    Form {
+        name: "kafka userinfo, several hosts",
+        target: "kafka://u:{S}@127.0.0.1:{P},127.0.0.1:{P}",
+        env: &[],
+        flags: &[],
+    },
+    #[cfg(feature = "kafka")]
+    Form {
+        name: "kafka # / in password",
+        target: "kafka://u:x#/{S}@127.0.0.1:{P}",
+        env: &[],
+        flags: &[],
+    },
+    #[cfg(feature = "kafka")]
+    Form {
+        name: "kafka space in password",
+        target: "kafka://u:spa ce-{S}@127.0.0.1:{P}",
+        env: &[],
+        flags: &[],
+    },
+    #[cfg(feature = "kafka")]
+    Form {
+        name: "kafka bad port",
+        target: "kafka://u:{S}@127.0.0.1:99999",
+        env: &[],
+        flags: &[],
+    },
+    #[cfg(feature = "kafka")]
+    Form {
+        name: "kafka password file",
+        target: "kafka://127.0.0.1:{P}",
+        env: &[],
+        flags: &["--user", "u", "--password-file", "{F}"],
+    },
+    #[cfg(feature = "kafka")]
+    Form {
+        name: "kafka KAFKA_SASL_PASSWORD",
+        target: "kafka://127.0.0.1:{P}",
+        env: &[("KAFKA_SASL_USERNAME", "u"), ("KAFKA_SASL_PASSWORD", "{S}")],
+        flags: &[],
+    },
+    #[cfg(feature = "kafka")]
+    Form {
+        name: "kafka KAFKA_SASL_PASSWORD, bad mechanism",
+        target: "kafka://127.0.0.1:{P}",
+        env: &[
+            ("KAFKA_SASL_USERNAME", "u"),
+            ("KAFKA_SASL_PASSWORD", "{S}"),
+            ("KAFKA_SASL_MECHANISM", "GSSAPI"),
+        ],
+        flags: &[],
+    },
     Form {
         name: "grpc bearer metadata",
         target: "grpc://127.0.0.1:{P}",
@@ -474,6 +534,7 @@ fn check_of(target: &str) -> Option<&'static str> {
         "amqp" | "amqps" => Some("amqp"),
         "grpc" | "grpcs" => Some("grpc"),
         "mongodb" | "mongodb+srv" => Some("mongodb"),
+        "kafka" => Some("kafka"),
         "tcp" => Some("tcp"),
         _ => None,
     }

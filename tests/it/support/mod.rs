@@ -7,6 +7,8 @@ pub mod dnsmasq;
 pub mod grpc;
 pub mod http;
 pub mod mongodb;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod mysql;
 pub mod peer;
 pub mod pgbouncer;
@@ -41,6 +43,10 @@ pub const AMBIENT_VARS: &[&str] = &[
     "MYSQL_PWD",
     "MONGODB_URL",
     "MONGO_URL",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_SASL_MECHANISM",
     "HTTP_PROXY",
     "http_proxy",
     "HTTPS_PROXY",
