@@ -22,6 +22,8 @@ mod redact;
 mod registry;
 mod report;
 #[cfg(any(feature = "postgres", feature = "mongodb"))]
+mod saslprep;
+#[cfg(any(feature = "postgres", feature = "mongodb"))]
 mod scram;
 mod signals;
 mod size;
