@@ -43,11 +43,12 @@ fn main() {
 /// With `panic = "abort"` nothing unwinds, yet `.eh_frame` (and its index and the landing
 /// pad tables) took 267 KB of the 2.47 MB release binary: rustc emits unwind tables for
 /// every function on Linux, and Rust's precompiled std has them too, so no compiler flag
-/// removes them all. A linker script added to the default one discards them. What is lost:
-/// the frames of `RUST_BACKTRACE=1` after a panic (the panic message is still printed, and
-/// the process still aborts with SIGABRT). crtbegin.o and crtend.o keep their parts: the
-/// C runtime refers to them (`__EH_FRAME_BEGIN__`, the list's terminator), and with them
-/// the table is a valid, empty one.
+/// removes them all. A linker script added to the default one discards them. Nothing reads
+/// them: a panic aborts, and probe's panic hook (src/main.rs) prints one line and exits
+/// without a backtrace (std's own hook, were it ever reached, would print an empty one and
+/// abort all the same). crtbegin.o and crtend.o keep their parts: the C runtime refers to
+/// them (`__EH_FRAME_BEGIN__`, the list's terminator), and with them the table is a valid,
+/// empty one.
 ///
 /// Only for musl (GNU ld via `cc`, or `aarch64-linux-gnu-gcc`: both read `INSERT`) and only
 /// for the release profile, the one that aborts on panic (Cargo.toml; build scripts are not
