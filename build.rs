@@ -5,6 +5,9 @@
 //! else from `git rev-parse HEAD` when this crate is the top of its own git work tree, else
 //! `unknown`: a build from a tarball, without git, or vendored inside another repository
 //! still builds, and never claims a commit that is not its own.
+//!
+//! It also keeps the unwind tables out of musl builds that abort on panic (the release
+//! profile): see [`drop_unwind_tables`].
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -34,7 +37,48 @@ fn main() {
     println!("cargo:rustc-env=PROBE_BUILD_TARGET={target}");
     println!("cargo:rustc-env=PROBE_BUILD_FEATURES={features}");
     println!("cargo:rustc-env=PROBE_BUILD_COMMIT={commit}");
+    drop_unwind_tables();
 }
+
+/// With `panic = "abort"` nothing unwinds, yet `.eh_frame` (and its index and the landing
+/// pad tables) took 267 KB of the 2.47 MB release binary: rustc emits unwind tables for
+/// every function on Linux, and Rust's precompiled std has them too, so no compiler flag
+/// removes them all. A linker script added to the default one discards them. Nothing reads
+/// them: a panic aborts, and probe's panic hook (src/main.rs) prints one line and exits
+/// without a backtrace (std's own hook, were it ever reached, would print an empty one and
+/// abort all the same). crtbegin.o and crtend.o keep their parts: the C runtime refers to
+/// them (`__EH_FRAME_BEGIN__`, the list's terminator), and with them the table is a valid,
+/// empty one.
+///
+/// Only for musl (GNU ld via `cc`, or `aarch64-linux-gnu-gcc`: both read `INSERT`) and only
+/// for the release profile, the one that aborts on panic (Cargo.toml; build scripts are not
+/// told the panic strategy): debug builds and test harnesses, which unwind, keep theirs.
+fn drop_unwind_tables() {
+    let musl = env::var("CARGO_CFG_TARGET_ENV").is_ok_and(|env| env == "musl");
+    let abort = env::var("PROFILE").is_ok_and(|profile| profile == "release");
+    let Some(out) = env::var_os("OUT_DIR").map(PathBuf::from) else {
+        return;
+    };
+    if !(musl && abort) {
+        return;
+    }
+    let script = out.join("no-unwind-tables.ld");
+    if std::fs::write(&script, NO_UNWIND_TABLES).is_ok() {
+        println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
+    }
+}
+
+/// Added to GNU ld's default script (`INSERT`): the first matching rule wins, so these
+/// sections go to `/DISCARD/` instead of `.eh_frame` and `.gcc_except_table`.
+const NO_UNWIND_TABLES: &str = r"SECTIONS
+{
+  /DISCARD/ : {
+    EXCLUDE_FILE(*crtbegin.o *crtend.o) *(.eh_frame)
+    *(.gcc_except_table .gcc_except_table.*)
+  }
+}
+INSERT AFTER .text;
+";
 
 fn is_commit(s: &str) -> bool {
     (7..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())

@@ -22,6 +22,8 @@ mod redact;
 mod registry;
 mod report;
 #[cfg(any(feature = "postgres", feature = "mongodb", feature = "kafka"))]
+mod saslprep;
+#[cfg(any(feature = "postgres", feature = "mongodb", feature = "kafka"))]
 mod scram;
 mod signals;
 mod size;

@@ -406,6 +406,21 @@ pub fn dns(data: &[u8]) {
     }
 }
 
+/// SASLprep gives the `stringprep` crate's answer on any text: the prepared password, or
+/// its raw bytes where SASLprep fails (src/saslprep.rs).
+#[cfg(any(feature = "postgres", feature = "mongodb", fuzzing))]
+pub fn saslprep(data: &[u8]) {
+    let password = text(data);
+    let expected = match stringprep::saslprep(&password) {
+        Ok(prepared) => prepared.into_owned().into_bytes(),
+        Err(_) => password.as_bytes().to_vec(),
+    };
+    let ours = timed("saslprep", &password, || {
+        crate::saslprep::saslprep(&password)
+    });
+    assert!(ours == expected, "{password:?}: {ours:?}, not {expected:?}");
+}
+
 /// gRPC: the HTTP/2 exchange against any server bytes (frames, HPACK header blocks,
 /// SETTINGS, PING, GOAWAY), the health response protobuf, and `-H` metadata that carries
 /// a secret: nothing probe shows depends on it.
@@ -633,6 +648,8 @@ mod tests {
         ("amqp", super::amqp),
         ("grpc", super::grpc),
         ("dns", super::dns),
+        #[cfg(any(feature = "postgres", feature = "mongodb", fuzzing))]
+        ("saslprep", super::saslprep),
         #[cfg(any(feature = "mongodb", fuzzing))]
         ("bson", super::bson),
         #[cfg(any(feature = "kafka", fuzzing))]

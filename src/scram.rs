@@ -6,9 +6,9 @@
 //!
 //! SASLprep: PostgreSQL and MongoDB normalize SCRAM-SHA-256 passwords with SASLprep (RFC
 //! 4013); PostgreSQL uses the raw bytes when that fails (a prohibited or unassigned
-//! character), and so does this client, through the `stringprep` crate, exactly as libpq
-//! and postgres-protocol do. The tests compare every client message and proof byte for
-//! byte with postgres-protocol's.
+//! character), and so does this client ([`crate::saslprep`], which gives the `stringprep`
+//! crate's answers), exactly as libpq and postgres-protocol do. The tests compare every
+//! client message and proof byte for byte with postgres-protocol's.
 //!
 //! A server that starts SCRAM must finish it: [`Scram::proven`] is true only once the
 //! server-final message carried the right signature, and the logins refuse a success
@@ -23,6 +23,8 @@ use std::num::NonZeroU32;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ring::{digest, hmac, pbkdf2, rand};
+
+pub use crate::saslprep::saslprep;
 
 pub const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
 #[allow(dead_code)]
@@ -243,15 +245,6 @@ impl Scram {
     }
 }
 
-/// SASLprep (RFC 4013) as PostgreSQL applies it: the prepared string, or the raw bytes
-/// when the password is not a valid SASLprep input.
-pub fn saslprep(password: &str) -> Vec<u8> {
-    match stringprep::saslprep(password) {
-        Ok(prepared) => prepared.into_owned().into_bytes(),
-        Err(_) => password.as_bytes().to_vec(),
-    }
-}
-
 /// tls-server-end-point (RFC 5929): the hash of the server's DER certificate with the hash
 /// of its signature algorithm, SHA-256 for MD5 and SHA-1. `None` for an algorithm without
 /// one (Ed25519, RSASSA-PSS) or a certificate that does not parse.
@@ -378,6 +371,25 @@ p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
             ),
             // A prohibited character: SASLprep fails and the raw bytes are used.
             ("bell\u{7}", Binding::None, ChannelBinding::unsupported()),
+            // Fullwidth letters and a ligature (NFKC), a zero-width joiner (mapped to
+            // nothing), an ideographic space (a space), an unassigned character (raw
+            // bytes), Hebrew (right-to-left, valid) and Hebrew with a Latin letter (raw).
+            (
+                "\u{ff30}\u{fb01}x\u{200d}\u{3000}!",
+                Binding::None,
+                ChannelBinding::unsupported(),
+            ),
+            ("x\u{221}", Binding::None, ChannelBinding::unsupported()),
+            (
+                "\u{5e1}\u{5d5}\u{5d3}",
+                Binding::None,
+                ChannelBinding::unsupported(),
+            ),
+            (
+                "\u{5e1}a\u{5d3}",
+                Binding::None,
+                ChannelBinding::unsupported(),
+            ),
             (
                 "secret",
                 Binding::EndPoint(end_point.clone()),

@@ -1,8 +1,9 @@
 //! probe's pure parser modules, compiled again for cargo-fuzz by `#[path]`: probe is a
 //! binary crate, and a library target only for fuzzing would make every item public (no
 //! more dead-code warnings) and change how the other modules are merged. The modules
-//! below need nothing but std, shlex and serde_json; the properties are `src/props.rs`,
-//! the same functions `cargo test` replays the corpora through.
+//! below need nothing but std, shlex and serde_json (stringprep is saslprep's referee); the
+//! properties are `src/props.rs`, the same functions `cargo test` replays the corpora
+//! through.
 #![allow(dead_code, unexpected_cfgs, unused_imports)]
 
 #[path = "../../src/deadline.rs"]
@@ -28,6 +29,8 @@ pub mod probe;
 pub mod props;
 #[path = "../../src/redact.rs"]
 pub mod redact;
+#[path = "../../src/saslprep.rs"]
+pub mod saslprep;
 #[path = "../../src/size.rs"]
 pub mod size;
 #[path = "../../src/url.rs"]
