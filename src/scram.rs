@@ -22,7 +22,9 @@ use std::num::NonZeroU32;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use ring::{digest, hmac, pbkdf2, rand};
+use ring::{digest, hmac, rand};
+
+use crate::deadline::Deadline;
 
 pub use crate::saslprep::saslprep;
 
@@ -33,8 +35,8 @@ pub const SCRAM_SHA_1: &str = "SCRAM-SHA-1";
 pub const SCRAM_SHA_512: &str = "SCRAM-SHA-512";
 pub const SCRAM_SHA_256_PLUS: &str = "SCRAM-SHA-256-PLUS";
 
-/// More PBKDF2 rounds than this are refused: a peer could otherwise keep the CPU busy far
-/// beyond the deadline (PostgreSQL's default is 4096).
+/// More PBKDF2 rounds than this are refused outright (PostgreSQL's default is 4096, Kafka's
+/// at most 16384, MongoDB's 15000); fewer are still bounded by the check's deadline.
 const MAX_ITERATIONS: u32 = 1_000_000;
 
 /// The channel binding of one SCRAM exchange (RFC 5802's gs2-cbind-flag).
@@ -70,14 +72,6 @@ pub enum Hash {
 }
 
 impl Hash {
-    fn pbkdf2(self) -> pbkdf2::Algorithm {
-        match self {
-            Hash::Sha1 => pbkdf2::PBKDF2_HMAC_SHA1,
-            Hash::Sha256 => pbkdf2::PBKDF2_HMAC_SHA256,
-            Hash::Sha512 => pbkdf2::PBKDF2_HMAC_SHA512,
-        }
-    }
-
     fn hmac(self) -> hmac::Algorithm {
         match self {
             Hash::Sha1 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
@@ -170,7 +164,9 @@ impl Scram {
     }
 
     /// The client-final message (with the proof) for the server-first message.
-    pub fn respond(&mut self, server_first: &[u8]) -> Result<Vec<u8>, String> {
+    /// The PBKDF2 rounds the server asks for are computed under `deadline`: a peer that
+    /// asks for many cannot keep probe past it.
+    pub fn respond(&mut self, server_first: &[u8], deadline: &Deadline) -> Result<Vec<u8>, String> {
         let server_first =
             std::str::from_utf8(server_first).map_err(|_| "SCRAM message is not text")?;
         let (mut nonce, mut salt, mut iterations) = (None, None, None);
@@ -196,16 +192,8 @@ impl Scram {
                 ))
             }
         };
-        let mut salted = [0u8; digest::MAX_OUTPUT_LEN];
-        let salted = &mut salted[..self.hash.digest().output_len()];
-        pbkdf2::derive(
-            self.hash.pbkdf2(),
-            iterations,
-            &salt,
-            &self.password,
-            salted,
-        );
-        let salted = hmac::Key::new(self.hash.hmac(), salted);
+        let salted = salted_password(self.hash, &self.password, &salt, iterations, deadline)?;
+        let salted = hmac::Key::new(self.hash.hmac(), &salted);
         let client_key = hmac::sign(&salted, b"Client Key");
         let stored_key = digest::digest(self.hash.digest(), client_key.as_ref());
         let without_proof = format!("c={},r={nonce}", self.binding);
@@ -243,6 +231,40 @@ impl Scram {
         self.proven = true;
         Ok(())
     }
+}
+
+/// SCRAM's `Hi()` (RFC 5802 2.2), PBKDF2 with one block of output, the deadline looked at
+/// every few hundred rounds: ring's `pbkdf2::derive` runs all of them in one call that
+/// cannot be stopped.
+fn salted_password(
+    hash: Hash,
+    password: &[u8],
+    salt: &[u8],
+    iterations: NonZeroU32,
+    deadline: &Deadline,
+) -> Result<Vec<u8>, String> {
+    /// Rounds between looks at the clock: well under a millisecond of SHA-512.
+    const ROUNDS_PER_LOOK: u32 = 256;
+    let key = hmac::Key::new(hash.hmac(), password);
+    let mut context = hmac::Context::with_key(&key);
+    context.update(salt);
+    context.update(&1u32.to_be_bytes());
+    let mut round = context.sign();
+    let mut salted = round.as_ref().to_vec();
+    for done in 1..iterations.get() {
+        if done % ROUNDS_PER_LOOK == 0 && deadline.expired() {
+            return Err(deadline
+                .timed_out(&format!(
+                    "computing the SCRAM proof ({iterations} rounds asked)"
+                ))
+                .detail);
+        }
+        round = hmac::sign(&key, round.as_ref());
+        for (byte, next) in salted.iter_mut().zip(round.as_ref()) {
+            *byte ^= next;
+        }
+    }
+    Ok(salted)
 }
 
 /// tls-server-end-point (RFC 5929): the hash of the server's DER certificate with the hash
@@ -295,6 +317,38 @@ fn der(input: &[u8], tag: u8) -> Option<(usize, &[u8], &[u8])> {
 mod tests {
     use super::*;
 
+    fn long() -> Deadline {
+        Deadline::start(std::time::Duration::from_secs(60))
+    }
+
+    /// A server that asks for more rounds than the deadline allows ends the exchange at
+    /// the deadline, not after all of them.
+    #[test]
+    fn pbkdf2_rounds_stop_at_the_deadline() {
+        let (mut scram, _) = Scram::with_nonce(
+            Hash::Sha512,
+            "u",
+            b"pw".to_vec(),
+            Binding::None,
+            "abc".into(),
+        );
+        let deadline = Deadline::start(std::time::Duration::from_millis(20));
+        let started = std::time::Instant::now();
+        let error = scram
+            .respond(b"r=abcdef,s=QSXCR+Q6sek8bf92,i=1000000", &deadline)
+            .unwrap_err();
+        assert!(
+            error.starts_with("timed out after 20ms computing the SCRAM proof"),
+            "{error}"
+        );
+        // A million rounds of SHA-512 take seconds, longer still in a debug build.
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
     /// RFC 7677's test vector, with the user name and nonce it uses.
     #[test]
     fn scram_sha_1_follows_rfc_5802() {
@@ -309,7 +363,7 @@ mod tests {
         };
         let server_first =
             b"r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096";
-        let client_final = scram.respond(server_first).unwrap();
+        let client_final = scram.respond(server_first, &long()).unwrap();
         assert_eq!(
             String::from_utf8(client_final).unwrap(),
             "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="
@@ -331,7 +385,7 @@ mod tests {
         };
         let server_first = b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,\
 s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
-        let client_final = scram.respond(server_first).unwrap();
+        let client_final = scram.respond(server_first, &long()).unwrap();
         assert_eq!(
             String::from_utf8(client_final).unwrap(),
             "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,\
@@ -409,7 +463,7 @@ p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
                 BASE64.encode(b"sixteen byte salt")
             );
             reference.update(server_first.as_bytes()).unwrap();
-            let our_final = scram.respond(server_first.as_bytes()).unwrap();
+            let our_final = scram.respond(server_first.as_bytes(), &long()).unwrap();
             assert_eq!(our_final, reference.message(), "{password:?}");
             let (server_key, auth_message) = scram.expected.as_ref().unwrap();
             let server_final = format!(
@@ -454,11 +508,13 @@ p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
         let (mut scram, first) = Scram::start("", "pw", Binding::None).unwrap();
         let first = String::from_utf8(first).unwrap();
         assert!(first.starts_with("n,,n=,r="), "{first}");
-        assert!(scram.respond(b"r=someone-else,s=AAAA,i=4096").is_err());
+        assert!(scram
+            .respond(b"r=someone-else,s=AAAA,i=4096", &long())
+            .is_err());
         let nonce = scram.nonce.clone();
         let greedy = format!("r={nonce}x,s=AAAA,i=4000000000");
-        assert!(scram.respond(greedy.as_bytes()).is_err());
-        assert!(scram.respond(b"garbage").is_err());
+        assert!(scram.respond(greedy.as_bytes(), &long()).is_err());
+        assert!(scram.respond(b"garbage", &long()).is_err());
         assert!(scram.verify(b"v=AAAA").is_err());
     }
 

@@ -381,7 +381,7 @@ impl KafkaCheck {
                 .map_err(Outcome::unhealthy)?;
                 let server_first = step(&first)?;
                 let client_final = scram
-                    .respond(&server_first)
+                    .respond(&server_first, deadline)
                     .map_err(|why| Outcome::unhealthy(format!("SCRAM: {why}")))?;
                 let server_final = step(&client_final)?;
                 scram.verify(&server_final).map_err(|why| {

@@ -88,7 +88,7 @@ impl Login {
             .cloned()
             .ok_or_else(|| Outcome::unhealthy("saslStart reply without a conversationId"))?;
         let client_final = scram
-            .respond(payload(&reply)?)
+            .respond(payload(&reply)?, deadline)
             .map_err(|why| Outcome::unhealthy(format!("SCRAM: {why}")))?;
         let mut message = client_final;
         // The proof, then at most one empty step for servers that ignore skipEmptyExchange.

@@ -6,9 +6,9 @@
 pub mod dnsmasq;
 pub mod grpc;
 pub mod http;
-pub mod mongodb;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+pub mod mongodb;
 pub mod mysql;
 pub mod peer;
 pub mod pgbouncer;

@@ -121,10 +121,13 @@ impl Conn {
                 }
                 11 => match &mut scram {
                     Some(exchange) => {
-                        let answer = exchange.respond(fields.rest()).map_err(|reason| {
-                            self.broken = true;
-                            Outcome::unhealthy(format!("SCRAM login: {reason}"))
-                        })?;
+                        let answer =
+                            exchange
+                                .respond(fields.rest(), deadline)
+                                .map_err(|reason| {
+                                    self.broken = true;
+                                    Outcome::unhealthy(format!("SCRAM login: {reason}"))
+                                })?;
                         frame(b'p', &answer)
                     }
                     None => return Err(self.malformed(STARTUP).into()),
