@@ -190,8 +190,23 @@ pub fn serve(
     answer: &dyn Fn(&Request) -> Answer,
 ) -> io::Result<()> {
     listener.set_nonblocking(true)?;
-    // SAFETY: listen(2) again on a listening socket only changes its backlog (Linux).
-    unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) };
+    let fd = listener.as_raw_fd();
+    // SAFETY: listen(2) again on a listening socket only changes its backlog (Linux), and
+    // setsockopt reads one int.
+    unsafe {
+        libc::listen(fd, BACKLOG);
+        // A connection reaches accept once its request does (within the request time):
+        // one wake-up per request instead of two, and connections that say nothing never
+        // take a slot.
+        let seconds = limits.request_time.as_secs().max(1) as libc::c_int;
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&seconds as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
     let mut connections: Vec<Connection> = Vec::new();
     let mut fds: Vec<libc::pollfd> = Vec::new();
     let mut chunk = [0u8; 2048];
@@ -207,12 +222,16 @@ pub fn serve(
             };
             fds.push(pollfd(connection.stream.as_raw_fd(), events));
         }
+        // With no connection open, nothing is due: sleep until one comes (-1), rather than
+        // waking every second for nothing.
         let next_expiry = connections
             .iter()
             .map(|connection| connection.opened + limits.request_time)
             .min()
-            .map_or(1000, |at| {
-                at.saturating_duration_since(now).as_millis().clamp(1, 1000) as i32
+            .map_or(-1, |at| {
+                // Rounded up: woken a moment early, the loop would spin until it is due.
+                let left = at.saturating_duration_since(now) + Duration::from_micros(999);
+                left.as_millis().clamp(1, 1000) as i32
             });
         // SAFETY: `fds` is a valid array of `fds.len()` pollfd entries.
         let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, next_expiry) };
