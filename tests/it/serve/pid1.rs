@@ -23,6 +23,28 @@ fn pid1(port: u16, args: &[&str], app: &[&str]) -> Pid1 {
     probe
 }
 
+/// Kills probe (and with it, PID 1, its namespace) when a test ends early: a failed
+/// assertion must not leave a server running that holds the test's output open.
+struct KillOnDrop(String);
+
+impl KillOnDrop {
+    fn new(probe: &Pid1) -> KillOnDrop {
+        KillOnDrop(probe.pid.clone())
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", self.0)).unwrap_or_default();
+        // Still probe serve (a pid that ended may be reused by anything).
+        if String::from_utf8_lossy(&cmdline).contains("serve") {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &self.0])
+                .status();
+        }
+    }
+}
+
 /// A `file` target that stays healthy for the test's life.
 fn heartbeat(dir: &Path) -> String {
     let file = dir.join("heartbeat");
@@ -45,6 +67,7 @@ fn sigterm_reaches_the_app_and_its_exit_code_is_probes() {
         &["--live", &live, "--interval", "200ms"],
         &["sh", "-c", &app],
     );
+    let _kill = KillOnDrop::new(&probe);
     wait_for_path(&started, Duration::from_secs(5));
     let started = Instant::now();
     let mut livez = get(port, "/livez?verbose");
@@ -79,6 +102,7 @@ fn an_app_without_a_trap_ends_with_the_signal_as_pid_1() {
     let dir = temp_dir();
     let live = heartbeat(dir.path());
     let probe = pid1(port, &["--live", &live], &["sleep", "30"]);
+    let _kill = KillOnDrop::new(&probe);
     probe.kill("TERM");
     let status = finish(probe.unshare, Duration::from_secs(10)).status;
     assert_eq!(status.code(), Some(143), "{status:?}");
@@ -120,6 +144,7 @@ fn the_apps_death_ends_livez_at_once() {
         &["--live", &live, "--interval", "200ms"],
         &["sh", "-c", &app],
     );
+    let _kill = KillOnDrop::new(&probe);
     // Up while the app runs...
     let mut last = get(port, "/livez");
     let started = Instant::now();
@@ -189,6 +214,7 @@ fn orphans_of_the_app_are_reaped_as_pid_1() {
         &["--live", &live],
         &["sh", "-c", "(sleep 0.7 &); exec sleep 30"],
     );
+    let _kill = KillOnDrop::new(&probe);
     let started = Instant::now();
     let adopted = loop {
         let kids = children(&probe.pid);
@@ -225,6 +251,52 @@ fn orphans_of_the_app_are_reaped_as_pid_1() {
     assert_eq!(status.code(), Some(143));
 }
 
+/// A sidecar (no app) as PID 1 reaps too: an `exec` target's program whose child it never
+/// waits for leaves that child to PID 1 when the check stops what is left of its group.
+#[test]
+fn a_sidecar_as_pid_1_reaps_what_exec_targets_leave() {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let probe = Pid1::spawn(&[
+        "serve",
+        "--listen",
+        &listen,
+        "--live",
+        "exec -- sh -c 'sleep 5 & exit 0'",
+        "--interval",
+        "1s",
+    ]);
+    let _kill = KillOnDrop::new(&probe);
+    let zombies = || {
+        children(&probe.pid)
+            .iter()
+            .filter(|(state, _)| *state == 'Z')
+            .count()
+    };
+    // The first orphan arrives (a zombie of probe's until reaped)...
+    let started = Instant::now();
+    while zombies() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no orphan ever reached probe: {:?}",
+            children(&probe.pid)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // ...and none stays: one per run would pile up unreaped.
+    let started = Instant::now();
+    while zombies() != 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "zombies pile up under probe: {:?}",
+            children(&probe.pid)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    probe.kill("TERM");
+    let status = finish(probe.unshare, Duration::from_secs(10)).status;
+    assert_eq!(status.code(), Some(143));
+}
+
 /// The reaper must leave the children of `exec` targets to their checks: a target whose
 /// program exits while a grandchild (in a session of its own, so the check's stop does not
 /// reach it) keeps its output open is an ended, unreaped child for the 100 ms the check
@@ -244,6 +316,7 @@ fn exec_targets_keep_their_verdicts_as_pid_1() {
         ],
         &["sleep", "30"],
     );
+    let _kill = KillOnDrop::new(&probe);
     let started = Instant::now();
     while get(port, "/readyz").status != 200 {
         assert!(started.elapsed() < Duration::from_secs(10), "never ready");
@@ -332,6 +405,7 @@ fn wait_starts_the_app_once_the_ready_targets_pass() {
         ],
         &["sh", "-c", &app],
     );
+    let _kill = KillOnDrop::new(&probe);
     // While it waits: alive, not ready, and the app has not run.
     std::thread::sleep(Duration::from_millis(600));
     let ready = get(port, "/readyz?verbose");
@@ -376,6 +450,7 @@ fn sigterm_during_the_wait_ends_it_without_the_app_as_pid_1() {
         &["--ready", &closed, "--wait", "--timeout", "60s"],
         &["sh", "-c", &app],
     );
+    let _kill = KillOnDrop::new(&probe);
     std::thread::sleep(Duration::from_millis(300));
     let sent = Instant::now();
     probe.kill("TERM");
