@@ -93,6 +93,51 @@ impl Hash {
     }
 }
 
+/// The SaltedPasswords (RFC 5802's `Hi(password, salt, i)`) of the last few exchanges,
+/// each after what it was derived from. RFC 5802, 5.1: "a client implementation MAY cache
+/// ClientKey&ServerKey (or just SaltedPassword) for later reauthentication to the same
+/// service, as it is likely that the server is going to advertise the same salt value upon
+/// reauthentication". A one-shot check never finds one; `probe serve` logs in with the
+/// same password every interval, and PBKDF2's 4096 rounds were 3/4 of the CPU of each of
+/// its PostgreSQL checks (bench/serve.sh). A new salt (a password set again) or a new
+/// password misses and is derived anew. It holds nothing the process did not hold already.
+static SALTED: std::sync::Mutex<Vec<(Vec<u8>, Vec<u8>)>> = std::sync::Mutex::new(Vec::new());
+/// More targets than this that log in differently start the cache afresh.
+const SALTED_KEPT: usize = 16;
+
+/// `Hi(password, salt, iterations)` into `out` (the hash's length), from [`SALTED`] when an
+/// earlier exchange derived it.
+fn salted_password(
+    hash: Hash,
+    iterations: NonZeroU32,
+    salt: &[u8],
+    password: &[u8],
+    out: &mut [u8],
+) {
+    let mut key = vec![hash as u8];
+    for part in [
+        &iterations.get().to_le_bytes()[..],
+        &(salt.len() as u32).to_le_bytes(),
+        salt,
+        password,
+    ] {
+        key.extend_from_slice(part);
+    }
+    let mut cache = SALTED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match cache.iter().find(|(kept, _)| *kept == key) {
+        Some((_, salted)) => out.copy_from_slice(salted),
+        None => {
+            pbkdf2::derive(hash.pbkdf2(), iterations, salt, password, out);
+            if cache.len() >= SALTED_KEPT {
+                cache.clear();
+            }
+            cache.push((key, out.to_vec()));
+        }
+    }
+}
+
 /// One SCRAM exchange, from the client's first message to the server's signature.
 pub struct Scram {
     hash: Hash,
@@ -196,13 +241,7 @@ impl Scram {
         };
         let mut salted = [0u8; digest::MAX_OUTPUT_LEN];
         let salted = &mut salted[..self.hash.digest().output_len()];
-        pbkdf2::derive(
-            self.hash.pbkdf2(),
-            iterations,
-            &salt,
-            &self.password,
-            salted,
-        );
+        salted_password(self.hash, iterations, &salt, &self.password, salted);
         let salted = hmac::Key::new(self.hash.hmac(), salted);
         let client_key = hmac::sign(&salted, b"Client Key");
         let stored_key = digest::digest(self.hash.digest(), client_key.as_ref());
@@ -351,6 +390,39 @@ p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
         assert!(scram
             .verify(b"v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
             .is_err());
+    }
+
+    /// The cache gives what PBKDF2 gives, for the same password, salt, iterations and
+    /// hash only; its size stays bounded.
+    #[test]
+    fn salted_passwords_are_kept_for_the_same_inputs_only() {
+        let rounds = NonZeroU32::new(64).unwrap();
+        let derive = |hash: Hash, salt: &[u8], password: &[u8]| {
+            let mut fresh = vec![0u8; hash.digest().output_len()];
+            pbkdf2::derive(hash.pbkdf2(), rounds, salt, password, &mut fresh);
+            let mut kept = vec![0u8; fresh.len()];
+            salted_password(hash, rounds, salt, password, &mut kept);
+            assert_eq!(kept, fresh, "{hash:?} {salt:?} {password:?}");
+            kept
+        };
+        let first = derive(Hash::Sha256, b"cache-test-salt", b"cache-test-pw");
+        assert_eq!(
+            derive(Hash::Sha256, b"cache-test-salt", b"cache-test-pw"),
+            first
+        );
+        assert_ne!(
+            derive(Hash::Sha256, b"cache-test-salt2", b"cache-test-pw"),
+            first
+        );
+        assert_ne!(
+            derive(Hash::Sha256, b"cache-test-salt", b"cache-test-pw2"),
+            first
+        );
+        derive(Hash::Sha512, b"cache-test-salt", b"cache-test-pw");
+        for n in 0..SALTED_KEPT + 4 {
+            derive(Hash::Sha1, format!("cache-test-{n}").as_bytes(), b"pw");
+        }
+        assert!(SALTED.lock().unwrap().len() <= SALTED_KEPT);
     }
 
     /// postgres-protocol's SCRAM client is the referee: the same nonce (read from its first
