@@ -243,6 +243,7 @@ fn readyz_follows_postgres_and_redis_going_down_and_up_within_an_interval() {
     let shown_db = format!("postgres://app@127.0.0.1:{}/appdb", db.port);
     let shown_redis = format!("redis://:***@127.0.0.1:{redis_port}");
     let mut answers = String::new();
+    serve.until_status("/livez", 200, &mut || {});
     // /livez counts the heartbeat only: it must stay 200 whatever the databases do.
     let mut livez_stays_up = || {
         let live = serve.get("/livez?verbose");
