@@ -126,11 +126,11 @@ pub struct Answer {
 }
 
 impl Answer {
-    pub fn text(status: u16, body: impl Into<String>) -> Answer {
+    pub fn text(status: u16, body: String) -> Answer {
         Answer {
             status,
             content_type: "text/plain; charset=utf-8",
-            body: body.into(),
+            body,
         }
     }
 
@@ -153,7 +153,13 @@ impl Answer {
 
 /// The answer to a refused request: fixed text, nothing of the request in it.
 fn refusal(status: u16) -> Answer {
-    Answer::text(status, format!("{}\n", reason(status).to_ascii_lowercase()))
+    let body = match status {
+        405 => "method not allowed\n",
+        431 => "request header fields too large\n",
+        505 => "http version not supported\n",
+        _ => "bad request\n",
+    };
+    Answer::text(status, body.into())
 }
 
 fn reason(status: u16) -> &'static str {
@@ -298,7 +304,7 @@ fn accept_all(
 
 /// accept4(2), the connection non-blocking from the start: a connect flood costs one
 /// system call less per connection than std's accept and a separate ioctl. (No
-/// TCP_NODELAY: each answer is one write followed by a shutdown, which Nagle never holds.)
+/// TCP_NODELAY: each answer is one write followed by the close, which Nagle never holds.)
 fn accept(listener: &TcpListener) -> io::Result<TcpStream> {
     use std::os::fd::FromRawFd;
     // SAFETY: null address pointers are allowed; the descriptor returned is new and owned
@@ -366,11 +372,8 @@ fn advance(
         Ok(count) => *written += count,
         Err(error) => return retryable(&error),
     }
-    if *written < bytes.len() {
-        return true;
-    }
-    let _ = connection.stream.shutdown(std::net::Shutdown::Write);
-    false
+    // Written whole: dropped, the connection closes (FIN).
+    *written < bytes.len()
 }
 
 fn retryable(error: &io::Error) -> bool {
@@ -473,7 +476,7 @@ mod tests {
 
     #[test]
     fn answers_say_their_length_and_close() {
-        let answer = Answer::text(503, "unhealthy\n");
+        let answer = Answer::text(503, "unhealthy\n".into());
         let bytes = String::from_utf8(answer.bytes(false)).unwrap();
         assert!(bytes.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
         assert!(bytes.contains("Content-Length: 10\r\n"));

@@ -280,7 +280,7 @@ fn answer(cache: &Cache, request: &Request) -> Answer {
         _ => {
             return Answer::text(
                 404,
-                "not found: try /livez, /readyz, /startupz, /healthz or /metrics\n",
+                "not found: try /livez, /readyz, /startupz, /healthz or /metrics\n".into(),
             )
         }
     };
