@@ -1,17 +1,20 @@
 # bench_serve: `probe serve` against exec probes (issue 29), against the PostgreSQL server of
 # bench/postgres.sh (a logged-in check: scram-sha-256 with a password, as a deep check is):
 #   - CPU over SERVE_SECONDS (default 60) of probing once a second: a `probe postgres` process
-#     per probe (bench/serve_cpu.py forks and waits for each, as a kubelet's exec probe does)
-#     against GET /readyz to `probe serve --interval 10s`; goal: serve <= 1/20 of exec;
+#     per probe (bench/serve_cpu.py forks and waits for each, as a kubelet's exec probe does,
+#     the container runtime's own cost left out) against GET /readyz to
+#     `probe serve --interval 10s` (its whole life, and without its start); goal: serve
+#     <= 1/20 of exec. Rows for the same GETs to a minimal C server (bench/floor/serve.c:
+#     what TCP alone costs per request) and with PostgreSQL's side counted (a backend per
+#     login);
 #   - serve's RSS after 10 s and after SERVE_SECONDS of that; SERVE_LONG=1 adds a run of
 #     10 minutes (RSS after 1 and after 10 minutes: no growth);
 #   - answer latency p50/p99 of GET /readyz under 200 concurrent clients for 10 s
 #     (bench/serve_load.c, a new connection per request);
 #   - the hostile-client table of tests/it/serve/hostile.rs against this binary: the worst
 #     median and slowest answer to a normal client under attack, and the peak RSS (VmHWM).
-# Run alone:  ONLY=serve bench/run      (PROBE=path for a given binary)
-# Measured 2026-12-06 (release musl build, 2 shared cores, PostgreSQL 15):
-# | serve vs exec probes: CPU over 60 s at 1/s (ms) |   see docs/benchmarks.md
+# Run alone:  ONLY=serve bench/run      (PROBE=path for a given binary; figures in
+# docs/benchmarks.md)
 
 bench_serve() {
     if ! postgres_installed; then
@@ -23,14 +26,25 @@ bench_serve() {
     local url="postgres://app:bench-secret@127.0.0.1:$PG_PORT/app"
     must_succeed "$PROBE" postgres "$url" -q
     local exec_out serve_out
+    export PG_PID
+    PG_PID=$(head -1 "$PG_DIR/data/postmaster.pid")
+    musl-gcc -static -O2 -o "$WORK/serve_floor" bench/floor/serve.c
+    local floor_out
     exec_out=$(python3 bench/serve_cpu.py exec "$seconds" "$PROBE" "$url")
     serve_out=$(python3 bench/serve_cpu.py serve "$seconds" "$PROBE" "$url" 10 "$seconds")
-    python3 - "$seconds" $exec_out $serve_out <<'PY'
+    floor_out=$(python3 bench/serve_cpu.py floor "$seconds" "$WORK/serve_floor" "$(free_port)")
+    python3 - "$seconds" $exec_out $serve_out $floor_out <<'PY'
 import sys
 seconds = sys.argv[1]
-exec_ms, exec_failed, serve_ms, serve_failed, rss_10, rss_end = map(float, sys.argv[2:])
+exec_ms, exec_failed, exec_db, serve_ms, serve_failed, serve_db, steady_ms, rss_10, rss_end, floor_ms = map(float, sys.argv[2:])
 name = "serve vs exec probes: CPU, %ss at 1/s (ms)" % seconds
 print("| %-44s | %8.1f | %8.1f | %5.3fx | %6s | %6s |" % (name, serve_ms, exec_ms, serve_ms / exec_ms, "", ""))
+name = "the same, serve's start left out (ms)"
+print("| %-44s | %8.1f | %8.1f | %5.3fx | %6s | %6s |" % (name, steady_ms, exec_ms, steady_ms / exec_ms, "", ""))
+name = "GETs alone: minimal C server (floor) (ms)"
+print("| %-44s | %8.1f | %8.1f | %5.3fx | %6s | %6s |" % (name, floor_ms, exec_ms, floor_ms / exec_ms, "", ""))
+name = "the same + PostgreSQL's side (ms, 10ms ticks)"
+print("| %-44s | %8.0f | %8.0f | %5.3fx | %6s | %6s |" % (name, serve_ms + serve_db, exec_ms + exec_db, (serve_ms + serve_db) / (exec_ms + exec_db), "", ""))
 print("| %-44s | %8s | %8s | %6s | %6.0f | %6.0f |" % ("serve RSS after %ss (probe) vs 10s (base)" % seconds, "", "", "", rss_end, rss_10))
 if exec_failed or serve_failed:
     print("| serve: %d exec probes and %d GETs failed |  |  |  |  |  |" % (exec_failed, serve_failed))
@@ -39,7 +53,7 @@ PY
         serve_out=$(python3 bench/serve_cpu.py serve 600 "$PROBE" "$url" 60 600)
         python3 - $serve_out <<'PY'
 import sys
-_, failed, rss_1m, rss_10m = map(float, sys.argv[1:])
+_, failed, _, _, rss_1m, rss_10m = map(float, sys.argv[1:])
 print("| %-44s | %8s | %8s | %6s | %6.0f | %6.0f |" % ("serve RSS after 10 min (probe) vs 1 min (base)", "", "", "", rss_10m, rss_1m))
 PY
     fi

@@ -6,12 +6,19 @@
       own cost, which is larger still). Prints: cpu_ms failures
   serve_cpu.py serve SECONDS PROBE URL [RSS_AT...]
       Starts `PROBE serve --listen 127.0.0.1:0 --ready URL --interval 10s` and asks
-      GET /readyz once a second, as a kubelet's httpGet probe does. Prints: cpu_ms failures,
-      then serve's VmRSS in KiB at each second of RSS_AT.
+      GET /readyz once a second, as a kubelet's httpGet probe does. Prints: cpu_ms failures
+      server_ms steady_ms, then serve's VmRSS in KiB at each second of RSS_AT. steady_ms
+      leaves out the start (process, threads, the first checks: the first PostgreSQL login
+      derives the SCRAM key that later ones reuse): the CPU from the first 200 to the end.
+  serve_cpu.py floor SECONDS SERVER PORT
+      The same GETs to SERVER PORT (bench/floor/serve.c, the least a server can do per
+      request): its CPU, what the kernel's TCP costs. Prints: cpu_ms
 
 CPU is user + system time from wait4 (the kernel's per-task runtime, not ticks): the probe
 processes' own in the first case, the serve process's whole life (start-up included) in the
-second. The PostgreSQL server's side (a backend per login) is not counted in either.
+second. With PG_PID (the postmaster's pid) set, the PostgreSQL server's side is printed
+after the failures too: the postmaster's own CPU and that of the backends it reaped (one
+per login), from /proc/PG_PID/stat in clock ticks (10 ms).
 """
 import os
 import signal
@@ -43,6 +50,28 @@ def rss_kib(pid):
     return -1
 
 
+def server_ms():
+    """The postmaster's CPU and its reaped children's (backends), in ms; 0 without PG_PID."""
+    pid = os.environ.get("PG_PID")
+    if not pid:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    # utime, stime, cutime, cstime: fields 14-17 of stat(5), here 11-14 after the name.
+    ticks = sum(int(value) for value in fields[11:15])
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def threads_ms(pid):
+    """CPU of every thread of `pid` so far (schedstat, ns): serve's threads live as long as
+    it does."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+            total += int(stat.read().split()[0])
+    return total / 1e6
+
+
 def each_second(seconds, work):
     started = time.monotonic()
     for tick in range(seconds):
@@ -61,8 +90,9 @@ def exec_probes(seconds, probe, url):
         total += cpu_ms(usage)
         failures += status != 0
 
+    before = server_ms()
     each_second(seconds, once)
-    print(f"{total:.1f} {failures}")
+    print(f"{total:.1f} {failures} {server_ms() - before:.0f}")
 
 
 def serve(seconds, probe, url, rss_at):
@@ -75,11 +105,13 @@ def serve(seconds, probe, url, rss_at):
     port = int(line.rsplit(":", 1)[1])
     threading.Thread(target=lambda: child.stderr.read(), daemon=True).start()
     failures, rss = 0, {}
+    before = server_ms()
     deadline = time.monotonic() + 10
     while get(port, b"/readyz") != 200:
         if time.monotonic() > deadline:
             sys.exit("serve never became ready")
         time.sleep(0.05)
+    steady = threads_ms(child.pid)
 
     def once(tick):
         nonlocal failures
@@ -88,13 +120,34 @@ def serve(seconds, probe, url, rss_at):
             rss[tick + 1] = rss_kib(child.pid)
 
     each_second(seconds, once)
+    steady = threads_ms(child.pid) - steady
     child.send_signal(signal.SIGTERM)
     _, _, usage = os.wait4(child.pid, 0)
-    print(f"{cpu_ms(usage):.1f} {failures}", *(rss.get(at, -1) for at in rss_at))
+    server = server_ms() - before
+    print(f"{cpu_ms(usage):.1f} {failures} {server:.0f} {steady:.1f}", *(rss.get(at, -1) for at in rss_at))
+
+
+def floor(seconds, server, port):
+    child = subprocess.Popen([server, str(port)], stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            get(port, b"/readyz")
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                sys.exit("the floor server never answered")
+            time.sleep(0.05)
+    each_second(seconds, lambda _: get(port, b"/readyz"))
+    child.send_signal(signal.SIGTERM)
+    _, _, usage = os.wait4(child.pid, 0)
+    print(f"{cpu_ms(usage):.1f}")
 
 
 mode, seconds, probe, url = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 if mode == "exec":
     exec_probes(seconds, probe, url)
+elif mode == "floor":
+    floor(seconds, probe, int(url))
 else:
     serve(seconds, probe, url, [int(at) for at in sys.argv[5:]])
