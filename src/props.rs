@@ -622,6 +622,41 @@ pub fn kafka(data: &[u8]) {
     });
 }
 
+/// `probe serve`'s request heads, as a client may send them: any bytes give a request, a
+/// refusal or "not yet" without panicking, within the head limit (the first byte picks
+/// it); a decision, once made on a prefix, is the decision on every longer input (the
+/// server answers as soon as it can, never on a guess that more bytes would change); a
+/// request is GET or HEAD for a path of printable ASCII that starts with `/`.
+pub fn serve_request(data: &[u8]) {
+    use crate::mode::serve::http::{parse, Parsed};
+    let data = capped(data);
+    let (max, head) = match data.split_first() {
+        Some((first, rest)) => (16 + usize::from(*first) * 32, rest),
+        None => (64, data),
+    };
+    // The server keeps at most max + 1 bytes of a head.
+    let head = &head[..head.len().min(max + 1)];
+    let whole = timed_bytes("serve request", head, || parse(head, max));
+    if let Parsed::Request(request) = &whole {
+        assert!(request.path.starts_with('/'), "{request:?}");
+        assert!(!request.path.contains('?'), "{request:?}");
+        for part in [request.path, request.query] {
+            assert!(part.bytes().all(|b| b.is_ascii_graphic()), "{request:?}");
+        }
+    }
+    if let Parsed::Refused(status) = whole {
+        assert!([400, 405, 431, 505].contains(&status), "{status}");
+    }
+    for end in 0..head.len() {
+        let prefix = parse(&head[..end], max);
+        assert!(
+            prefix == Parsed::Incomplete || prefix == whole,
+            "{:?} decided {prefix:?}, the whole {whole:?}",
+            String::from_utf8_lossy(&head[..end])
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -650,6 +685,7 @@ mod tests {
         ("dns", super::dns),
         #[cfg(any(feature = "postgres", feature = "mongodb", fuzzing))]
         ("saslprep", super::saslprep),
+        ("serve_request", super::serve_request),
         #[cfg(any(feature = "mongodb", fuzzing))]
         ("bson", super::bson),
         #[cfg(any(feature = "kafka", fuzzing))]

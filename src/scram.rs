@@ -89,6 +89,60 @@ impl Hash {
     }
 }
 
+/// The SaltedPasswords (RFC 5802's `Hi(password, salt, i)`) of the last few exchanges,
+/// each after what it was derived from. RFC 5802, 5.1: "a client implementation MAY cache
+/// ClientKey&ServerKey (or just SaltedPassword) for later reauthentication to the same
+/// service, as it is likely that the server is going to advertise the same salt value upon
+/// reauthentication". A one-shot check never finds one; `probe serve` logs in with the
+/// same password every interval, and PBKDF2's 4096 rounds were 3/4 of the CPU of each of
+/// its PostgreSQL checks (bench/serve.sh). A new salt (a password set again) or a new
+/// password misses and is derived anew. It holds nothing the process did not hold already.
+static SALTED: std::sync::Mutex<Vec<(Vec<u8>, Vec<u8>)>> = std::sync::Mutex::new(Vec::new());
+/// More targets than this that log in differently start the cache afresh.
+const SALTED_KEPT: usize = 16;
+
+/// `Hi(password, salt, iterations)`, from [`SALTED`] when an earlier exchange derived it,
+/// else derived under `deadline` ([`derive_salted`]) and kept.
+fn salted_password(
+    hash: Hash,
+    password: &[u8],
+    salt: &[u8],
+    iterations: NonZeroU32,
+    deadline: &Deadline,
+) -> Result<Vec<u8>, String> {
+    let mut key = vec![hash as u8];
+    for part in [
+        &iterations.get().to_le_bytes()[..],
+        &(salt.len() as u32).to_le_bytes(),
+        salt,
+        password,
+    ] {
+        key.extend_from_slice(part);
+    }
+    let cached = |key: &[u8]| {
+        let cache = SALTED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache
+            .iter()
+            .find(|(kept, _)| kept == key)
+            .map(|(_, salted)| salted.clone())
+    };
+    if let Some(salted) = cached(&key) {
+        return Ok(salted);
+    }
+    // Derived without the lock held: another check's login does not wait for this one.
+    let salted = derive_salted(hash, password, salt, iterations, deadline)?;
+    let mut cache = SALTED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if cache.len() >= SALTED_KEPT {
+        cache.clear();
+    }
+    cache.push((key, salted.clone()));
+    Ok(salted)
+}
+
 /// One SCRAM exchange, from the client's first message to the server's signature.
 pub struct Scram {
     hash: Hash,
@@ -236,7 +290,7 @@ impl Scram {
 /// SCRAM's `Hi()` (RFC 5802 2.2), PBKDF2 with one block of output, the deadline looked at
 /// every few hundred rounds: ring's `pbkdf2::derive` runs all of them in one call that
 /// cannot be stopped.
-fn salted_password(
+fn derive_salted(
     hash: Hash,
     password: &[u8],
     salt: &[u8],
@@ -398,6 +452,45 @@ p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
         assert!(scram
             .verify(b"v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
             .is_err());
+    }
+
+    /// The cache gives what PBKDF2 gives, for the same password, salt, iterations and
+    /// hash only; its size stays bounded.
+    #[test]
+    fn salted_passwords_are_kept_for_the_same_inputs_only() {
+        let rounds = NonZeroU32::new(64).unwrap();
+        // ring's PBKDF2 is the referee of the rounds probe counts itself.
+        let derive = |hash: Hash, salt: &[u8], password: &[u8]| {
+            use ring::pbkdf2;
+            let algorithm = match hash {
+                Hash::Sha1 => pbkdf2::PBKDF2_HMAC_SHA1,
+                Hash::Sha256 => pbkdf2::PBKDF2_HMAC_SHA256,
+                Hash::Sha512 => pbkdf2::PBKDF2_HMAC_SHA512,
+            };
+            let mut fresh = vec![0u8; hash.digest().output_len()];
+            pbkdf2::derive(algorithm, rounds, salt, password, &mut fresh);
+            let kept = salted_password(hash, password, salt, rounds, &long()).unwrap();
+            assert_eq!(kept, fresh, "{hash:?} {salt:?} {password:?}");
+            kept
+        };
+        let first = derive(Hash::Sha256, b"cache-test-salt", b"cache-test-pw");
+        assert_eq!(
+            derive(Hash::Sha256, b"cache-test-salt", b"cache-test-pw"),
+            first
+        );
+        assert_ne!(
+            derive(Hash::Sha256, b"cache-test-salt2", b"cache-test-pw"),
+            first
+        );
+        assert_ne!(
+            derive(Hash::Sha256, b"cache-test-salt", b"cache-test-pw2"),
+            first
+        );
+        derive(Hash::Sha512, b"cache-test-salt", b"cache-test-pw");
+        for n in 0..SALTED_KEPT + 4 {
+            derive(Hash::Sha1, format!("cache-test-{n}").as_bytes(), b"pw");
+        }
+        assert!(SALTED.lock().unwrap().len() <= SALTED_KEPT);
     }
 
     /// postgres-protocol's SCRAM client is the referee: the same nonce (read from its first

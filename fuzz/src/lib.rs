@@ -27,6 +27,14 @@ pub mod pg_session;
 pub mod probe;
 #[path = "../../src/props.rs"]
 pub mod props;
+#[path = "../../src/mode/serve/http.rs"]
+pub mod serve_http;
+// props.rs reaches it where the crate has it.
+pub mod mode {
+    pub mod serve {
+        pub use crate::serve_http as http;
+    }
+}
 #[path = "../../src/redact.rs"]
 pub mod redact;
 #[path = "../../src/saslprep.rs"]

@@ -3,7 +3,7 @@
 # transitions, compose gating, probe as PID 1, PostgreSQL/Redis in containers, migrate-then-exec
 # across containers, and the examples/ files.
 #
-#   bash tests/docker/e2e.sh [STEP...]      steps: image health compose pid1 services migrate examples
+#   bash tests/docker/e2e.sh [STEP...]      steps: image health compose pid1 serve services migrate examples
 #                                           (default: all, in that order)
 #
 # Environment:
@@ -26,7 +26,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-ALL_STEPS=(image health compose pid1 services migrate examples)
+ALL_STEPS=(image health compose pid1 serve services migrate examples)
 STEPS=("$@")
 ((${#STEPS[@]})) || STEPS=("${ALL_STEPS[@]}")
 
@@ -554,6 +554,101 @@ EOF
 }
 
 # ---------------------------------------------------------------------------------------
+# 5. probe serve as PID 1: endpoints on the container's IP, HEALTHCHECK on 127.0.0.1, docker stop
+
+# serve_get CONTAINER PATH: GET http://CONTAINER:8086/PATH from another container of the
+# network (the kubelet's view: the container's own address, not localhost); "CODE BODY".
+serve_get() {
+    docker run --rm --label "$LABEL" --network "$NET" --entrypoint /bin/busybox "$IMG_BB" \
+        sh -c "wget -q -S -O - 'http://$1:8086$2' 2>&1; echo" 2>/dev/null |
+        awk '$1 == "HTTP/1.1" { code = $2; next } !/^ / && !/^wget: / { body = body $0 " " } END { print code, body }'
+}
+serve_code() { [[ $(serve_get "$1" "$2" | cut -d' ' -f1) == "$3" ]]; }
+health_is() { [[ $(health "$1") == "$2" ]]; }
+
+step_serve() {
+    base_images || return 1
+    local ctx="$WORK/ctx-serve" img="$PREFIX-serve:e2e"
+    mkdir -p "$ctx"
+    printf '%s\n' '#!/bin/busybox sh' \
+        'echo "app: pid $$"' \
+        "trap 'echo \"app: got SIGTERM\"; exit 42' TERM" \
+        'while :; do /bin/busybox touch /heartbeat; /bin/busybox sleep 1 & wait $!; done' >"$ctx/app.sh"
+    chmod +x "$ctx/app.sh"
+    printf '%s\n' "FROM $IMG_BB" \
+        'COPY app.sh /app.sh' \
+        'HEALTHCHECK --interval=1s --timeout=3s --retries=2 CMD ["/probe", "http", "http://127.0.0.1:8086/readyz"]' \
+        'ENTRYPOINT ["/probe", "serve", "--listen", ":8086", "--live", "file /heartbeat --max-age 10s", "--ready", "${READY_TARGET}", "--interval", "500ms", "--"]' \
+        'CMD ["/app.sh"]' >"$ctx/Dockerfile"
+    build "$img" "$ctx" || { fail "serve: build"; return 1; }
+
+    local dep="$PREFIX-serve-dep" c="$PREFIX-serve-app" t0 t1 code reply
+    docker run -d --label "$LABEL" --name "$dep" --network "$NET" --entrypoint /bin/busybox "$IMG_BB" httpd -f -p 8080 -h /www >/dev/null ||
+        { fail "serve: start the dependency"; return 1; }
+    docker run -d --label "$LABEL" --name "$c" --network "$NET" -e "READY_TARGET=http://$dep:8080/health" "$img" >/dev/null ||
+        { fail "serve: docker run"; return 1; }
+    t0=$(now)
+    if wait_for 30 health_is "$c" healthy; then
+        SUMMARY[serve_healthy]=$(elapsed "$t0" "$(now)")
+        pass "serve: HEALTHCHECK probe http http://127.0.0.1:8086/readyz healthy after ${SUMMARY[serve_healthy]}s"
+    else
+        fail "serve: not healthy after 30s ($(health "$c")): $(docker logs "$c" 2>&1 | tail -n 3 | tr '\n' ' ')"
+    fi
+    reply=$(serve_get "$c" "/readyz?verbose")
+    if [[ $reply == "200 "* && $reply == *"[+] healthy: http http://$dep:8080/health"* ]]; then
+        pass "serve: /readyz?verbose answers 200 on the container's address: $reply"
+    else
+        fail "serve: /readyz?verbose from another container: $reply"
+    fi
+    local seen=0
+    logs_contain "$c" 'app: pid 1$' || seen=$?
+    if [[ $seen == 1 ]] && logs_contain "$c" 'app: pid'; then
+        pass "serve: the app runs as probe's child, probe stays PID 1"
+    else
+        fail "serve: the app is PID 1 or did not start: $(docker logs "$c" 2>&1 | tail -n 3 | tr '\n' ' ')"
+    fi
+    # The dependency goes away: /readyz fails, /livez does not, the container turns unhealthy.
+    docker rm -f "$dep" >/dev/null
+    if wait_for 10 serve_code "$c" /readyz 503 && serve_code "$c" /livez 200; then
+        pass "serve: dependency gone: /readyz 503, /livez still 200"
+    else
+        fail "serve: dependency gone: /readyz $(serve_get "$c" /readyz), /livez $(serve_get "$c" /livez)"
+    fi
+    if wait_for 15 health_is "$c" unhealthy; then
+        pass "serve: the container turned unhealthy"
+    else
+        fail "serve: still $(health "$c") after the dependency went away"
+    fi
+    t0=$(now)
+    docker stop "$c" >/dev/null
+    t1=$(now)
+    SUMMARY[serve_stop]=$(elapsed "$t0" "$t1")
+    # When the app itself saw the signal (the rest of docker stop is the engine's teardown).
+    seen=$(docker logs -t "$c" 2>&1 | awk '/app: got SIGTERM/ { print $1; exit }')
+    [[ -n $seen ]] && SUMMARY[serve_term]=$(ts_diff "$(date -u -d "@$t0" +%Y-%m-%dT%H:%M:%S.%NZ)" "$seen")
+    SUMMARY[serve_exit]=$(ts_diff "$(date -u -d "@$t0" +%Y-%m-%dT%H:%M:%S.%NZ)" "$(inspect "$c" '{{.State.FinishedAt}}')")
+    code=$(inspect "$c" '{{.State.ExitCode}}')
+    if [[ $code == 42 ]] && logs_contain "$c" 'app: got SIGTERM'; then
+        pass "serve: docker stop reached the app through probe (exit 42 from its trap, the app's trap ran after ${SUMMARY[serve_term]:-?}s, probe exited after ${SUMMARY[serve_exit]:-?}s) in ${SUMMARY[serve_stop]}s"
+    else
+        fail "serve: after docker stop: exit $code (want 42 from the app's trap), logs: $(docker logs "$c" 2>&1 | tail -n 3 | tr '\n' ' ')"
+    fi
+
+    # --wait: a dependency that never comes; the app never starts.
+    c="$PREFIX-serve-wait"
+    docker run --label "$LABEL" --name "$c" --network "$NET" --entrypoint /probe "$img" \
+        serve --listen :8086 --ready "tcp://$PREFIX-nowhere:5432" --wait --timeout 3s -- /app.sh >/dev/null 2>&1
+    code=$(inspect "$c" '{{.State.ExitCode}}')
+    seen=0
+    logs_contain "$c" 'app: pid' || seen=$?
+    if [[ $code == 1 && $seen == 1 ]]; then
+        pass "serve: --wait for a dependency that never came: exit 1, the app never ran"
+    else
+        fail "serve: --wait that failed: exit $code, app ran: $([[ $seen == 0 ]] && echo yes || echo no)"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------
 # 6. PostgreSQL and Redis in containers, checked by service name
 
 SERVERS_YML='
@@ -800,6 +895,8 @@ summary() {
     [[ -n ${SUMMARY[stop_waiting]:-} ]] && echo "docker stop while probe waits as PID 1: ${SUMMARY[stop_waiting]}s (exit 143)"
     [[ -n ${SUMMARY[stop_app]:-} ]] &&
         echo "docker stop of the exec'd app as PID 1: ${SUMMARY[stop_app]}s (the app's SIGTERM trap ran after ${SUMMARY[term_app]:-?}s)"
+    [[ -n ${SUMMARY[serve_healthy]:-} ]] &&
+        echo "probe serve as PID 1: healthy (HEALTHCHECK on /readyz) after ${SUMMARY[serve_healthy]}s; docker stop ${SUMMARY[serve_stop]:-?}s (the app's SIGTERM trap ran after ${SUMMARY[serve_term]:-?}s, probe exited after ${SUMMARY[serve_exit]:-?}s)"
     [[ -n ${SUMMARY[services]:-} ]] && echo "PostgreSQL + Redis containers healthy by probe healthchecks in ${SUMMARY[services]}s"
     [[ -n ${SUMMARY[migrate]:-} ]] &&
         echo "migrate-then-exec: $REPLICAS replicas started with their database, all apps up after ${SUMMARY[migrate]}s (migrations of 1s each, one at a time)"

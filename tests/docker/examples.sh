@@ -2,7 +2,8 @@
 # Checks examples/ (and the probe lines of README.md):
 # - every compose file passes `docker-compose config -q` (and `docker compose config -q` where
 #   installed) with the minimal environment of examples.env;
-# - every YAML and JSON file parses; every Dockerfile has known instructions, JSON exec forms,
+# - every YAML and JSON file parses; Kubernetes manifests pass `kubernetes-validate --strict`
+#   (PyPI, offline); every Dockerfile has known instructions, JSON exec forms,
 #   and runs probe in exec form only;
 # - every probe command line found in them (probe_lines.py) is accepted by probe itself in
 #   dry-run mode: PROBE_DRY_RUN=1 parses and validates, prints nothing, exits 0 (3 on error).
@@ -66,6 +67,22 @@ PY
         bad "does not parse: $f: $(tail -n 1 <<<"$out")"
     fi
 done < <(find examples -type f \( -name '*.yml' -o -name '*.yaml' -o -name '*.json' \) -print0 | sort -z)
+
+# Kubernetes manifests against the API's schema, offline (the package bundles the schemas):
+# --strict rejects a field the API does not have, which kubectl would drop or refuse.
+if ! command -v kubernetes-validate >/dev/null; then
+    echo "examples.sh: installing kubernetes-validate" >&2
+    python3 -m pip install --quiet kubernetes-validate >&2 2>/dev/null ||
+        python3 -m pip install --quiet --break-system-packages kubernetes-validate >&2
+fi
+while IFS= read -r -d '' f; do
+    grep -q '^apiVersion:' "$f" || continue
+    if out=$(kubernetes-validate --strict --quiet "$f" 2>&1); then
+        ok "kubernetes-validate --strict $f"
+    else
+        bad "kubernetes-validate --strict $f: $(grep -m 3 ERROR <<<"$out")"
+    fi
+done < <(find examples -type f \( -name '*.yml' -o -name '*.yaml' \) -print0 | sort -z)
 
 # Every file that holds a probe exec form yields at least one probe line (the extraction
 # misses nothing obvious).

@@ -26,6 +26,7 @@ mod process;
 mod redis;
 mod registry;
 mod secrets;
+mod serve;
 mod static_binary;
 mod tcp;
 mod wait_for;

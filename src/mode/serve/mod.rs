@@ -29,6 +29,8 @@ use crate::target::Target;
 
 /// Pauses between runs vary by this fraction either way.
 const JITTER: f64 = 0.1;
+/// How often orphans are reaped.
+const REAP_EVERY: Duration = Duration::from_secs(1);
 
 /// One target and the endpoints it counts for.
 pub struct Served {
@@ -106,6 +108,16 @@ pub fn run(plan: Serve, command: &[OsString]) -> Exit {
             return Exit::Unhealthy;
         }
     };
+    // As PID 1 (a sidecar, the wait before the app, the app's life), probe adopts every
+    // orphan in the container, the programs of `exec` targets' included: reaped here about
+    // every second, as run_child's watch does while the app runs. Anywhere else no orphan
+    // comes to probe, and nothing needs to wake.
+    if adopts_orphans() {
+        std::thread::spawn(|| loop {
+            std::thread::sleep(REAP_EVERY);
+            exec::reap_orphans();
+        });
+    }
     let app = match (command.is_empty(), plan.wait.is_some()) {
         (true, _) => App::None,
         (false, true) => App::Waiting,
@@ -201,6 +213,17 @@ pub fn run(plan: Serve, command: &[OsString]) -> Exit {
     }
 }
 
+/// Whether the orphans of other processes become probe's children: as PID 1 of a PID
+/// namespace (a container), or as a child subreaper.
+fn adopts_orphans() -> bool {
+    let mut subreaper: libc::c_int = 0;
+    // SAFETY: getpid has no preconditions; PR_GET_CHILD_SUBREAPER writes one int.
+    unsafe {
+        libc::getpid() == 1
+            || (libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut subreaper) == 0 && subreaper != 0)
+    }
+}
+
 /// Runs one target every `interval` forever, recording each result; says when its health
 /// changes.
 fn keep_checking(
@@ -257,7 +280,7 @@ fn answer(cache: &Cache, request: &Request) -> Answer {
         _ => {
             return Answer::text(
                 404,
-                "not found: try /livez, /readyz, /startupz, /healthz or /metrics\n",
+                "not found: try /livez, /readyz, /startupz, /healthz or /metrics\n".into(),
             )
         }
     };

@@ -29,8 +29,11 @@ pub struct Postgres {
     /// The server's stderr: what it logs.
     pub log: PathBuf,
     _dir: tempfile::TempDir,
+    /// The data directory and the `-c` settings: what [`Postgres::start_again`] needs.
+    data: PathBuf,
+    settings: Vec<String>,
     /// The shell that stops the server once the test process is gone.
-    _watchdog: std::process::Child,
+    watchdog: std::process::Child,
 }
 
 /// The shared plain-text server.
@@ -44,6 +47,12 @@ pub fn plain() -> &'static Postgres {
 pub fn tls() -> &'static Postgres {
     static SERVER: OnceLock<Postgres> = OnceLock::new();
     SERVER.get_or_init(|| Postgres::start(true))
+}
+
+/// A plain-text server of the caller's own, which it may [`Postgres::stop`] and
+/// [`Postgres::start_again`] on the same port (the shared ones must stay up).
+pub fn own() -> Postgres {
+    Postgres::start(false)
 }
 
 /// A streaming replica of [`plain`], made with `pg_basebackup -R`.
@@ -210,6 +219,20 @@ impl Postgres {
         port: u16,
         settings: &[String],
     ) -> Postgres {
+        Postgres {
+            watchdog: Self::watchdog(&data, &log, port, settings),
+            port,
+            socket_dir,
+            log,
+            data,
+            settings: settings.to_vec(),
+            _dir: dir,
+        }
+    }
+
+    /// Starts the server under a shell that stops it (fast shutdown) when the test process
+    /// is gone, or ends when the server does.
+    fn watchdog(data: &Path, log: &Path, port: u16, settings: &[String]) -> std::process::Child {
         let mut postgres = vec![
             bin("postgres").display().to_string(),
             "-D".into(),
@@ -225,10 +248,8 @@ impl Postgres {
             ""
         };
         let quoted: Vec<String> = postgres.iter().map(|word| format!("'{word}'")).collect();
-        // The watchdog: start the server, then stop it (fast shutdown) when the test
-        // process is gone.
         let script = format!(
-            "{run_as}{} >'{}' 2>&1 </dev/null & server=$!\n\
+            "{run_as}{} >>'{}' 2>&1 </dev/null & server=$!\n\
              while kill -0 {} 2>/dev/null && kill -0 $server 2>/dev/null; do sleep 0.3; done\n\
              kill -INT $server 2>/dev/null; pid=$(head -1 '{}/postmaster.pid' 2>/dev/null) && kill -INT $pid 2>/dev/null\n\
              wait",
@@ -237,21 +258,38 @@ impl Postgres {
             std::process::id(),
             data.display(),
         );
-        let watchdog = Command::new("sh")
+        Command::new("sh")
             .args(["-c", &script])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start postgres");
+            .expect("start postgres")
+    }
 
-        Postgres {
-            _watchdog: watchdog,
-            port,
-            socket_dir,
-            log,
-            _dir: dir,
+    /// Stops the server (fast shutdown: clients are disconnected, new ones refused) and
+    /// waits until it is gone. For servers of [`own`] only.
+    pub fn stop(&mut self) {
+        let pid_file = self.data.join("postmaster.pid");
+        let pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        if let Some(pid) = pid.lines().next() {
+            let _ = Command::new("kill").args(["-INT", pid]).status();
         }
+        let _ = self.watchdog.wait();
+        let started = Instant::now();
+        while pid_file.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "postgres did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts a stopped server again on its port; returns once it accepts logins.
+    pub fn start_again(&mut self) {
+        self.watchdog = Self::watchdog(&self.data, &self.log, self.port, &self.settings);
+        self.query("select 1");
     }
 
     /// Runs `sql` as the superuser over the Unix socket (waiting for the server to be up)
@@ -332,6 +370,15 @@ impl Postgres {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Postgres {
+    /// A server of [`own`] stops with its test (the shared ones are statics: never dropped).
+    fn drop(&mut self) {
+        if matches!(self.watchdog.try_wait(), Ok(None)) {
+            self.stop();
+        }
     }
 }
 

@@ -19,17 +19,21 @@ pub struct RedisServer {
 impl RedisServer {
     /// A server on a free port with `extra` arguments (`--requirepass x`, ...).
     pub fn start(extra: &[&str]) -> Self {
-        Self::spawn(extra, false)
+        Self::spawn(extra, false, free_port())
+    }
+
+    /// A server on `port` (one that another server of the test had, to bring it back).
+    pub fn start_on(port: u16, extra: &[&str]) -> Self {
+        Self::spawn(extra, false, port)
     }
 
     /// A server whose free port speaks only TLS (`extra` names the certificates).
     pub fn start_tls(extra: &[&str]) -> Self {
-        Self::spawn(extra, true)
+        Self::spawn(extra, true, free_port())
     }
 
-    fn spawn(extra: &[&str], tls: bool) -> Self {
+    fn spawn(extra: &[&str], tls: bool, port: u16) -> Self {
         let dir = temp_dir();
-        let port = free_port();
         let port_text = port.to_string();
         let socket = dir.path().join("redis.sock");
         let log = dir.path().join("redis.log");
