@@ -93,10 +93,18 @@ unsafe fn read_name_len(entry: *const u8) -> Option<usize> {
             b'O' => named(b"MONGODB_URL").or_else(|| named(b"MONGO_URL")),
             _ => None,
         },
-        b'K' if starts_with(b"KAFKA_") => named(b"KAFKA_BOOTSTRAP_SERVERS")
-            .or_else(|| named(b"KAFKA_SASL_USERNAME"))
-            .or_else(|| named(b"KAFKA_SASL_PASSWORD"))
-            .or_else(|| named(b"KAFKA_SASL_MECHANISM")),
+        // One byte picks the name to compare: KAFKA_SERVICE_HOST and the other service
+        // links of a Kafka in the namespace are told apart without a whole comparison.
+        b'K' if *entry.add(1) == b'A' && starts_with(b"KAFKA_") => match *entry.add(6) {
+            b'B' => named(b"KAFKA_BOOTSTRAP_SERVERS"),
+            b'S' if *entry.add(7) == b'A' && starts_with(b"KAFKA_SASL_") => match *entry.add(11) {
+                b'U' => named(b"KAFKA_SASL_USERNAME"),
+                b'P' => named(b"KAFKA_SASL_PASSWORD"),
+                b'M' => named(b"KAFKA_SASL_MECHANISM"),
+                _ => None,
+            },
+            _ => None,
+        },
         _ => None,
     }
 }
