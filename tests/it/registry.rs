@@ -74,7 +74,7 @@ fn not_built() -> Vec<String> {
     missing
 }
 
-const MODES: [&str; 3] = ["check", "wait-for", "migrate-then-exec"];
+const MODES: [&str; 4] = ["check", "wait-for", "migrate-then-exec", "serve"];
 
 /// The command names `probe --help` lists, checks and modes.
 fn listed_commands() -> Vec<String> {
