@@ -282,6 +282,32 @@ mod tests {
         assert!(ready.lines[0].contains("stale"), "{:?}", ready.lines);
     }
 
+    /// A check that stopped finishing fails everywhere: its endpoint and `probe_success`,
+    /// while its last result still says healthy.
+    #[test]
+    fn a_stale_result_fails_in_the_metrics_too() {
+        let mut cache = cache();
+        cache.record(0, Outcome::healthy("ok"), Duration::ZERO);
+        let fresh = cache.metrics();
+        assert!(
+            fresh.contains("probe_success{check=\"postgres\",target=\"postgres://db/app\"} 1\n")
+        );
+        cache.stale_after = Duration::ZERO;
+        std::thread::sleep(Duration::from_millis(2));
+        let stale = cache.metrics();
+        assert!(
+            stale.contains("probe_success{check=\"postgres\",target=\"postgres://db/app\"} 0\n")
+        );
+        assert!(stale
+            .contains("probe_failures_total{check=\"postgres\",target=\"postgres://db/app\"} 0\n"));
+        let verbose = cache.verdict(READY).lines;
+        assert!(
+            verbose[0].starts_with("[-] healthy: postgres postgres://db/app: ok"),
+            "{verbose:?}"
+        );
+        assert!(verbose[0].contains("; stale: "), "{verbose:?}");
+    }
+
     #[test]
     fn the_app_counts_for_liveness_and_readiness() {
         let cache = cache();

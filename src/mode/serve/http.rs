@@ -201,9 +201,9 @@ pub fn serve(
     // setsockopt reads one int.
     unsafe {
         libc::listen(fd, BACKLOG);
-        // A connection reaches accept once its request does (within the request time):
-        // one wake-up per request instead of two, and connections that say nothing never
-        // take a slot.
+        // A connection reaches accept once its request does (or, silent, after about the
+        // request time): one wake-up per request instead of two, and connections that
+        // say nothing take a slot only once the kernel gives up waiting for them.
         let seconds = limits.request_time.as_secs().max(1) as libc::c_int;
         libc::setsockopt(
             fd,
