@@ -156,6 +156,17 @@ impl Stream {
         self.deadline = deadline;
     }
 
+    /// [`Stream::set_deadline`] for the next step of a request and its reply (`name`), or
+    /// the deadline's verdict when it has passed already.
+    #[cfg(any(feature = "mongodb", feature = "kafka"))]
+    pub fn arm_for(&mut self, name: &str, deadline: &Deadline) -> Result<(), Outcome> {
+        if deadline.expired() {
+            return Err(deadline.timed_out(&format!("waiting for the reply to {name}")));
+        }
+        self.set_deadline(*deadline);
+        Ok(())
+    }
+
     /// The TLS handshake as a client, one socket read or write at a time, each given the
     /// time left; then the stream speaks TLS. Failures are named "during TLS handshake".
     #[cfg(feature = "tls")]
@@ -424,6 +435,42 @@ pub fn connect_unix(path: &Path, deadline: &Deadline) -> io::Result<UnixStream> 
             io::ErrorKind::WouldBlock => return Err(io::ErrorKind::TimedOut.into()),
             _ => return Err(error),
         }
+    }
+}
+
+/// An I/O error during the request and reply `name` with a `peer` ("server", "broker") as a
+/// verdict: TLS problems through `tls::describe`, timeouts as the deadline's, the rest as
+/// short network reasons; and whether the peer closed the connection (checks explain a
+/// close: a TLS or SASL listener, a server too old for the request).
+#[cfg(any(feature = "mongodb", feature = "kafka"))]
+pub fn reply_failure(
+    error: io::Error,
+    peer: &str,
+    name: &str,
+    deadline: &Deadline,
+) -> (Outcome, bool) {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = crate::tls::rustls_cause(&error) {
+        return (crate::tls::describe(tls), false);
+    }
+    match error.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => (
+            deadline.timed_out(&format!("waiting for the reply to {name}")),
+            false,
+        ),
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::BrokenPipe => (
+            Outcome::unhealthy(format!("connection closed by the {peer} during {name}")),
+            true,
+        ),
+        _ => (
+            Outcome::unhealthy(format!(
+                "{} during {name}",
+                crate::outcome::io_reason(&error)
+            )),
+            false,
+        ),
     }
 }
 

@@ -679,35 +679,13 @@ impl Conn {
     }
 
     fn arm(&mut self, name: &str, deadline: &Deadline) -> Result<(), Outcome> {
-        if deadline.expired() {
-            return Err(deadline.timed_out(&format!("waiting for the reply to {name}")));
-        }
-        self.stream.set_deadline(*deadline);
-        Ok(())
+        self.stream.arm_for(name, deadline)
     }
 
-    /// An I/O error as a verdict: TLS problems through `tls::describe`, timeouts as the
-    /// deadline's, the rest as short network reasons.
     fn failure(&mut self, error: io::Error, name: &str, deadline: &Deadline) -> Outcome {
-        #[cfg(feature = "tls")]
-        if let Some(tls) = crate::tls::rustls_cause(&error) {
-            return crate::tls::describe(tls);
-        }
-        match error.kind() {
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-                deadline.timed_out(&format!("waiting for the reply to {name}"))
-            }
-            io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::BrokenPipe => {
-                self.closed = true;
-                Outcome::unhealthy(format!("connection closed by the broker during {name}"))
-            }
-            _ => Outcome::unhealthy(format!(
-                "{} during {name}",
-                crate::outcome::io_reason(&error)
-            )),
-        }
+        let (outcome, closed) = crate::stream::reply_failure(error, "broker", name, deadline);
+        self.closed |= closed;
+        outcome
     }
 }
 
