@@ -36,7 +36,7 @@ import sys
 import yaml
 
 COMMANDS = ("http", "tcp", "check", "postgres", "redis", "mysql", "grpc", "amqp", "process", "file",
-            "wait-for", "migrate-then-exec")
+            "wait-for", "migrate-then-exec", "dns", "mongodb", "kafka", "serve")
 PROBE_PATH = re.compile(r"^(?:/(?:usr/(?:local/)?)?(?:s?bin/)?)?probe$")
 INSTRUCTIONS = {
     "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
