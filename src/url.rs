@@ -323,6 +323,27 @@ pub fn parse_port(text: &str) -> Result<u16, String> {
 
 /// Decodes `%XX` escapes (two hex digits, nothing else: `%+1` is an error, not byte 1);
 /// the result must be UTF-8. `+` stays `+`.
+/// The user and password of the user information `user[:password]` of a URL with several
+/// hosts (`mongodb://`, `kafka://`, which [`Url::parse`] does not take), percent-decoded.
+/// An error never holds the password: its bad percent-encoding is not quoted.
+#[cfg(any(feature = "mongodb", feature = "kafka"))]
+pub fn user_and_password(userinfo: &str) -> Result<(String, Option<String>), String> {
+    let (name, secret) = match userinfo.split_once(':') {
+        Some((name, secret)) => (name, Some(secret)),
+        None => (userinfo, None),
+    };
+    let name = percent_decode(name).map_err(|why| format!("user name: {why}"))?;
+    if name.is_empty() {
+        return Err("empty user name before @".into());
+    }
+    let password = secret
+        .map(|secret| {
+            percent_decode(secret).map_err(|_| "the password's percent-encoding".to_string())
+        })
+        .transpose()?;
+    Ok((name, password))
+}
+
 pub fn percent_decode(text: &str) -> Result<String, String> {
     let bytes = text.as_bytes();
     if !bytes.contains(&b'%') {

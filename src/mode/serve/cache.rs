@@ -110,8 +110,7 @@ impl Cache {
         let mut healthy = true;
         let app = self.app();
         let app_line = match app {
-            App::Ended if groups & LIVE != 0 => Some((false, "the app has exited")),
-            App::Ended if groups & READY != 0 => Some((false, "the app has exited")),
+            App::Ended if groups & (LIVE | READY) != 0 => Some((false, "the app has exited")),
             App::Waiting if groups & READY != 0 => Some((
                 false,
                 "the app has not started: waiting for the ready checks",

@@ -5,7 +5,7 @@
 //! URL; each host is read by the one URL parser ([`crate::url`]), IPv6 in brackets.
 
 use crate::outcome::UsageError;
-use crate::url::{percent_decode, reason, Url};
+use crate::url::{reason, user_and_password, Url};
 
 pub const DEFAULT_PORT: u16 = 9092;
 const SCHEME: &str = "kafka://";
@@ -45,23 +45,13 @@ pub fn parse(text: &str) -> Result<Bootstrap, UsageError> {
         Some((userinfo, hosts)) => (Some(userinfo), hosts),
         None => (None, rest),
     };
-    let (mut user, mut password) = (None, None);
-    if let Some(userinfo) = userinfo {
-        let (name, secret) = match userinfo.split_once(':') {
-            Some((name, secret)) => (name, Some(secret)),
-            None => (userinfo, None),
-        };
-        let name = percent_decode(name).map_err(|why| bad(&format!("user name: {why}")))?;
-        if name.is_empty() {
-            return Err(bad("empty user name before @"));
+    let (user, password) = match userinfo {
+        Some(userinfo) => {
+            let (user, password) = user_and_password(userinfo).map_err(|why| bad(&why))?;
+            (Some(user), password)
         }
-        user = Some(name);
-        password = secret
-            .map(|secret| {
-                percent_decode(secret).map_err(|_| bad("the password's percent-encoding"))
-            })
-            .transpose()?;
-    }
+        None => (None, None),
+    };
     let hosts = hosts.strip_suffix('/').unwrap_or(hosts);
     let hosts = hosts
         .split(',')

@@ -5,7 +5,7 @@
 //! ignored, so that an application's own URL works.
 
 use crate::outcome::UsageError;
-use crate::url::percent_decode;
+use crate::url::{percent_decode, user_and_password};
 
 pub const DEFAULT_PORT: u16 = 27017;
 
@@ -127,23 +127,13 @@ pub fn parse(text: &str) -> Result<MongoUrl, UsageError> {
         Some((userinfo, hosts)) => (Some(userinfo), hosts),
         None => (None, &rest[..authority_end]),
     };
-    let (mut user, mut password) = (None, None);
-    if let Some(userinfo) = userinfo {
-        let (name, secret) = match userinfo.split_once(':') {
-            Some((name, secret)) => (name, Some(secret)),
-            None => (userinfo, None),
-        };
-        let name = percent_decode(name).map_err(|why| bad(&format!("user name: {why}")))?;
-        if name.is_empty() {
-            return Err(bad("empty user name before @"));
+    let (user, password) = match userinfo {
+        Some(userinfo) => {
+            let (user, password) = user_and_password(userinfo).map_err(|why| bad(&why))?;
+            (Some(user), password)
         }
-        user = Some(name);
-        password = secret
-            .map(|secret| {
-                percent_decode(secret).map_err(|_| bad("the password's percent-encoding"))
-            })
-            .transpose()?;
-    }
+        None => (None, None),
+    };
     let hosts = if srv {
         vec![(srv_name(hosts).map_err(|why| bad(&why))?, 0)]
     } else {
