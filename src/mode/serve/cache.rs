@@ -103,8 +103,9 @@ impl Cache {
     }
 
     /// The verdict of the checks in `groups` (healthy when every one is), with the app's
-    /// state for liveness and readiness.
-    pub fn verdict(&self, groups: u8) -> Verdict {
+    /// state for liveness and readiness; each one's line only for `?verbose`: a kubelet's
+    /// GET asks for the status alone, and formatting every line was most of its work.
+    pub fn verdict(&self, groups: u8, verbose: bool) -> Verdict {
         let now = Instant::now();
         let mut lines = Vec::new();
         let mut healthy = true;
@@ -120,16 +121,20 @@ impl Cache {
         };
         if let Some((ok, text)) = app_line {
             healthy &= ok;
-            lines.push(format!("[{}] app: {text}", if ok { '+' } else { '-' }));
+            if verbose {
+                lines.push(format!("[{}] app: {text}", if ok { '+' } else { '-' }));
+            }
         }
         for entry in self
             .entries()
             .iter()
             .filter(|entry| entry.groups & groups != 0)
         {
-            let (ok, line) = entry_line(entry, now, self.stale_after);
+            let ok = entry_ok(entry, now, self.stale_after);
             healthy &= ok;
-            lines.push(line);
+            if verbose {
+                lines.push(entry_line(entry, now, self.stale_after, ok));
+            }
         }
         Verdict { healthy, lines }
     }
@@ -166,9 +171,8 @@ impl Cache {
             for entry in entries.iter() {
                 let value = match (name, &entry.last) {
                     ("probe_failures_total", _) => entry.failures as f64,
-                    ("probe_success", None) => 0.0,
-                    ("probe_success", Some(_)) => {
-                        f64::from(u8::from(entry_line(entry, now, self.stale_after).0))
+                    ("probe_success", _) => {
+                        f64::from(u8::from(entry_ok(entry, now, self.stale_after)))
                     }
                     (_, None) => continue,
                     ("probe_duration_seconds", Some(last)) => last.elapsed.as_secs_f64(),
@@ -186,21 +190,23 @@ impl Cache {
     }
 }
 
-/// Whether one check counts as healthy now, and its `?verbose` line.
-fn entry_line(entry: &Entry, now: Instant, stale_after: Duration) -> (bool, String) {
+/// Whether one check counts as healthy now: its last result healthy, and fresh.
+fn entry_ok(entry: &Entry, now: Instant, stale_after: Duration) -> bool {
+    entry.last.as_ref().is_some_and(|last| {
+        last.outcome.is_healthy() && now.saturating_duration_since(last.at) <= stale_after
+    })
+}
+
+/// One check's `?verbose` line; `ok` is [`entry_ok`]'s answer.
+fn entry_line(entry: &Entry, now: Instant, stale_after: Duration, ok: bool) -> String {
     let Some(last) = &entry.last else {
-        return (
-            false,
-            format!(
-                "[-] {} {}: no result yet",
-                entry.kind,
-                crate::redact::scrub(&entry.shown)
-            ),
+        return format!(
+            "[-] {} {}: no result yet",
+            entry.kind,
+            crate::redact::scrub(&entry.shown)
         );
     };
     let age = now.saturating_duration_since(last.at);
-    let stale = age > stale_after;
-    let ok = last.outcome.is_healthy() && !stale;
     let line = Report {
         check: entry.kind,
         target: &entry.shown,
@@ -209,14 +215,14 @@ fn entry_line(entry: &Entry, now: Instant, stale_after: Duration) -> (bool, Stri
     }
     .render(Format::Text)
     .unwrap_or_default();
-    let when = match stale {
+    let when = match age > stale_after {
         true => format!(
             "; stale: {} old, the check has not finished since",
             human(age)
         ),
         false => format!(", {} ago", human(age)),
     };
-    (ok, format!("[{}] {line}{when}", if ok { '+' } else { '-' }))
+    format!("[{}] {line}{when}", if ok { '+' } else { '-' })
 }
 
 /// A label value in the exposition format: backslash, quote and newline escaped.
@@ -236,6 +242,15 @@ fn label(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The status of `groups`, which must not depend on whether the lines are asked for.
+    fn healthy(cache: &Cache, groups: u8) -> bool {
+        let plain = cache.verdict(groups, false);
+        let verbose = cache.verdict(groups, true);
+        assert!(plain.lines.is_empty(), "{:?}", plain.lines);
+        assert_eq!(plain.healthy, verbose.healthy, "{:?}", verbose.lines);
+        plain.healthy
+    }
 
     fn cache() -> Cache {
         let entry = |kind, shown: &str, groups| Entry {
@@ -258,16 +273,16 @@ mod tests {
     #[test]
     fn no_result_yet_is_failing() {
         let cache = cache();
-        let ready = cache.verdict(READY);
+        let ready = cache.verdict(READY, true);
         assert!(!ready.healthy);
         assert_eq!(
             ready.lines,
             ["[-] postgres postgres://db/app: no result yet"]
         );
         cache.record(0, Outcome::healthy("accepting connections"), Duration::ZERO);
-        assert!(cache.verdict(READY).healthy);
-        assert!(!cache.verdict(ALL).healthy);
-        assert!(cache.verdict(STARTUP).healthy, "no startup checks: healthy");
+        assert!(healthy(&cache, READY));
+        assert!(!healthy(&cache, ALL));
+        assert!(healthy(&cache, STARTUP), "no startup checks: healthy");
     }
 
     #[test]
@@ -276,7 +291,7 @@ mod tests {
         cache.stale_after = Duration::ZERO;
         cache.record(0, Outcome::healthy("ok"), Duration::ZERO);
         std::thread::sleep(Duration::from_millis(2));
-        let ready = cache.verdict(READY);
+        let ready = cache.verdict(READY, true);
         assert!(!ready.healthy);
         assert!(ready.lines[0].contains("stale"), "{:?}", ready.lines);
     }
@@ -299,7 +314,7 @@ mod tests {
         );
         assert!(stale
             .contains("probe_failures_total{check=\"postgres\",target=\"postgres://db/app\"} 0\n"));
-        let verbose = cache.verdict(READY).lines;
+        let verbose = cache.verdict(READY, true).lines;
         assert!(
             verbose[0].starts_with("[-] healthy: postgres postgres://db/app: ok"),
             "{verbose:?}"
@@ -313,13 +328,13 @@ mod tests {
         cache.record(0, Outcome::healthy("ok"), Duration::ZERO);
         cache.record(1, Outcome::healthy("ok"), Duration::ZERO);
         cache.set_app(App::Waiting);
-        assert!(cache.verdict(LIVE).healthy);
-        assert!(!cache.verdict(READY).healthy);
+        assert!(healthy(&cache, LIVE));
+        assert!(!healthy(&cache, READY));
         cache.set_app(App::Running);
-        assert!(cache.verdict(ALL).healthy);
+        assert!(healthy(&cache, ALL));
         cache.set_app(App::Ended);
-        assert!(!cache.verdict(LIVE).healthy);
-        assert!(cache.verdict(STARTUP).healthy);
+        assert!(!healthy(&cache, LIVE));
+        assert!(healthy(&cache, STARTUP));
     }
 
     #[test]

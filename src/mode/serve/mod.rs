@@ -284,18 +284,16 @@ fn answer(cache: &Cache, request: &Request) -> Answer {
             )
         }
     };
-    let verdict = cache.verdict(groups);
-    let status = if verdict.healthy { 200 } else { 503 };
     let verbose = request
         .query
         .split('&')
         .any(|pair| pair == "verbose" || pair.starts_with("verbose="));
+    let verdict = cache.verdict(groups, verbose);
+    let status = if verdict.healthy { 200 } else { 503 };
     let mut body = String::new();
-    if verbose {
-        for line in &verdict.lines {
-            body.push_str(line);
-            body.push('\n');
-        }
+    for line in &verdict.lines {
+        body.push_str(line);
+        body.push('\n');
     }
     body.push_str(if verdict.healthy { "ok\n" } else { "failed\n" });
     Answer::text(status, body)
