@@ -136,7 +136,15 @@ impl Stream {
     )]
     pub fn read_into(&mut self, buffer: &mut Vec<u8>, most: usize) -> io::Result<usize> {
         let start = buffer.len();
-        buffer.resize(start + most, 0);
+        // Zeroed by memset: `resize` writes the bytes one at a time at opt-level "z", which
+        // was 49k instructions for a read of 8 KiB, more than the rest of a login.
+        buffer.reserve(most);
+        // SAFETY: `reserve` made room for `most` more bytes; they are all written (zeroed)
+        // before the length covers them.
+        unsafe {
+            buffer.as_mut_ptr().add(start).write_bytes(0, most);
+            buffer.set_len(start + most);
+        }
         let read = loop {
             match self.read(&mut buffer[start..]) {
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
