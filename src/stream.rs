@@ -158,6 +158,27 @@ impl Stream {
         }
     }
 
+    /// Reads more of a length-prefixed message into `buffer`: once its `length` is known,
+    /// what it still needs, into room made once for exactly that (growing by doubling would
+    /// cost twice), else a first 4 KiB; at most 64 KiB a read. `buffer` holds less than
+    /// `length`.
+    #[cfg(any(feature = "mongodb", feature = "kafka"))]
+    pub fn read_message_part(
+        &mut self,
+        buffer: &mut Vec<u8>,
+        length: Option<usize>,
+    ) -> io::Result<usize> {
+        let wanted = match length {
+            Some(length) => {
+                let missing = length.saturating_sub(buffer.len());
+                buffer.reserve_exact(missing);
+                missing
+            }
+            None => 4096,
+        };
+        self.read_into(buffer, wanted.clamp(1, 1 << 16))
+    }
+
     /// From now on, reads and writes are bounded by `deadline` (a query after the login,
     /// a closing grace).
     pub fn set_deadline(&mut self, deadline: Deadline) {

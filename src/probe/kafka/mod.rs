@@ -662,18 +662,9 @@ impl Conn {
                 self.buffer.drain(..length);
                 return reply;
             }
-            // What the reply still needs (its length once known, room for it made once), in
-            // pieces of 64 KiB.
-            let wanted = match length {
-                Some(length) => {
-                    self.buffer.reserve_exact(length - self.buffer.len());
-                    length - self.buffer.len()
-                }
-                None => 4096,
-            };
             self.arm(name, deadline)?;
             self.stream
-                .read_into(&mut self.buffer, wanted.clamp(1, 1 << 16))
+                .read_message_part(&mut self.buffer, length)
                 .map_err(|error| self.failure(error, name, deadline))?;
         }
     }

@@ -94,18 +94,9 @@ impl Wire {
                 let rest = self.buffer.split_off(length);
                 return Ok(std::mem::replace(&mut self.buffer, rest));
             }
-            // What the message still needs (its length once known), in pieces of 64 KB,
-            // into a buffer of exactly its size (growing by doubling would cost twice).
-            let wanted = match length {
-                Some(length) => {
-                    self.buffer.reserve_exact(length - self.buffer.len());
-                    length - self.buffer.len()
-                }
-                None => 4096,
-            };
             self.arm(name, deadline)?;
             self.stream
-                .read_into(&mut self.buffer, wanted.clamp(1, 1 << 16))
+                .read_message_part(&mut self.buffer, length)
                 .map_err(|error| self.failure(error, name, deadline))?;
         }
     }
