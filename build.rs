@@ -145,25 +145,29 @@ const PROTOCOL_CRATES: &[&str] = &[
     "base64",
     "md5",
     "percent_encoding",
-    "miniz_oxide",
-    "addr2line",
-    "gimli",
-    "rustc_demangle",
 ];
+
+/// Whole archives of C, assembly and precompiled code in the same places: musl's libc
+/// (small, and under every run) first; ring's C and assembly and the unwinder that nothing
+/// calls with `panic = "abort"` last.
+const CORE_ARCHIVES: &[&str] = &["libc.a"];
+const PROTOCOL_ARCHIVES: &[&str] = &["libring_core_*.a", "libunwind.a"];
 
 /// Start-up is probe's cost, and page faults are a good part of it: code is mapped 64 KiB
 /// at a time as it is first run, and the functions of one `probe tcp` run were spread over
 /// 19 of the 25 windows of 1.6 MB of text. rustc puts each function in a section of its own
 /// (`.text.<symbol>`), so the linker can gather them: musl's libc and probe's core modules
 /// first (`.text.core`), the protocols and their libraries last (`.text.protocols`), the
-/// rest between. A tcp check faults 34 times instead of 41 and starts about 7% sooner; a
-/// check of a protocol finds its code together. Names are matched by module path, not by
+/// rest between. A tcp check faults 34 times instead of 40 and takes 0.77x to 0.82x as long
+/// (paired runs against the build before), http 0.92x; a check of a protocol finds its
+/// code together. Names are matched by module path, not by
 /// symbol hash, so the layout holds as the code changes; a module no longer there matches
 /// nothing, harmlessly. Measured with bench/startup.sh (its fault columns).
 fn code_layout() -> String {
     // Legacy mangling: `_ZN5probe3app3run17h<hash>E` for a function, and an impl's methods
-    // `_ZN<n>_$LT$probe..app..Type$u20$as$u20$Trait$GT$...`; rustc's own std uses v0
-    // mangling (`_R...<n><crate>...`).
+    // `_ZN<n>_$LT$probe..app..Type$u20$as$u20$Trait$GT$...`. (std's own dependencies use v0
+    // mangling, where a crate's name also marks the generic code instantiated there and
+    // shared by all: they are left where they are.)
     let module = |path: &[&str]| {
         let mangled: String = path
             .iter()
@@ -176,21 +180,35 @@ fn code_layout() -> String {
     };
     let krate = |name: &str| {
         format!(
-            "    *(.text._ZN{len}{name}*)\n    *(.text._ZN*_$LT${name}..*)\n    *(.text._R*{len}{name}*)\n",
+            "    *(.text._ZN{len}{name}*)\n    *(.text._ZN*_$LT${name}..*)\n",
             len = name.len()
         )
     };
-    let core: String = CORE_MODULES.iter().map(|path| module(path)).collect();
-    let protocols: String = PROTOCOL_MODULES
+    let archive = |name: &str| format!("    *{name}:*(.text .text.*)\n");
+    // `main` is the C entry point rustc writes, which calls probe's.
+    let core: String = CORE_ARCHIVES
         .iter()
-        .map(|path| module(path))
+        .map(|name| archive(name))
         .collect::<String>()
+        + "    *(.text.main)\n"
+        + &CORE_MODULES
+            .iter()
+            .map(|path| module(path))
+            .collect::<String>();
+    let protocols: String = PROTOCOL_ARCHIVES
+        .iter()
+        .map(|name| archive(name))
+        .collect::<String>()
+        + &PROTOCOL_MODULES
+            .iter()
+            .map(|path| module(path))
+            .collect::<String>()
         + &PROTOCOL_CRATES
             .iter()
             .map(|name| krate(name))
             .collect::<String>();
     format!(
-        "SECTIONS\n{{\n  .text.core : {{\n    *libc.a:*(.text .text.*)\n{core}  }}\n}}\nINSERT BEFORE .text;\n\
+        "SECTIONS\n{{\n  .text.core : {{\n{core}  }}\n}}\nINSERT BEFORE .text;\n\
          SECTIONS\n{{\n  .text.protocols : {{\n{protocols}  }}\n}}\nINSERT AFTER .text;\n"
     )
 }
