@@ -158,11 +158,11 @@ const PROTOCOL_ARCHIVES: &[&str] = &["libring_core_*.a", "libunwind.a"];
 /// 19 of the 25 windows of 1.6 MB of text. rustc puts each function in a section of its own
 /// (`.text.<symbol>`), so the linker can gather them: musl's libc and probe's core modules
 /// first (`.text.core`), the protocols and their libraries last (`.text.protocols`), the
-/// rest between. A tcp check faults 34 times instead of 40 and takes 0.77x to 0.82x as long
-/// (paired runs against the build before), http 0.92x; a check of a protocol finds its
-/// code together. Names are matched by module path, not by
-/// symbol hash, so the layout holds as the code changes; a module no longer there matches
-/// nothing, harmlessly. Measured with bench/startup.sh (its fault columns).
+/// rest between. A tcp check faults 34 times instead of 40 and takes 0.77x to 0.92x as long
+/// (paired runs against the build before), http 0.92x to 0.97x; a check of a protocol finds
+/// its code together. Names are matched by module path, not by symbol hash, so the layout
+/// holds as the code changes; a module no longer there matches nothing, harmlessly.
+/// Measured with bench/startup.sh (its fault columns and `BASELINE_PROBE`).
 fn code_layout() -> String {
     // Legacy mangling: `_ZN5probe3app3run17h<hash>E` for a function, and an impl's methods
     // `_ZN<n>_$LT$probe..app..Type$u20$as$u20$Trait$GT$...`. (std's own dependencies use v0
