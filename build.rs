@@ -162,8 +162,8 @@ const COLD_DATA: &str = "    *(.rodata.ecp_nistz256_precomputed .rodata.ring_cor
 /// 19 of the 25 windows of 1.6 MB of text. rustc puts each function in a section of its own
 /// (`.text.<symbol>`), so the linker can gather them: musl's libc and probe's core modules
 /// first (`.text.core`), the protocols and their libraries last (`.text.protocols`), the
-/// rest between. A tcp check faults 34 times instead of 40 and takes 0.77x to 0.92x as long
-/// (paired runs against the build before), http 0.92x to 0.97x; a check of a protocol finds
+/// rest between. A tcp check faults 33 times instead of 40 and takes about 0.92x as long
+/// (paired runs against the build before), http about 0.98x; a check of a protocol finds
 /// its code together. Names are matched by module path, not by symbol hash, so the layout
 /// holds as the code changes; a module no longer there matches nothing, harmlessly.
 /// Measured with bench/startup.sh (its fault columns and `BASELINE_PROBE`).
