@@ -163,7 +163,7 @@ impl Stream {
     /// cost twice), else a first 4 KiB; at most 64 KiB a read. `buffer` holds less than
     /// `length`.
     #[cfg(any(feature = "mongodb", feature = "kafka"))]
-    pub fn read_message_part(
+    fn read_message_part(
         &mut self,
         buffer: &mut Vec<u8>,
         length: Option<usize>,
@@ -188,7 +188,7 @@ impl Stream {
     /// [`Stream::set_deadline`] for the next step of a request and its reply (`name`), or
     /// the deadline's verdict when it has passed already.
     #[cfg(any(feature = "mongodb", feature = "kafka"))]
-    pub fn arm_for(&mut self, name: &str, deadline: &Deadline) -> Result<(), Outcome> {
+    fn arm_for(&mut self, name: &str, deadline: &Deadline) -> Result<(), Outcome> {
         if deadline.expired() {
             return Err(deadline.timed_out(&format!("waiting for the reply to {name}")));
         }
@@ -471,13 +471,70 @@ pub fn connect_unix(path: &Path, deadline: &Deadline) -> io::Result<UnixStream> 
 /// verdict: TLS problems through `tls::describe`, timeouts as the deadline's, the rest as
 /// short network reasons; and whether the peer closed the connection (checks explain a
 /// close: a TLS or SASL listener, a server too old for the request).
+/// A stream that carries length-prefixed messages (MongoDB's wire protocol, Kafka's): a
+/// request written and one whole reply read, each step within the deadline, the reply
+/// read into a buffer of its exact size.
 #[cfg(any(feature = "mongodb", feature = "kafka"))]
-pub fn reply_failure(
-    error: io::Error,
-    peer: &str,
-    name: &str,
-    deadline: &Deadline,
-) -> (Outcome, bool) {
+pub struct MessageStream {
+    pub stream: Stream,
+    /// What has arrived and is not yet a whole message.
+    buffer: Vec<u8>,
+    /// The peer closed the connection (checks explain a close: a TLS or SASL listener, a
+    /// server too old for the request).
+    pub closed: bool,
+    /// What reasons call the peer: "server", "broker".
+    peer: &'static str,
+}
+
+#[cfg(any(feature = "mongodb", feature = "kafka"))]
+impl MessageStream {
+    pub fn new(stream: Stream, peer: &'static str) -> MessageStream {
+        MessageStream {
+            stream,
+            buffer: Vec::new(),
+            closed: false,
+            peer,
+        }
+    }
+
+    /// Writes `request` and reads one whole reply. `length_of` reads the length of the
+    /// message at the start of what has arrived: `None` while it cannot tell yet, an
+    /// error for one that the protocol or the check's bound refuses. `name` says what the
+    /// request was in reasons; it never holds a request's bytes, so no password leaks.
+    pub fn exchange(
+        &mut self,
+        request: &[u8],
+        name: &str,
+        deadline: &Deadline,
+        length_of: impl Fn(&[u8]) -> Result<Option<usize>, Outcome>,
+    ) -> Result<Vec<u8>, Outcome> {
+        self.stream.arm_for(name, deadline)?;
+        self.stream
+            .write_all(request)
+            .and_then(|()| self.stream.flush())
+            .map_err(|error| self.failure(error, name, deadline))?;
+        loop {
+            let length = length_of(&self.buffer)?;
+            if let Some(length) = length.filter(|length| self.buffer.len() >= *length) {
+                let rest = self.buffer.split_off(length);
+                return Ok(std::mem::replace(&mut self.buffer, rest));
+            }
+            self.stream.arm_for(name, deadline)?;
+            self.stream
+                .read_message_part(&mut self.buffer, length)
+                .map_err(|error| self.failure(error, name, deadline))?;
+        }
+    }
+
+    fn failure(&mut self, error: io::Error, name: &str, deadline: &Deadline) -> Outcome {
+        let (outcome, closed) = reply_failure(error, self.peer, name, deadline);
+        self.closed |= closed;
+        outcome
+    }
+}
+
+#[cfg(any(feature = "mongodb", feature = "kafka"))]
+fn reply_failure(error: io::Error, peer: &str, name: &str, deadline: &Deadline) -> (Outcome, bool) {
     #[cfg(feature = "tls")]
     if let Some(tls) = crate::tls::rustls_cause(&error) {
         return (crate::tls::describe(tls), false);

@@ -28,14 +28,12 @@ pub mod wire;
 
 pub use spec::{KafkaSettings, CHECK};
 
-use std::io::{self, Write};
-
 use crate::deadline::Deadline;
 use crate::outcome::{usage, Outcome, UsageError};
 use crate::probe::Probe;
 use crate::redact;
 use crate::scram::{Binding, Hash, Scram};
-use crate::stream::Stream;
+use crate::stream::{MessageStream, Stream};
 
 use self::wire::{ApiVersions, Metadata, Reader};
 
@@ -222,7 +220,7 @@ impl KafkaCheck {
                 .call(wire::METADATA, version, &body, "Metadata", deadline, |r| {
                     wire::metadata_reply(r, version)
                 })
-                .map_err(|outcome| match conn.closed && self.login.is_none() {
+                .map_err(|outcome| match conn.link.closed && self.login.is_none() {
                     true => Outcome::unhealthy(format!(
                         "{} (a SASL listener? give --user and a password)",
                         outcome.detail
@@ -248,7 +246,7 @@ impl KafkaCheck {
                     deadline,
                     |r| wire::api_versions_reply(r, version),
                 )
-                .map_err(|outcome| match conn.closed && !self.tls {
+                .map_err(|outcome| match conn.link.closed && !self.tls {
                     true => Outcome::unhealthy(format!(
                         "{} (a TLS listener? add --tls)",
                         outcome.detail
@@ -548,7 +546,7 @@ impl Probe for KafkaCheck {
                 }
             };
             let outcome = self.converse(index, &mut conn, deadline);
-            conn.stream.close(false);
+            conn.link.stream.close(false);
             return outcome;
         }
         Outcome::unhealthy(format!("no broker answered ({})", failures.join("; ")))
@@ -614,22 +612,19 @@ fn plural(count: usize, noun: &str) -> String {
     }
 }
 
-/// An open connection with its read buffer.
+/// An open connection: its messages, and the ID of the last request.
 struct Conn {
-    stream: Stream,
-    buffer: Vec<u8>,
+    /// `closed` says whether the broker closed it (for the hints about TLS and SASL
+    /// listeners).
+    link: MessageStream,
     next_id: i32,
-    /// The broker closed the connection (for the hints about TLS and SASL listeners).
-    closed: bool,
 }
 
 impl Conn {
     fn new(stream: Stream) -> Conn {
         Conn {
-            stream,
-            buffer: Vec::new(),
+            link: MessageStream::new(stream, "broker"),
             next_id: 0,
-            closed: false,
         }
     }
 
@@ -647,36 +642,13 @@ impl Conn {
         self.next_id = self.next_id.wrapping_add(1);
         let id = self.next_id;
         let request = wire::request(api_key, version, id, body);
-        self.arm(name, deadline)?;
-        self.stream
-            .write_all(&request)
-            .and_then(|()| self.stream.flush())
-            .map_err(|error| self.failure(error, name, deadline))?;
         let bad = |why: String| Outcome::unhealthy(format!("{name} v{version}: {why}"));
-        loop {
-            let length = wire::frame_len(&self.buffer).map_err(bad)?;
-            if let Some(length) = length.filter(|length| self.buffer.len() >= *length) {
-                let reply = wire::reply_body(&self.buffer[..length], api_key, version, id)
-                    .and_then(parse)
-                    .map_err(bad);
-                self.buffer.drain(..length);
-                return reply;
-            }
-            self.arm(name, deadline)?;
-            self.stream
-                .read_message_part(&mut self.buffer, length)
-                .map_err(|error| self.failure(error, name, deadline))?;
-        }
-    }
-
-    fn arm(&mut self, name: &str, deadline: &Deadline) -> Result<(), Outcome> {
-        self.stream.arm_for(name, deadline)
-    }
-
-    fn failure(&mut self, error: io::Error, name: &str, deadline: &Deadline) -> Outcome {
-        let (outcome, closed) = crate::stream::reply_failure(error, "broker", name, deadline);
-        self.closed |= closed;
-        outcome
+        let reply = self.link.exchange(&request, name, deadline, |received| {
+            wire::frame_len(received).map_err(bad)
+        })?;
+        wire::reply_body(&reply, api_key, version, id)
+            .and_then(parse)
+            .map_err(bad)
     }
 }
 

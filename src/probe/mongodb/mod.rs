@@ -332,12 +332,12 @@ impl MongoCheck {
                 wire.legacy(&legacy, "isMaster", deadline)
             }
             Ok(reply) => Ok(reply),
-            Err(first) if wire.closed && !deadline.expired() => {
+            Err(first) if wire.link.closed && !deadline.expired() => {
                 // A server before 3.6 closes the connection on an OP_MSG.
                 *wire = self.open(host, deadline)?;
                 let reply = wire.legacy(&legacy, "isMaster", deadline);
                 match reply {
-                    Err(_) if wire.closed => Err(Outcome::unhealthy(format!(
+                    Err(_) if wire.link.closed => Err(Outcome::unhealthy(format!(
                         "{} and during a legacy isMaster (a TLS-only server needs tls=true)",
                         first.detail
                     ))),
@@ -469,7 +469,7 @@ impl Probe for MongoCheck {
             let outcome = self
                 .converse(host, &plan, &mut wire, deadline)
                 .unwrap_or_else(|outcome| outcome);
-            wire.stream.close(false);
+            wire.link.stream.close(false);
             return outcome;
         }
         Outcome::unhealthy(format!("no host answered ({})", failures.join("; ")))

@@ -1,35 +1,29 @@
 //! The one place `probe mongodb` touches the socket: a request out, its reply in, every
 //! read and write bounded by the check's deadline and every reply by a byte limit.
 
-use std::io::{self, Write};
-
 use super::bson::Doc;
 use super::frame;
 use crate::deadline::Deadline;
 use crate::outcome::Outcome;
-use crate::stream::Stream;
+use crate::stream::{MessageStream, Stream};
 
 /// Longest reply to `hello`, the login and `ping`: a `hello` from a 50-member replica set
 /// is a few KiB. Their replies are read into a tree (a value costs tens of bytes), so
 /// this also bounds what a reply of tiny values can cost.
 pub const MAX_REPLY: usize = 64 * 1024;
 
-/// An open connection with its read buffer.
+/// An open connection: its messages, and the ID of the last request.
 pub struct Wire {
-    pub stream: Stream,
-    buffer: Vec<u8>,
+    /// `closed` says whether the server closed it (for the fallback to OP_QUERY).
+    pub link: MessageStream,
     next_id: i32,
-    /// The server closed the connection (for the fallback to OP_QUERY).
-    pub closed: bool,
 }
 
 impl Wire {
     pub fn new(stream: Stream) -> Wire {
         Wire {
-            stream,
-            buffer: Vec::new(),
+            link: MessageStream::new(stream, "server"),
             next_id: 1,
-            closed: false,
         }
     }
 
@@ -82,33 +76,9 @@ impl Wire {
         deadline: &Deadline,
         max: usize,
     ) -> Result<Vec<u8>, Outcome> {
-        self.arm(name, deadline)?;
-        self.stream
-            .write_all(message)
-            .and_then(|()| self.stream.flush())
-            .map_err(|error| self.failure(error, name, deadline))?;
-        loop {
-            let length =
-                frame::message_len(&self.buffer, max).map_err(|why| malformed(name, why))?;
-            if let Some(length) = length.filter(|length| self.buffer.len() >= *length) {
-                let rest = self.buffer.split_off(length);
-                return Ok(std::mem::replace(&mut self.buffer, rest));
-            }
-            self.arm(name, deadline)?;
-            self.stream
-                .read_message_part(&mut self.buffer, length)
-                .map_err(|error| self.failure(error, name, deadline))?;
-        }
-    }
-
-    fn arm(&mut self, name: &str, deadline: &Deadline) -> Result<(), Outcome> {
-        self.stream.arm_for(name, deadline)
-    }
-
-    fn failure(&mut self, error: io::Error, name: &str, deadline: &Deadline) -> Outcome {
-        let (outcome, closed) = crate::stream::reply_failure(error, "server", name, deadline);
-        self.closed |= closed;
-        outcome
+        self.link.exchange(message, name, deadline, |received| {
+            frame::message_len(received, max).map_err(|why| malformed(name, why))
+        })
     }
 }
 
