@@ -147,8 +147,7 @@ fn sigterm_ends_the_wait_promptly_even_as_pid_1() {
     let probe = Pid1::spawn(&["wait-for", &closed, "--timeout", "60s", "--", "true"]);
     std::thread::sleep(Duration::from_millis(500));
     let sent = Instant::now();
-    probe.kill("TERM");
-    let status = finish(probe.unshare, Duration::from_secs(10)).status;
+    let status = probe.terminate();
     assert!(
         sent.elapsed() < Duration::from_secs(2),
         "took {:?}",

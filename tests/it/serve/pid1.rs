@@ -82,8 +82,7 @@ fn sigterm_reaches_the_app_and_its_exit_code_is_probes() {
         livez.body
     );
     let sent = Instant::now();
-    probe.kill("TERM");
-    let status = finish(probe.unshare, Duration::from_secs(10)).status;
+    let status = probe.terminate();
     assert!(
         sent.elapsed() < Duration::from_secs(3),
         "took {:?}",
@@ -103,8 +102,7 @@ fn an_app_without_a_trap_ends_with_the_signal_as_pid_1() {
     let live = heartbeat(dir.path());
     let probe = pid1(port, &["--live", &live], &["sleep", "30"]);
     let _kill = KillOnDrop::new(&probe);
-    probe.kill("TERM");
-    let status = finish(probe.unshare, Duration::from_secs(10)).status;
+    let status = probe.terminate();
     assert_eq!(status.code(), Some(143), "{status:?}");
 }
 
@@ -246,8 +244,7 @@ fn orphans_of_the_app_are_reaped_as_pid_1() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    probe.kill("TERM");
-    let status = finish(probe.unshare, Duration::from_secs(10)).status;
+    let status = probe.terminate();
     assert_eq!(status.code(), Some(143));
 }
 
@@ -292,8 +289,7 @@ fn a_sidecar_as_pid_1_reaps_what_exec_targets_leave() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    probe.kill("TERM");
-    let status = finish(probe.unshare, Duration::from_secs(10)).status;
+    let status = probe.terminate();
     assert_eq!(status.code(), Some(143));
 }
 
@@ -343,8 +339,7 @@ fn exec_targets_keep_their_verdicts_as_pid_1() {
         std::thread::sleep(Duration::from_millis(30));
     }
     assert!(polls > 20, "{polls} polls");
-    probe.kill("TERM");
-    let status = finish(probe.unshare, Duration::from_secs(10)).status;
+    let status = probe.terminate();
     assert_eq!(status.code(), Some(143));
 }
 
@@ -432,8 +427,7 @@ fn wait_starts_the_app_once_the_ready_targets_pass() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    probe.kill("TERM");
-    let status = finish(probe.unshare, Duration::from_secs(10)).status;
+    let status = probe.terminate();
     assert_eq!(status.code(), Some(143));
     drop(listener);
 }
@@ -453,8 +447,7 @@ fn sigterm_during_the_wait_ends_it_without_the_app_as_pid_1() {
     let _kill = KillOnDrop::new(&probe);
     std::thread::sleep(Duration::from_millis(300));
     let sent = Instant::now();
-    probe.kill("TERM");
-    let status = finish(probe.unshare, Duration::from_secs(10)).status;
+    let status = probe.terminate();
     assert!(
         sent.elapsed() < Duration::from_secs(2),
         "took {:?}",

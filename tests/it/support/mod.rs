@@ -290,6 +290,13 @@ impl Pid1 {
             .status()
             .unwrap();
     }
+
+    /// Sends probe SIGTERM and waits for it to end (within 10 s, or the test fails): its
+    /// exit status.
+    pub fn terminate(self) -> std::process::ExitStatus {
+        self.kill("TERM");
+        finish(self.unshare, Duration::from_secs(10)).status
+    }
 }
 
 /// Starts forwarding 127.0.0.1:`listen_port` to 127.0.0.1:`to_port` after `delay`: a real
