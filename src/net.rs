@@ -92,10 +92,40 @@ pub fn resolve(host: &str, port: u16, deadline: &Deadline) -> Result<Vec<SocketA
     }
 }
 
+/// Why no address accepted a connection.
+pub enum ConnectFailure {
+    /// The most telling answer of any address (see [`answer_rank`]).
+    Refused(SocketAddr, io::Error),
+    /// The deadline ran out, while trying this address when there was one.
+    TimedOut(Option<SocketAddr>),
+}
+
+impl ConnectFailure {
+    pub fn outcome(self, deadline: &Deadline) -> Outcome {
+        match self {
+            ConnectFailure::Refused(addr, error) => {
+                Outcome::unhealthy(format!("{} ({addr})", io_reason(&error)))
+            }
+            ConnectFailure::TimedOut(Some(addr)) => {
+                deadline.timed_out(&format!("connecting to {addr}"))
+            }
+            ConnectFailure::TimedOut(None) => deadline.timed_out("connecting"),
+        }
+    }
+}
+
 /// Connects to the first address that accepts. With several addresses (IPv6 and IPv4 for
 /// `localhost`), each but the last gets half of the time left, so one black-holed address
 /// cannot use up the whole budget.
 pub fn connect(addrs: &[SocketAddr], deadline: &Deadline) -> Result<TcpStream, Outcome> {
+    connect_first(addrs, deadline).map_err(|failure| failure.outcome(deadline))
+}
+
+/// [`connect`], failing with the io error itself, for callers that word it their own way.
+pub fn connect_first(
+    addrs: &[SocketAddr],
+    deadline: &Deadline,
+) -> Result<TcpStream, ConnectFailure> {
     let mut telling: Option<(&SocketAddr, io::Error)> = None;
     for (index, addr) in addrs.iter().enumerate() {
         let Some(remaining) = deadline.remaining() else {
@@ -123,10 +153,10 @@ pub fn connect(addrs: &[SocketAddr], deadline: &Deadline) -> Result<TcpStream, O
     }
     Err(match telling {
         Some((addr, error)) if error.kind() != io::ErrorKind::TimedOut || !deadline.expired() => {
-            Outcome::unhealthy(format!("{} ({addr})", io_reason(&error)))
+            ConnectFailure::Refused(*addr, error)
         }
-        Some((addr, _)) => deadline.timed_out(&format!("connecting to {addr}")),
-        None => deadline.timed_out("connecting"),
+        Some((addr, _)) => ConnectFailure::TimedOut(Some(*addr)),
+        None => ConnectFailure::TimedOut(None),
     })
 }
 

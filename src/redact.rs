@@ -148,7 +148,7 @@ pub fn url_password(text: &str) -> String {
             register(&decoded);
         }
     }
-    crate::url::mask_url(text)
+    crate::url::masked(text, &ranges)
 }
 
 /// Whether a header's value is a credential (`Authorization`, `X-Api-Key`, ...).

@@ -59,8 +59,14 @@ impl Stream {
     pub fn tcp(host: &str, port: u16, deadline: &Deadline) -> Result<Stream, Outcome> {
         let addrs = net::resolve(host, port, deadline)?;
         let tcp = net::connect(&addrs, deadline)?;
+        Ok(Stream::from_tcp(tcp, deadline))
+    }
+
+    /// A TCP connection made elsewhere (with [`net::connect_first`]), with Nagle off: probe
+    /// writes whole requests and waits for the answer.
+    pub fn from_tcp(tcp: TcpStream, deadline: &Deadline) -> Stream {
         let _ = tcp.set_nodelay(true);
-        Ok(Stream::new(Socket::Tcp(tcp), deadline))
+        Stream::new(Socket::Tcp(tcp), deadline)
     }
 
     /// A Unix socket connected elsewhere (with [`connect_unix`]), read and written within

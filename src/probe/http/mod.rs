@@ -7,6 +7,7 @@
 //! for every target of the process (`body`).
 
 mod body;
+mod buffers;
 pub(crate) mod expect;
 mod json;
 mod spec;
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use ureq::http::{HeaderName, HeaderValue, Method, Request, Uri};
-use ureq::unversioned::transport::{Connector, TcpConnector};
+use ureq::unversioned::transport::Connector;
 use ureq::{Agent, Body, Error, Proxy, ProxyProtocol};
 
 use crate::deadline::Deadline;
@@ -30,7 +31,9 @@ use crate::redact;
 
 use self::body::Unread;
 use self::expect::{BodyRules, StatusSet};
-use self::transport::{Mark, Phase, PhaseCell, ProbeResolver, ProxyConnector, UnixConnector};
+use self::transport::{
+    Mark, Phase, PhaseCell, ProbeResolver, ProxyConnector, TcpDeadlineConnector, UnixConnector,
+};
 
 const MAX_REDIRECTS: u32 = 10;
 
@@ -158,9 +161,9 @@ impl HttpCheck {
                 .user_agent(concat!("probe/", env!("CARGO_PKG_VERSION")))
                 .allow_non_standard_methods(true)
                 .max_idle_connections(0)
-                // ureq zero-fills its buffers on every request (128 KiB each by default:
-                // 1.6M instructions, 90% of a local check). A health response's headers fit
-                // in 16 KiB; larger ones get a clear reason rather than a stall.
+                // Buffers are zero-filled for every connection (128 KiB each by default;
+                // ureq's TLS link fills its own a byte at a time). A health response's
+                // headers fit in 16 KiB; larger ones get a clear reason rather than a stall.
                 .input_buffer_size(INPUT_BUFFER)
                 .max_response_header_size(INPUT_BUFFER - 1)
                 .output_buffer_size(OUTPUT_BUFFER);
@@ -194,7 +197,7 @@ impl HttpCheck {
             ().chain(Mark(phase.clone(), Phase::Connecting))
                 .chain(UnixConnector(self.unix_socket.clone(), *deadline))
                 .chain(ProxyConnector(phase.clone(), *deadline))
-                .chain(TcpConnector::default())
+                .chain(TcpDeadlineConnector(*deadline))
                 .chain(Mark(phase.clone(), Phase::TlsHandshake));
         #[cfg(feature = "tls")]
         let connector = connector.chain(ureq::unversioned::transport::RustlsConnector::default());

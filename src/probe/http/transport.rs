@@ -20,11 +20,13 @@ use ureq::config::Config;
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
+    Buffers, ConnectionDetails, Connector, Either, NextTimeout, Transport,
 };
 use ureq::{Error, ProxyProtocol};
 
+use super::buffers::ZeroedBuffers;
 use crate::deadline::Deadline;
+use crate::net::{self, ConnectFailure};
 use crate::stream::Stream;
 
 /// Where a request is, for timeout reasons.
@@ -123,6 +125,33 @@ impl<In: Transport> Connector<In> for UnixConnector {
                 ))))
             }
         }
+    }
+}
+
+/// Connects over TCP to the addresses the resolver found, by the same rules as every check
+/// ([`net::connect_first`]), into a [`Deadlined`] stream. ureq's `TcpConnector` would do
+/// the connecting, but its transport zero-fills its buffers a byte at a time
+/// ([`ZeroedBuffers`] says why that matters).
+#[derive(Debug)]
+pub struct TcpDeadlineConnector(pub Deadline);
+
+impl<In: Transport> Connector<In> for TcpDeadlineConnector {
+    type Out = Either<In, Deadlined>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, Error> {
+        if let Some(transport) = chained {
+            return Ok(Some(Either::A(transport)));
+        }
+        let tcp = net::connect_first(&details.addrs, &self.0).map_err(|failure| match failure {
+            ConnectFailure::Refused(_, error) => Error::Io(error),
+            ConnectFailure::TimedOut(_) => Error::Timeout(ureq::Timeout::Connect),
+        })?;
+        let stream = Stream::from_tcp(tcp, &self.0);
+        Ok(Some(Either::B(Deadlined::new(stream, details, self.0))))
     }
 }
 
@@ -320,7 +349,7 @@ impl Transport for Tunnel {
 /// has left, or ureq's own limit when that comes sooner (a wait for 100-continue).
 pub struct Deadlined {
     stream: Stream,
-    buffers: LazyBuffers,
+    buffers: ZeroedBuffers,
     deadline: Deadline,
 }
 
@@ -335,7 +364,7 @@ impl Deadlined {
         let config = details.config;
         Deadlined {
             stream,
-            buffers: LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
+            buffers: ZeroedBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
             deadline,
         }
     }
