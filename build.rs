@@ -64,6 +64,7 @@ fn release_link_script() {
     if !(musl && abort) {
         return;
     }
+    println!("cargo:rerun-if-changed={HOT_SECTIONS}");
     let script = out.join("release-layout.ld");
     if std::fs::write(&script, format!("{NO_UNWIND_TABLES}{}", code_layout())).is_ok() {
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
@@ -81,6 +82,20 @@ const NO_UNWIND_TABLES: &str = r"SECTIONS
 }
 INSERT AFTER .text;
 ";
+
+/// The sections a tcp, file, process and http check touch, first touch first, as ld input
+/// section rules (`text RULE`, `rodata RULE`), written by `scripts/hot-sections`.
+const HOT_SECTIONS: &str = "layout/hot-sections.txt";
+
+/// The `text` or `rodata` rules of [`HOT_SECTIONS`]; none when the file is missing.
+fn hot_rules(kind: &str) -> String {
+    let listed = std::fs::read_to_string(HOT_SECTIONS).unwrap_or_default();
+    listed
+        .lines()
+        .filter_map(|line| line.strip_prefix(kind)?.strip_prefix(' '))
+        .map(|rule| format!("    {rule}\n"))
+        .collect()
+}
 
 /// The modules every run goes through, whatever the check: the command line, the
 /// environment, secrets, the deadline, the report, and the checks that need no library.
@@ -157,6 +172,10 @@ const PROTOCOL_ARCHIVES: &[&str] = &["libring_core_*.a", "libunwind.a"];
 /// after the rest, so that the constants every run reads lie closer together.
 const COLD_DATA: &str = "    *(.rodata.ecp_nistz256_precomputed .rodata.ring_core_*)\n";
 
+/// The allocator's 64 KiB arena (src/arena.rs), after the rest of `.bss`: between them, it
+/// put the small variables of libc and std on pages of their own, two more to fault in.
+const ARENA: &str = "    *(.bss._ZN5probe9ALLOCATOR*)\n";
+
 /// Start-up is probe's cost, and page faults are a good part of it: code is mapped 64 KiB
 /// at a time as it is first run, and the functions of one `probe tcp` run were spread over
 /// 19 of the 25 windows of 1.6 MB of text. rustc puts each function in a section of its own
@@ -211,10 +230,14 @@ fn code_layout() -> String {
             .iter()
             .map(|name| krate(name))
             .collect::<String>();
+    let (hot_text, hot_data) = (hot_rules("text"), hot_rules("rodata"));
     format!(
-        "SECTIONS\n{{\n  .text.core : {{\n{core}  }}\n}}\nINSERT BEFORE .text;\n\
+        "SECTIONS\n{{\n  .text.hot : {{\n{hot_text}  }}\n  .text.core : {{\n{core}  }}\n}}\n\
+         INSERT BEFORE .text;\n\
          SECTIONS\n{{\n  .text.protocols : {{\n{protocols}  }}\n}}\nINSERT AFTER .text;\n\
-         SECTIONS\n{{\n  .rodata.protocols : {{\n{COLD_DATA}  }}\n}}\nINSERT AFTER .rodata;\n"
+         SECTIONS\n{{\n  .rodata.hot : {{\n{hot_data}  }}\n}}\nINSERT AFTER .rodata;\n\
+         SECTIONS\n{{\n  .rodata.protocols : {{\n{COLD_DATA}  }}\n}}\nINSERT AFTER .rodata.hot;\n\
+         SECTIONS\n{{\n  .bss.arena (NOLOAD) : {{\n{ARENA}  }}\n}}\nINSERT AFTER .bss;\n"
     )
 }
 

@@ -16,13 +16,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Bytes served from the arena before the system allocator takes over.
 const ARENA: usize = 64 * 1024;
 
-#[repr(C, align(4096))]
+#[repr(C, align(16))]
 struct Bytes(UnsafeCell<[u8; ARENA]>);
 
+/// `used` comes first and the bytes follow it with no page alignment: the counter and the
+/// first blocks share a page, where a counter after the bytes had a page of its own (two
+/// page faults, a read and a write, in every run). build.rs links the arena after the
+/// rest of `.bss`, so that the small variables of libc and std share pages too.
+#[repr(C)]
 pub struct StartupArena {
-    bytes: Bytes,
     /// Bytes handed out so far.
     used: AtomicUsize,
+    bytes: Bytes,
 }
 
 // SAFETY: the arena's bytes are only reached through blocks handed out once each, by an
@@ -32,8 +37,8 @@ unsafe impl Sync for StartupArena {}
 impl StartupArena {
     pub const fn new() -> Self {
         StartupArena {
-            bytes: Bytes(UnsafeCell::new([0; ARENA])),
             used: AtomicUsize::new(0),
+            bytes: Bytes(UnsafeCell::new([0; ARENA])),
         }
     }
 
