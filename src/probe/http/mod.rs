@@ -31,9 +31,7 @@ use crate::redact;
 
 use self::body::Unread;
 use self::expect::{BodyRules, StatusSet};
-use self::transport::{
-    Mark, Phase, PhaseCell, ProbeResolver, ProxyConnector, TcpDeadlineConnector, UnixConnector,
-};
+use self::transport::{DirectConnector, Mark, Phase, PhaseCell, ProbeResolver, ProxyConnector};
 
 const MAX_REDIRECTS: u32 = 10;
 
@@ -193,12 +191,12 @@ impl HttpCheck {
     /// `left` is what the deadline had left when the caller looked (never "no limit": an
     /// expired deadline must not reach ureq as `None`).
     fn agent(&self, deadline: &Deadline, phase: &PhaseCell) -> Agent {
-        let connector =
-            ().chain(Mark(phase.clone(), Phase::Connecting))
-                .chain(UnixConnector(self.unix_socket.clone(), *deadline))
-                .chain(ProxyConnector(phase.clone(), *deadline))
-                .chain(TcpDeadlineConnector(*deadline))
-                .chain(Mark(phase.clone(), Phase::TlsHandshake));
+        let connector = ()
+            .chain(Mark(phase.clone(), Phase::Connecting))
+            .chain(ProxyConnector(phase.clone(), *deadline))
+            // --proxy is refused with --unix-socket: a proxy's tunnel or this.
+            .chain(DirectConnector(self.unix_socket.clone(), *deadline))
+            .chain(Mark(phase.clone(), Phase::TlsHandshake));
         #[cfg(feature = "tls")]
         let connector = connector.chain(ureq::unversioned::transport::RustlsConnector::default());
         let connector = connector.chain(Mark(phase.clone(), Phase::AwaitingResponse));

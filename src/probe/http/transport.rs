@@ -100,42 +100,16 @@ impl<In: Transport> Connector<In> for Mark {
     }
 }
 
-/// Opens a Unix socket instead of TCP when `--unix-socket` is given, within the check's
-/// deadline (a server whose listen queue is full makes it time out, not block).
+/// Opens the connection when no proxy did, into a [`Deadlined`] stream: the
+/// `--unix-socket` path (connected within the deadline: a server whose listen queue is full
+/// makes it time out, not block), else TCP to the addresses the resolver found, by the same
+/// rules as every check ([`net::connect_first`]). ureq's `TcpConnector` would do the TCP,
+/// but its transport zero-fills its buffers a byte at a time ([`ZeroedBuffers`] says why
+/// that matters).
 #[derive(Debug)]
-pub struct UnixConnector(pub Option<PathBuf>, pub Deadline);
+pub struct DirectConnector(pub Option<PathBuf>, pub Deadline);
 
-impl<In: Transport> Connector<In> for UnixConnector {
-    type Out = Either<In, Deadlined>;
-
-    fn connect(
-        &self,
-        details: &ConnectionDetails,
-        chained: Option<In>,
-    ) -> Result<Option<Self::Out>, Error> {
-        match (&self.0, chained) {
-            (_, Some(transport)) => Ok(Some(Either::A(transport))),
-            (None, None) => Ok(None),
-            (Some(path), None) => {
-                let unix = crate::stream::connect_unix(path, &self.1)?;
-                Ok(Some(Either::B(Deadlined::new(
-                    Stream::from_unix(unix, &self.1),
-                    details,
-                    self.1,
-                ))))
-            }
-        }
-    }
-}
-
-/// Connects over TCP to the addresses the resolver found, by the same rules as every check
-/// ([`net::connect_first`]), into a [`Deadlined`] stream. ureq's `TcpConnector` would do
-/// the connecting, but its transport zero-fills its buffers a byte at a time
-/// ([`ZeroedBuffers`] says why that matters).
-#[derive(Debug)]
-pub struct TcpDeadlineConnector(pub Deadline);
-
-impl<In: Transport> Connector<In> for TcpDeadlineConnector {
+impl<In: Transport> Connector<In> for DirectConnector {
     type Out = Either<In, Deadlined>;
 
     fn connect(
@@ -146,12 +120,21 @@ impl<In: Transport> Connector<In> for TcpDeadlineConnector {
         if let Some(transport) = chained {
             return Ok(Some(Either::A(transport)));
         }
-        let tcp = net::connect_first(&details.addrs, &self.0).map_err(|failure| match failure {
-            ConnectFailure::Refused(_, error) => Error::Io(error),
-            ConnectFailure::TimedOut(_) => Error::Timeout(ureq::Timeout::Connect),
-        })?;
-        let stream = Stream::from_tcp(tcp, &self.0);
-        Ok(Some(Either::B(Deadlined::new(stream, details, self.0))))
+        let deadline = &self.1;
+        let stream = match &self.0 {
+            Some(path) => Stream::from_unix(crate::stream::connect_unix(path, deadline)?, deadline),
+            None => {
+                let tcp =
+                    net::connect_first(&details.addrs, deadline).map_err(
+                        |failure| match failure {
+                            ConnectFailure::Refused(_, error) => Error::Io(error),
+                            ConnectFailure::TimedOut(_) => Error::Timeout(ureq::Timeout::Connect),
+                        },
+                    )?;
+                Stream::from_tcp(tcp, deadline)
+            }
+        };
+        Ok(Some(Either::B(Deadlined::new(stream, details, *deadline))))
     }
 }
 
