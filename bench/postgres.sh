@@ -14,7 +14,9 @@ postgres_installed() {
 }
 
 postgres_start() {
-    PG_DIR="$WORK/pg"
+    # A directory of its own each time: postgres, serve and startup each start one in a
+    # full bench/run, and initdb refuses a data directory that is not empty.
+    PG_DIR=$(mktemp -d "$WORK/pg.XXXXXX")
     local password=bench-secret
     PG_PORT=$(free_port)
     mkdir -p "$PG_DIR/socket"
