@@ -83,7 +83,7 @@ const NO_UNWIND_TABLES: &str = r"SECTIONS
 INSERT AFTER .text;
 ";
 
-/// The sections a tcp, file, process and http check touch, first touch first, as ld input
+/// The sections a tcp, file, http and process check touch, first touch first, as ld input
 /// section rules (`text RULE`, `rodata RULE`), written by `scripts/hot-sections`.
 const HOT_SECTIONS: &str = "layout/hot-sections.txt";
 
@@ -178,14 +178,16 @@ const ARENA: &str = "    *(.bss._ZN5probe9ALLOCATOR*)\n";
 
 /// Start-up is probe's cost, and page faults are a good part of it: code is mapped 64 KiB
 /// at a time as it is first run, and the functions of one `probe tcp` run were spread over
-/// 19 of the 25 windows of 1.6 MB of text. rustc puts each function in a section of its own
-/// (`.text.<symbol>`), so the linker can gather them: musl's libc and probe's core modules
-/// first (`.text.core`), the protocols and their libraries last (`.text.protocols`), the
-/// rest between. A tcp check faults 33 times instead of 40 and takes about 0.92x as long
-/// (paired runs against the build before), http about 0.98x; a check of a protocol finds
-/// its code together. Names are matched by module path, not by symbol hash, so the layout
-/// holds as the code changes; a module no longer there matches nothing, harmlessly.
-/// Measured with bench/startup.sh (its fault columns and `BASELINE_PROBE`).
+/// 19 of the 25 windows of 1.6 MB of text. rustc puts each function (and many constants)
+/// in a section of its own (`.text.<symbol>`), so the linker can gather them: first what
+/// the traced checks touch, in order ([`HOT_SECTIONS`]: `.text.hot`, `.rodata.hot`), then
+/// musl's libc and probe's core modules (`.text.core`), the protocols and their libraries
+/// last (`.text.protocols`), the rest between. A tcp check faults 16 times instead of 35
+/// and takes about 0.77x as long (paired runs against the build before); a check of a
+/// protocol finds its code together. The module lists match by module path, not by symbol
+/// hash, so they hold as the code changes; the hot list's exact names may not, which costs
+/// faults, never correctness (scripts/build-release checks its size). Measured with
+/// bench/startup.sh (its fault columns and `BASELINE_PROBE`).
 fn code_layout() -> String {
     // Legacy mangling: `_ZN5probe3app3run17h<hash>E` for a function, and an impl's methods
     // `_ZN<n>_$LT$probe..app..Type$u20$as$u20$Trait$GT$...`. (std's own dependencies use v0

@@ -473,10 +473,6 @@ pub fn connect_unix(path: &Path, deadline: &Deadline) -> io::Result<UnixStream> 
     }
 }
 
-/// An I/O error during the request and reply `name` with a `peer` ("server", "broker") as a
-/// verdict: TLS problems through `tls::describe`, timeouts as the deadline's, the rest as
-/// short network reasons; and whether the peer closed the connection (checks explain a
-/// close: a TLS or SASL listener, a server too old for the request).
 /// A stream that carries length-prefixed messages (MongoDB's wire protocol, Kafka's): a
 /// request written and one whole reply read, each step within the deadline, the reply
 /// read into a buffer of its exact size.
@@ -539,6 +535,10 @@ impl MessageStream {
     }
 }
 
+/// An I/O error during the request and reply `name` with a `peer` ("server", "broker") as a
+/// verdict: TLS problems through `tls::describe`, timeouts as the deadline's, the rest as
+/// short network reasons; and whether the peer closed the connection (checks explain a
+/// close: a TLS or SASL listener, a server too old for the request).
 #[cfg(any(feature = "mongodb", feature = "kafka"))]
 fn reply_failure(error: io::Error, peer: &str, name: &str, deadline: &Deadline) -> (Outcome, bool) {
     #[cfg(feature = "tls")]
